@@ -1,0 +1,155 @@
+/**
+ * The `mysql-dr` command line (a contract: see DESIGN.md). Every command prints one JSON object
+ * with --json, a table otherwise; errors are one sentence on stderr and a non-zero exit.
+ */
+import { Command, CommanderError, Option } from "commander";
+import Table from "cli-table3";
+import { DrError, errorMessage } from "../core/errors";
+import { resolveStateDir } from "../core/state-dir";
+import { DEFAULT_LISTEN, startDaemon } from "../daemon/daemon";
+import type { LinkStatus } from "../daemon/link-runner";
+import { startSandbox, stopSandbox } from "../sandbox/sandbox";
+import { DaemonClient, type DaemonLocation } from "./daemon-client";
+
+const EXIT_ERROR = 1;
+const EXIT_USAGE = 2;
+
+export function buildProgram(): Command {
+  const program = new Command("mysql-dr")
+    .description("Disaster-recovery copies of MySQL and MariaDB databases, kept in sync from the master's binlog.")
+    .showHelpAfterError()
+    .exitOverride();
+
+  program
+    .command("daemon")
+    .description("run the replication daemon (hosts many links; control API on --listen)")
+    .option("--listen <host:port>", "control API address", DEFAULT_LISTEN)
+    .option("--state-dir <dir>", "state directory (default: $MYSQL_DR_STATE_DIR or ~/.mysql-dr)")
+    .action(async (o: { listen: string; stateDir?: string }) => {
+      const daemon = await startDaemon({ stateDir: resolveStateDir(o.stateDir), listen: o.listen });
+      const shutdown = () => void daemon.stop().then(() => process.exit(0));
+      process.once("SIGTERM", shutdown);
+      process.once("SIGINT", shutdown);
+      await new Promise(() => undefined);
+    });
+
+  const link = program.command("link").description("create, inspect and control replication links");
+  withDaemon(link.command("create <name>"))
+    .description("check both servers and start replicating from --source to --target")
+    .requiredOption("--source <url>", "the master: mysql://user:password@host:port")
+    .requiredOption("--target <url>", "the DR server: mysql://user:password@host:port")
+    .option("--include <pattern>", "replicate only db or db.table (* allowed); repeatable", collect, [])
+    .option("--exclude <pattern>", "do not replicate db or db.table (* allowed); repeatable", collect, [])
+    .addOption(new Option("--initial <mode>", "initial sync: none starts from the DR checkpoint or the master's current position").default("none"))
+    .action(async (name: string, o: DaemonLocation & { source: string; target: string; include: string[]; exclude: string[]; initial: string; json?: boolean }) => {
+      const status = await client(o).createLink({ name, source: o.source, target: o.target, include: o.include, exclude: o.exclude, initial: o.initial });
+      print(o, status, () => statusTable([status]));
+    });
+  withDaemon(link.command("status [name]"))
+    .description("show one link, or all links")
+    .action(async (name: string | undefined, o: DaemonLocation & { json?: boolean }) => {
+      if (name) {
+        const status = await client(o).getLink(name);
+        print(o, status, () => statusTable([status]));
+      } else {
+        const links = await client(o).listLinks();
+        print(o, { links }, () => (links.length ? statusTable(links) : "no links"));
+      }
+    });
+  for (const verb of ["pause", "resume", "delete"] as const) {
+    withDaemon(link.command(`${verb} <name>`))
+      .description(`${verb} a link`)
+      .action(async (name: string, o: DaemonLocation & { json?: boolean }) => {
+        const c = client(o);
+        if (verb === "delete") {
+          await c.deleteLink(name);
+          print(o, { deleted: name }, () => `link ${name} deleted (the DR data and its checkpoint are kept)`);
+          return;
+        }
+        const status = verb === "pause" ? await c.pauseLink(name) : await c.resumeLink(name);
+        print(o, status, () => statusTable([status]));
+      });
+  }
+
+  const sandbox = program.command("sandbox").description("local MySQL/MariaDB servers with binlog and GTIDs on, for demos and tests");
+  sandbox
+    .command("start <name>")
+    .description("start (initializing on first use) a local server from the mariadbd or mysqld on PATH")
+    .option("--port <n>", "TCP port (default: a free one)", parsePort)
+    .option("--dir <dir>", "data directory (default: <state-dir>/sandboxes/<name>)")
+    .option("--state-dir <dir>", "state directory")
+    .option("--json", "print one JSON object")
+    .action(async (name: string, o: { port?: number; dir?: string; stateDir?: string; json?: boolean }) => {
+      const info = await startSandbox({ name, port: o.port, dir: o.dir, stateDir: o.stateDir });
+      print(o, info, () => info.url);
+    });
+  sandbox
+    .command("stop <name>")
+    .description("stop a sandbox server (its data is kept)")
+    .option("--dir <dir>", "data directory")
+    .option("--state-dir <dir>", "state directory")
+    .option("--json", "print one JSON object")
+    .action(async (name: string, o: { dir?: string; stateDir?: string; json?: boolean }) => {
+      await stopSandbox({ name, dir: o.dir, stateDir: o.stateDir });
+      print(o, { stopped: name }, () => `sandbox ${name} stopped`);
+    });
+  return program;
+}
+
+function withDaemon(cmd: Command): Command {
+  return cmd
+    .option("--daemon <url>", "daemon control URL (default: $MYSQL_DR_DAEMON or the state directory)")
+    .option("--token <token>", "daemon token (default: $MYSQL_DR_TOKEN or the state directory)")
+    .option("--state-dir <dir>", "state directory (default: $MYSQL_DR_STATE_DIR or ~/.mysql-dr)")
+    .option("--json", "print one JSON object");
+}
+
+function client(o: DaemonLocation): DaemonClient {
+  return new DaemonClient({ daemon: o.daemon, token: o.token, stateDir: o.stateDir });
+}
+
+function print(o: { json?: boolean }, value: unknown, human: () => string): void {
+  process.stdout.write((o.json ? JSON.stringify(value) : human()) + "\n");
+}
+
+export function statusTable(links: LinkStatus[]): string {
+  const table = new Table({ head: ["link", "state", "lag (s)", "rows applied", "applied GTID", "source GTID", "last error"], style: { head: [], border: [] }, wordWrap: true, colWidths: [null, null, null, null, 30, 30, 40] as number[] });
+  for (const s of links) {
+    table.push([s.name, s.state + (s.lagSource === "event-timestamps" ? " *" : ""), s.lagSeconds === null ? "-" : s.lagSeconds.toFixed(3), String(s.rowsApplied), s.appliedGtid ?? "-", s.sourceGtid ?? "-", s.lastError ?? ""]);
+  }
+  const note = links.some((s) => s.lagSource === "event-timestamps") ? "\n* lag from binlog event timestamps (no right to write the heartbeat on the master)" : "";
+  return table.toString() + note;
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+function parsePort(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 65535) throw new DrError("BAD_INPUT", `--port ${JSON.stringify(value)} is not a TCP port (1-65535).`);
+  return n;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv, { from: "user" });
+    return 0;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // commander already printed the usage error (or the help, which is not an error).
+      return err.exitCode === 0 ? 0 : EXIT_USAGE;
+    }
+    process.stderr.write(`mysql-dr: ${oneSentence(errorMessage(err))}\n`);
+    return EXIT_ERROR;
+  }
+}
+
+function oneSentence(message: string): string {
+  return message.replace(/\s*\n\s*/g, " ");
+}
+
+if (require.main === module) {
+  void main(process.argv.slice(2)).then((code) => process.exit(code));
+}

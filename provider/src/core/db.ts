@@ -1,0 +1,104 @@
+import * as mysql from "mysql2/promise";
+import { type ServerAddress, formatHostPort } from "./connection-url";
+import { DrError } from "./errors";
+
+export type Connection = mysql.Connection;
+
+const CONNECT_TIMEOUT_MS = 10_000;
+
+/**
+ * Options shared by every connection the product opens, so values read by queries and by the
+ * binlog reader agree: exact strings for DECIMAL and 64-bit integers, temporal values as strings
+ * (microseconds and zero dates survive), UTC for TIMESTAMP conversion.
+ */
+export function connectionOptions(address: ServerAddress): mysql.ConnectionOptions {
+  return {
+    host: address.host,
+    port: address.port,
+    user: address.user,
+    password: address.password,
+    charset: "utf8mb4_general_ci",
+    supportBigNumbers: true,
+    bigNumberStrings: true,
+    decimalNumbers: false,
+    dateStrings: true,
+    timezone: "Z",
+    jsonStrings: true,
+    connectTimeout: CONNECT_TIMEOUT_MS,
+    multipleStatements: false,
+  };
+}
+
+/** Opens a connection; failures become one sentence naming the server's role and what to check. */
+export async function openConnection(address: ServerAddress, role: string): Promise<Connection> {
+  try {
+    const conn = await mysql.createConnection(connectionOptions(address));
+    // A session that outlives the caller's attention must not bring the process down.
+    conn.on("error", () => undefined);
+    await conn.query("SET time_zone = '+00:00'");
+    return conn;
+  } catch (err) {
+    throw describeConnectError(err, address, role);
+  }
+}
+
+/** Maps a connection failure to UNREACHABLE or ACCESS_DENIED; never includes the password. */
+export function describeConnectError(err: unknown, address: ServerAddress, role: string): DrError {
+  const e = err as { code?: string; errno?: number; message?: string };
+  const where = `the ${role} server at ${formatHostPort(address)}`;
+  if (e.errno === 1045) {
+    return new DrError("ACCESS_DENIED", `${capitalize(where)} refused user '${address.user}' (access denied); check the user and password in the ${role} URL.`, { errno: 1045 });
+  }
+  if (e.errno === 1044 || e.errno === 1227) {
+    return new DrError("ACCESS_DENIED", `User '${address.user}' lacks a privilege on ${where}; grant it (see README: privileges).`, { errno: e.errno });
+  }
+  const reason = e.code === "ECONNREFUSED" ? "connection refused"
+    : e.code === "ENOTFOUND" || e.code === "EAI_AGAIN" ? "host not found"
+    : e.code === "ETIMEDOUT" ? "timed out"
+    : e.code ?? "connection failed";
+  return new DrError("UNREACHABLE", `Cannot connect to ${where} (${reason}); check the host and port and that the server is running.`, { cause: stripSecrets(err), errno: e.errno });
+}
+
+/** MySQL error numbers and client codes that a reconnect and resume from the checkpoint fixes. */
+const RETRYABLE_ERRNOS = new Set([
+  1040, // too many connections
+  1053, // server shutdown in progress
+  1205, // lock wait timeout
+  1213, // deadlock
+  1927, // connection killed (MariaDB)
+  2002, 2003, 2006, 2013, 2055, // client: cannot connect, gone away, lost
+  4031, // disconnected by the server for inactivity (MySQL 8.0.24+)
+]);
+const RETRYABLE_CODES = new Set([
+  "ECONNREFUSED", "ECONNRESET", "EPIPE", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH", "EAI_AGAIN", "ENOTFOUND",
+  "PROTOCOL_CONNECTION_LOST", "PROTOCOL_SEQUENCE_TIMEOUT", "ER_SERVER_SHUTDOWN", "ER_CON_COUNT_ERROR",
+]);
+
+/** Classifies by error number and code, never by message text. */
+export function isRetryable(err: unknown): boolean {
+  const e = err as { code?: string; errno?: number; fatal?: boolean; retryable?: boolean };
+  if (e?.retryable !== undefined) return e.retryable;
+  if (err instanceof DrError) return err.code === "UNREACHABLE";
+  if (e?.errno !== undefined && RETRYABLE_ERRNOS.has(e.errno)) return true;
+  if (e?.code !== undefined && RETRYABLE_CODES.has(e.code)) return true;
+  return e?.fatal === true && e?.errno === undefined;
+}
+
+function stripSecrets(err: unknown): unknown {
+  // mysql2 errors carry no password, but keep only what is useful for the chain.
+  const e = err as { code?: string; errno?: number; message?: string };
+  return { code: e?.code, errno: e?.errno, message: e?.message };
+}
+
+function capitalize(s: string): string {
+  return s.charAt(0).toUpperCase() + s.slice(1);
+}
+
+/** Quotes an identifier with backticks. */
+export function quoteId(name: string): string {
+  return "`" + name.replace(/`/g, "``") + "`";
+}
+
+export function quoteTable(db: string, table: string): string {
+  return `${quoteId(db)}.${quoteId(table)}`;
+}

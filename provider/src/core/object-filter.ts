@@ -1,0 +1,87 @@
+import { DrError } from "./errors";
+
+/**
+ * Which databases and tables a link replicates: `db` or `db.table` patterns with `*` wildcards.
+ * A table is selected when it matches an include (or there are none) and no exclude.
+ */
+export interface ObjectSelection {
+  include: string[];
+  exclude: string[];
+}
+
+/** Schemas that never replicate: the server's own and the product's bookkeeping. */
+export const SYSTEM_SCHEMAS = ["mysql", "information_schema", "performance_schema", "sys", "mysql_dr"] as const;
+
+const NAME_PART = String.raw`[\p{L}\p{N}_$*-]+`;
+const PATTERN_SYNTAX = new RegExp(`^${NAME_PART}(\\.${NAME_PART})?$`, "u");
+
+interface CompiledPattern {
+  db: RegExp;
+  table?: RegExp;
+}
+
+export class ObjectFilter {
+  private readonly includes: CompiledPattern[];
+  private readonly excludes: CompiledPattern[];
+  private readonly tableCache = new Map<string, boolean>();
+
+  constructor(readonly selection: ObjectSelection) {
+    this.includes = selection.include.map((p) => compilePattern(p, "--include"));
+    this.excludes = selection.exclude.map((p) => compilePattern(p, "--exclude"));
+  }
+
+  /** Whether rows and DDL of `db.table` replicate. */
+  tableSelected(db: string, table: string): boolean {
+    const key = `${db}\u0000${table}`;
+    let selected = this.tableCache.get(key);
+    if (selected === undefined) {
+      selected =
+        !isSystemSchema(db) &&
+        (this.includes.length === 0 || this.includes.some((p) => matches(p, db, table))) &&
+        !this.excludes.some((p) => matches(p, db, table));
+      this.tableCache.set(key, selected);
+    }
+    return selected;
+  }
+
+  /**
+   * Whether CREATE/DROP DATABASE of `db` replicates: some include can select a table in it, and no
+   * exclude removes the whole database.
+   */
+  databaseSelected(db: string): boolean {
+    return (
+      !isSystemSchema(db) &&
+      (this.includes.length === 0 || this.includes.some((p) => p.db.test(db))) &&
+      !this.excludes.some((p) => p.table === undefined && p.db.test(db))
+    );
+  }
+}
+
+export function isSystemSchema(db: string): boolean {
+  return (SYSTEM_SCHEMAS as readonly string[]).includes(db.toLowerCase());
+}
+
+/** Throws a BAD_INPUT error naming the malformed pattern. */
+export function validatePatterns(patterns: string[], option: string): void {
+  for (const p of patterns) compilePattern(p, option);
+}
+
+function compilePattern(pattern: string, option: string): CompiledPattern {
+  if (typeof pattern !== "string" || !PATTERN_SYNTAX.test(pattern)) {
+    throw new DrError(
+      "BAD_INPUT",
+      `${option} pattern ${JSON.stringify(pattern)} is malformed; write db or db.table, with * as a wildcard (for example shop or shop.order_*).`,
+    );
+  }
+  const [db, table] = pattern.split(".");
+  return { db: wildcard(db), table: table === undefined ? undefined : wildcard(table) };
+}
+
+function wildcard(part: string): RegExp {
+  const escaped = part.replace(/[.+?^${}()|[\]\\-]/g, "\\$&").replace(/\*/g, ".*");
+  return new RegExp(`^${escaped}$`, "u");
+}
+
+function matches(p: CompiledPattern, db: string, table: string): boolean {
+  return p.db.test(db) && (p.table === undefined || p.table.test(table));
+}

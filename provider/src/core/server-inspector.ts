@@ -1,0 +1,87 @@
+/**
+ * Reads what a server is and how it is set up, and checks the preconditions of a link before
+ * anything is written ("save and verify"). Only reads.
+ */
+import type { Connection } from "./db";
+import { type ServerAddress, formatHostPort } from "./connection-url";
+import { DrError } from "./errors";
+import { type Flavor, flavorOfVersion, versionAtLeast } from "./flavor";
+
+export interface ServerFacts {
+  flavor: Flavor;
+  version: string;
+  serverId: number;
+  /** Identifies the server process, whatever address it was reached by. */
+  identity: string;
+  logBin: boolean;
+  binlogFormat: string;
+  binlogRowImage: string;
+  /** null where the server has no binlog_row_metadata setting (MySQL 5.7, MariaDB < 10.5). */
+  binlogRowMetadata: string | null;
+  /** MySQL: gtid_mode; MariaDB: always "ON". */
+  gtidMode: string;
+  readOnly: boolean;
+}
+
+export async function inspectServer(conn: Connection): Promise<ServerFacts> {
+  const [rows] = await conn.query("SHOW GLOBAL VARIABLES WHERE Variable_name IN ('version','server_id','server_uuid','hostname','port','datadir','log_bin','binlog_format','binlog_row_image','binlog_row_metadata','gtid_mode','read_only') /* mysql-dr inspector */");
+  const v = new Map((rows as { Variable_name: string; Value: string }[]).map((r) => [r.Variable_name, r.Value]));
+  const version = v.get("version") ?? "";
+  const flavor = flavorOfVersion(version);
+  return {
+    flavor,
+    version,
+    serverId: Number(v.get("server_id")),
+    identity: v.get("server_uuid") ?? `${v.get("hostname")}:${v.get("datadir")}:${v.get("server_id")}`,
+    logBin: v.get("log_bin") === "ON" || v.get("log_bin") === "1",
+    binlogFormat: (v.get("binlog_format") ?? "").toUpperCase(),
+    binlogRowImage: (v.get("binlog_row_image") ?? "").toUpperCase(),
+    binlogRowMetadata: v.has("binlog_row_metadata") ? (v.get("binlog_row_metadata") ?? "").toUpperCase() : null,
+    gtidMode: flavor === "mariadb" ? "ON" : (v.get("gtid_mode") ?? "OFF").toUpperCase(),
+    readOnly: v.get("read_only") === "ON" || v.get("read_only") === "1",
+  };
+}
+
+/** The master's current GTID position: everything written to its binlog so far. */
+export async function currentGtidPosition(conn: Connection, flavor: Flavor): Promise<string> {
+  const sql = flavor === "mysql"
+    ? "SELECT @@GLOBAL.gtid_executed AS pos /* mysql-dr inspector */"
+    : "SELECT @@GLOBAL.gtid_binlog_pos AS pos /* mysql-dr inspector */";
+  const [rows] = await conn.query(sql);
+  return String((rows as { pos: string | null }[])[0].pos ?? "").replace(/\s+/g, "");
+}
+
+/** Refuses a master that cannot feed a faithful row stream, saying which setting to change. */
+export function checkSource(facts: ServerFacts, address: ServerAddress): void {
+  const where = `the source server at ${formatHostPort(address)}`;
+  const minimum = facts.flavor === "mysql" ? versionAtLeast(facts.version, 5, 6) : versionAtLeast(facts.version, 10, 0);
+  if (!minimum) {
+    throw new DrError("PRECONDITION", `${where} runs ${facts.version}; MySQL 5.6+ or MariaDB 10.0+ is required.`);
+  }
+  if (!facts.logBin) {
+    throw new DrError("PRECONDITION", `Binary logging is off on ${where}; start it with log_bin enabled (log-bin=mysql-bin).`);
+  }
+  if (facts.gtidMode !== "ON") {
+    throw new DrError("PRECONDITION", `GTIDs are off on ${where} (gtid_mode=${facts.gtidMode}); set gtid_mode=ON and enforce_gtid_consistency=ON.`);
+  }
+  if (facts.binlogFormat !== "ROW") {
+    throw new DrError("PRECONDITION", `${where} has binlog_format=${facts.binlogFormat}; set binlog_format=ROW (SET GLOBAL binlog_format='ROW' and in the server's configuration).`);
+  }
+  if (facts.binlogRowImage !== "FULL") {
+    throw new DrError("PRECONDITION", `${where} has binlog_row_image=${facts.binlogRowImage}; set binlog_row_image=FULL.`);
+  }
+  if (facts.binlogRowMetadata !== null && facts.binlogRowMetadata !== "FULL") {
+    throw new DrError("PRECONDITION", `${where} has binlog_row_metadata=${facts.binlogRowMetadata}; set binlog_row_metadata=FULL so rows written before an ALTER decode correctly.`);
+  }
+}
+
+/** Refuses a DR server that cannot later serve as a master itself, or that is the master. */
+export function checkTarget(target: ServerFacts, source: ServerFacts, address: ServerAddress): void {
+  const where = `the target server at ${formatHostPort(address)}`;
+  if (target.identity === source.identity) {
+    throw new DrError("PRECONDITION", `The target URL points at the source server itself (${formatHostPort(address)}); give the DR server's address as --target.`);
+  }
+  if (!target.logBin) {
+    throw new DrError("PRECONDITION", `Binary logging is off on ${where}; turn on log_bin (ROW) so the DR copy can later feed a reverse link after promotion.`);
+  }
+}

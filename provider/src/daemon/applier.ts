@@ -1,0 +1,212 @@
+/**
+ * Replays `ApplyItem`s on the DR server. Source transactions are grouped into target transactions
+ * (BEGIN, rows, checkpoint, COMMIT), so throughput is not bound by one commit per source
+ * transaction, and the checkpoint is exact: it commits with the rows it covers. A batch commits
+ * when the queue runs dry (low latency when caught up) or grows large (bounded transaction size).
+ * A large source transaction streams through in bounded statements and commits once, at its end.
+ */
+import type { Connection } from "../core/db";
+import { quoteId } from "../core/db";
+import { DrError } from "../core/errors";
+import type { GtidProgress } from "../core/gtid";
+import type { BoundedQueue } from "./bounded-queue";
+import type { ApplyItem, RowChange, RowValues } from "./change-events";
+import { advanceCheckpoint, markDdlPending } from "./checkpoint-store";
+import type { TablePlan, TablePlans } from "./table-plans";
+
+/** Commit the target transaction once it holds this many rows or source transactions. */
+export const BATCH_MAX_ROWS = 5_000;
+export const BATCH_MAX_TRANSACTIONS = 1_000;
+/** One multi-row INSERT or IN-list DELETE carries at most this many rows or (about) bytes. */
+export const STATEMENT_MAX_ROWS = 500;
+export const STATEMENT_MAX_BYTES = 4 * 1024 * 1024;
+
+/** Errors a replayed DDL may raise when it already ran before a crash ("already done"). */
+const DDL_ALREADY_DONE_ERRNOS = new Set([
+  1007, // database exists
+  1008, // database does not exist
+  1050, // table exists
+  1051, // unknown table
+  1054, // unknown column
+  1060, // duplicate column name
+  1061, // duplicate key name
+  1091, // cannot drop field or key
+  1146, // table does not exist
+  1826, // duplicate foreign key constraint name
+]);
+
+export interface AppliedBatch {
+  rows: number;
+  transactions: number;
+  gtid: string;
+  heartbeatMs?: number;
+  lastEventMs: number;
+}
+
+export interface ApplierOptions {
+  conn: Connection;
+  link: string;
+  plans: TablePlans;
+  progress: GtidProgress;
+  /** The DDL that was in flight when the previous run stopped, if any. */
+  recoveredDdlGtid: string | null;
+  onApplied(batch: AppliedBatch): void;
+}
+
+type PendingStatement = { kind: "insert" | "delete"; plan: TablePlan; params: unknown[]; rows: number; bytes: number };
+
+export class Applier {
+  private inTransaction = false;
+  private batchRows = 0;
+  private batchTransactions = 0;
+  private batchHeartbeatMs?: number;
+  private batchLastEventMs = 0;
+  private pending?: PendingStatement;
+
+  constructor(private readonly o: ApplierOptions) {}
+
+  /** Applies items until the queue is closed; rejects with the reason it was closed, or the apply error. */
+  async run(queue: BoundedQueue<ApplyItem>): Promise<never> {
+    for (;;) {
+      const item = await queue.take();
+      switch (item.kind) {
+        case "rows":
+          await this.begin();
+          await this.applyRows(item.change);
+          break;
+        case "commit":
+          await this.begin();
+          this.o.progress.add(item.gtid);
+          this.batchTransactions++;
+          this.batchLastEventMs = item.timestampMs;
+          if (item.heartbeatMs !== undefined) this.batchHeartbeatMs = item.heartbeatMs;
+          if (queue.isEmpty() || this.batchRows >= BATCH_MAX_ROWS || this.batchTransactions >= BATCH_MAX_TRANSACTIONS) {
+            await this.commitBatch();
+          }
+          break;
+        case "ddl":
+          await this.commitBatch();
+          await this.applyDdl(item);
+          break;
+      }
+    }
+  }
+
+  private async begin(): Promise<void> {
+    if (this.inTransaction) return;
+    await this.o.conn.query("START TRANSACTION /* mysql-dr applier */");
+    this.inTransaction = true;
+  }
+
+  private async commitBatch(): Promise<void> {
+    if (!this.inTransaction) return;
+    await this.flush();
+    const gtid = this.o.progress.toString();
+    await advanceCheckpoint(this.o.conn, this.o.link, gtid, this.batchRows, this.batchTransactions);
+    await this.o.conn.query("COMMIT /* mysql-dr applier */");
+    this.inTransaction = false;
+    this.o.onApplied({ rows: this.batchRows, transactions: this.batchTransactions, gtid, heartbeatMs: this.batchHeartbeatMs, lastEventMs: this.batchLastEventMs });
+    this.batchRows = 0;
+    this.batchTransactions = 0;
+    this.batchHeartbeatMs = undefined;
+  }
+
+  private async applyRows(change: RowChange): Promise<void> {
+    const plan = await this.o.plans.plan(change.db, change.table, change.columns);
+    this.batchRows += change.rows.length;
+    if (change.op === "insert") {
+      for (const row of change.rows) await this.append("insert", plan, pick(row, plan.writeIdx));
+      return;
+    }
+    if (change.op === "delete" && plan.deleteInPrefix) {
+      for (const row of change.rows) await this.append("delete", plan, [row[plan.keyIdx[0]]]);
+      return;
+    }
+    await this.flush();
+    if (change.op === "delete") {
+      for (const row of change.rows) await this.execute(plan.deleteSql, pick(row, plan.keyIdx), plan);
+      return;
+    }
+    const after = change.after!;
+    for (let i = 0; i < change.rows.length; i++) {
+      await this.execute(plan.updateSql, [...pick(after[i], plan.writeIdx), ...pick(change.rows[i], plan.keyIdx)], plan);
+    }
+  }
+
+  /** Adds a row to the pending multi-row statement, flushing it when the table, kind or size changes. */
+  private async append(kind: "insert" | "delete", plan: TablePlan, params: unknown[]): Promise<void> {
+    if (this.pending && (this.pending.kind !== kind || this.pending.plan !== plan)) await this.flush();
+    const p = (this.pending ??= { kind, plan, params: [], rows: 0, bytes: 0 });
+    for (const v of params) p.params.push(v);
+    p.rows++;
+    p.bytes += estimateBytes(params);
+    if (p.rows >= STATEMENT_MAX_ROWS || p.bytes >= STATEMENT_MAX_BYTES) await this.flush();
+  }
+
+  private async flush(): Promise<void> {
+    const p = this.pending;
+    if (!p) return;
+    this.pending = undefined;
+    const sql = p.kind === "insert"
+      ? `${p.plan.insertPrefix}${Array(p.rows).fill(p.plan.rowPlaceholders).join(", ")} /* mysql-dr applier */`
+      : `${p.plan.deleteInPrefix}(${Array(p.rows).fill("?").join(", ")}) /* mysql-dr applier */`;
+    await this.execute(sql, p.params, p.plan);
+  }
+
+  private async execute(sql: string, params: unknown[], plan: TablePlan): Promise<void> {
+    try {
+      await this.o.conn.query(sql, params);
+    } catch (err) {
+      throw describeApplyError(err, plan.table);
+    }
+  }
+
+  /** DDL commits implicitly, so it is bracketed: mark pending, run, then record it applied. */
+  private async applyDdl(item: Extract<ApplyItem, { kind: "ddl" }>): Promise<void> {
+    const { conn, link } = this.o;
+    const replay = item.gtid === this.o.recoveredDdlGtid;
+    await markDdlPending(conn, link, item.gtid);
+    try {
+      if (item.schema) await conn.query(`USE ${quoteId(item.schema)}`).catch((err) => {
+        if ((err as { errno?: number }).errno !== 1049) throw err;
+      });
+      await conn.query(item.sql);
+    } catch (err) {
+      const errno = (err as { errno?: number }).errno ?? -1;
+      if (!(replay && DDL_ALREADY_DONE_ERRNOS.has(errno))) {
+        throw new DrError("APPLY_FAILED", `DDL from the master failed on the DR server (${(err as Error).message}): ${truncate(item.sql)}`, { cause: err, errno });
+      }
+    }
+    this.o.plans.invalidate();
+    this.o.progress.add(item.gtid);
+    const gtid = this.o.progress.toString();
+    await conn.query("START TRANSACTION /* mysql-dr applier */");
+    await advanceCheckpoint(conn, link, gtid, 0, 1);
+    await markDdlPending(conn, link, null);
+    await conn.query("COMMIT /* mysql-dr applier */");
+    this.o.onApplied({ rows: 0, transactions: 1, gtid, lastEventMs: item.timestampMs });
+  }
+}
+
+function pick(row: RowValues, idx: number[]): unknown[] {
+  return idx.map((i) => row[i]);
+}
+
+function estimateBytes(values: unknown[]): number {
+  let n = 0;
+  for (const v of values) n += typeof v === "string" || Buffer.isBuffer(v) ? v.length * 2 + 4 : 12;
+  return n;
+}
+
+/** Errors that retrying cannot fix keep their errno (for classification) and name the table. */
+function describeApplyError(err: unknown, table: string): unknown {
+  const e = err as { errno?: number; code?: string; message?: string; fatal?: boolean };
+  if (e.errno === undefined || e.fatal) return err;
+  const retryable = [1205, 1213, 1927, 2006, 2013].includes(e.errno);
+  if (retryable) return err;
+  return new DrError("APPLY_FAILED", `Applying a change to ${table} failed on the DR server: ${e.message}; the DR copy has diverged from the master (fix or re-copy the table, then resume the link).`, { cause: err, errno: e.errno });
+}
+
+function truncate(sql: string): string {
+  return sql.length > 300 ? `${sql.slice(0, 300)}...` : sql;
+}

@@ -1,0 +1,97 @@
+/**
+ * Lag measurement. The heartbeat writer stamps a row on the master with the daemon's clock; the
+ * assembler recognizes the row when it comes back through the binlog and the applier reports it
+ * applied. Lag is the age of the oldest change written but not yet applied: 0 when caught up,
+ * millisecond resolution. Without write rights on the master, binlog event timestamps (second
+ * resolution, a lower bound) stand in, and status says so.
+ */
+import type { ServerAddress } from "../core/connection-url";
+import { type Connection, openConnection } from "../core/db";
+
+export const HEARTBEAT_TABLE = { db: "mysql_dr", table: "heartbeat" } as const;
+export const HEARTBEAT_INTERVAL_MS = 250;
+export const LAG_SOURCES = ["heartbeat", "event-timestamps"] as const;
+export type LagSource = (typeof LAG_SOURCES)[number];
+
+/** Errors that mean "no right to write the heartbeat", not "the master is down". */
+const NO_WRITE_RIGHTS_ERRNOS = new Set([1044, 1142, 1227, 1290, 1792, 1836]);
+
+/** Markers written (in order) and applied; lag is now minus the oldest marker not yet applied. */
+export class LagTracker {
+  private pending: number[] = [];
+  private head = 0;
+
+  written(markerMs: number): void {
+    this.pending.push(markerMs);
+  }
+
+  /** Everything up to and including `markerMs` is applied. */
+  applied(markerMs: number): void {
+    while (this.head < this.pending.length && this.pending[this.head] <= markerMs) this.head++;
+    if (this.head > 4096) {
+      this.pending = this.pending.slice(this.head);
+      this.head = 0;
+    }
+  }
+
+  lagMs(nowMs: number): number {
+    return this.head < this.pending.length ? Math.max(0, nowMs - this.pending[this.head]) : 0;
+  }
+
+  reset(): void {
+    this.pending = [];
+    this.head = 0;
+  }
+}
+
+export class HeartbeatWriter {
+  private conn?: Connection;
+  private timer?: NodeJS.Timeout;
+  private writing = false;
+  source: LagSource = "heartbeat";
+  lastError?: string;
+
+  constructor(
+    private readonly master: ServerAddress,
+    private readonly linkName: string,
+    private readonly tracker: LagTracker,
+  ) {}
+
+  /** Prepares the table; falls back to event timestamps when the master refuses the write. */
+  async start(): Promise<void> {
+    try {
+      this.conn = await openConnection(this.master, "source");
+      await this.conn.query(`CREATE DATABASE IF NOT EXISTS ${HEARTBEAT_TABLE.db} /* mysql-dr heartbeat */`);
+      await this.conn.query(`CREATE TABLE IF NOT EXISTS ${HEARTBEAT_TABLE.db}.${HEARTBEAT_TABLE.table} (link VARCHAR(64) NOT NULL PRIMARY KEY, ts_ms BIGINT NOT NULL) ENGINE=InnoDB /* mysql-dr heartbeat */`);
+      await this.beat();
+    } catch (err) {
+      if (!NO_WRITE_RIGHTS_ERRNOS.has((err as { errno?: number }).errno ?? -1)) throw err;
+      this.source = "event-timestamps";
+      this.lastError = (err as Error).message;
+      await this.conn?.end().catch(() => undefined);
+      this.conn = undefined;
+      return;
+    }
+    this.timer = setInterval(() => void this.beat().catch(() => undefined), HEARTBEAT_INTERVAL_MS);
+  }
+
+  private async beat(): Promise<void> {
+    if (!this.conn || this.writing) return;
+    this.writing = true;
+    try {
+      const now = Date.now();
+      await this.conn.query(`INSERT INTO ${HEARTBEAT_TABLE.db}.${HEARTBEAT_TABLE.table} (link, ts_ms) VALUES (?, ?) ON DUPLICATE KEY UPDATE ts_ms = VALUES(ts_ms) /* mysql-dr heartbeat */`, [this.linkName, now]);
+      this.tracker.written(now);
+    } finally {
+      this.writing = false;
+    }
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    this.timer = undefined;
+    const conn = this.conn;
+    this.conn = undefined;
+    await conn?.end().catch(() => undefined);
+  }
+}

@@ -1,0 +1,255 @@
+/**
+ * Runs one link: reader -> assembler -> bounded queue -> applier, plus the heartbeat writer and a
+ * poller of the master's position. Any failure tears the whole pipeline down; retryable ones
+ * (lost connections, restarts, deadlocks) start it again from the checkpoint after a backoff,
+ * others stop the link and show the error until `resume`.
+ */
+import { formatHostPort } from "../core/connection-url";
+import { type Connection, isRetryable, openConnection } from "../core/db";
+import { DrError, errorMessage } from "../core/errors";
+import { parseGtidProgress } from "../core/gtid";
+import { ObjectFilter } from "../core/object-filter";
+import { checkSource, currentGtidPosition, inspectServer } from "../core/server-inspector";
+import { Applier, type AppliedBatch } from "./applier";
+import { BinlogReader } from "./binlog-reader";
+import { BoundedQueue } from "./bounded-queue";
+import { type ApplyItem, itemWeight } from "./change-events";
+import { acquireLinkLock, ensureCheckpointTable, readCheckpoint } from "./checkpoint-store";
+import { HeartbeatWriter, type LagSource, LagTracker } from "./heartbeat";
+import { type LinkDefinition, describeLink } from "./link-definition";
+import { TablePlans } from "./table-plans";
+import { TransactionAssembler } from "./transaction-assembler";
+
+export const LINK_STATES = ["starting", "running", "retrying", "paused", "error", "promoted"] as const;
+export type LinkState = (typeof LINK_STATES)[number];
+
+/** Rows queued between reader and applier before the reader pauses, and where it resumes. */
+export const QUEUE_HIGH_WATER_ROWS = 20_000;
+export const QUEUE_LOW_WATER_ROWS = 5_000;
+export const RETRY_INITIAL_DELAY_MS = 500;
+export const RETRY_MAX_DELAY_MS = 30_000;
+export const SOURCE_POLL_INTERVAL_MS = 1_000;
+
+export interface LinkStatus {
+  name: string;
+  state: LinkState;
+  source: string;
+  target: string;
+  include: string[];
+  exclude: string[];
+  /** Seconds behind the master, millisecond resolution; null until measured. */
+  lagSeconds: number | null;
+  lagSource: LagSource;
+  appliedGtid: string | null;
+  sourceGtid: string | null;
+  rowsApplied: number;
+  transactionsApplied: number;
+  ddlSkipped: number;
+  lastError: string | null;
+  readerPaused: boolean;
+  updatedAt: string;
+}
+
+/** Thrown into the pipeline to stop it on purpose. */
+class StopRequested extends Error {}
+
+export interface LinkRunnerHooks {
+  log(level: "info" | "warn" | "error", msg: string, fields?: Record<string, unknown>): void;
+}
+
+export class LinkRunner {
+  private state: LinkState = "starting";
+  private lastError: string | null = null;
+  private appliedGtid: string | null = null;
+  private sourceGtid: string | null = null;
+  private rowsApplied = 0;
+  private transactionsApplied = 0;
+  private ddlSkipped = 0;
+  private lagSource: LagSource = "heartbeat";
+  private readerPaused = false;
+  private measured = false;
+  private readonly heartbeatLag = new LagTracker();
+  private readonly eventLag = new LagTracker();
+  private stopRequested = false;
+  private wake?: () => void;
+  private queue?: BoundedQueue<ApplyItem>;
+  private loop?: Promise<void>;
+
+  constructor(readonly definition: LinkDefinition, private readonly hooks: LinkRunnerHooks) {}
+
+  start(): void {
+    if (this.loop) return;
+    this.stopRequested = false;
+    this.state = "starting";
+    this.loop = this.runWithRetries().finally(() => (this.loop = undefined));
+  }
+
+  /** Stops the pipeline; the checkpoint keeps the position. */
+  async stop(finalState: LinkState = "paused"): Promise<void> {
+    this.stopRequested = true;
+    this.queue?.close(new StopRequested("stopped"));
+    this.wake?.();
+    await this.loop;
+    this.state = finalState;
+  }
+
+  status(): LinkStatus {
+    const now = Date.now();
+    const lagMs = Math.max(this.heartbeatLag.lagMs(now), Math.max(0, this.eventLag.lagMs(now) - 999));
+    const running = this.state === "running" || this.state === "retrying" || this.state === "starting";
+    return {
+      ...describeLink(this.definition),
+      state: this.state,
+      lagSeconds: running && this.measured ? lagMs / 1000 : null,
+      lagSource: this.lagSource,
+      appliedGtid: this.appliedGtid,
+      sourceGtid: this.sourceGtid,
+      rowsApplied: this.rowsApplied,
+      transactionsApplied: this.transactionsApplied,
+      ddlSkipped: this.ddlSkipped,
+      lastError: this.lastError,
+      readerPaused: this.readerPaused,
+      updatedAt: new Date(now).toISOString(),
+    };
+  }
+
+  private async runWithRetries(): Promise<void> {
+    let delay = RETRY_INITIAL_DELAY_MS;
+    while (!this.stopRequested) {
+      try {
+        await this.runOnce(() => (delay = RETRY_INITIAL_DELAY_MS));
+      } catch (err) {
+        if (err instanceof StopRequested || this.stopRequested) return;
+        this.lastError = errorMessage(err);
+        if (!isRetryable(err)) {
+          this.state = "error";
+          this.hooks.log("error", "link stopped", { link: this.definition.name, error: this.lastError });
+          return;
+        }
+        this.state = "retrying";
+        this.hooks.log("warn", "link retrying", { link: this.definition.name, error: this.lastError, delayMs: delay });
+        await new Promise<void>((resolve) => {
+          const t = setTimeout(resolve, delay);
+          this.wake = () => {
+            clearTimeout(t);
+            resolve();
+          };
+        });
+        delay = Math.min(delay * 2, RETRY_MAX_DELAY_MS);
+      }
+    }
+  }
+
+  /** One life of the pipeline: resolves never, rejects with why it ended. */
+  private async runOnce(onProgress: () => void): Promise<void> {
+    const def = this.definition;
+    const closers: (() => unknown)[] = [];
+    try {
+      const target = await openConnection(def.target, "target");
+      closers.push(() => target.destroy());
+      await target.query("SET SESSION sql_mode = 'NO_AUTO_VALUE_ON_ZERO' /* mysql-dr applier */");
+      await acquireLinkLock(target, def.name);
+      await ensureCheckpointTable(target);
+      const checkpoint = await readCheckpoint(target, def.name);
+      if (!checkpoint) {
+        throw Object.assign(new DrError("PRECONDITION", `The DR server at ${formatHostPort(def.target)} has no checkpoint for link ${def.name}; delete the link and create it again.`), { retryable: false });
+      }
+      if (checkpoint.fenced) {
+        this.state = "promoted";
+        throw new StopRequested("promoted");
+      }
+      this.rowsApplied = checkpoint.rowsApplied;
+      this.transactionsApplied = checkpoint.transactionsApplied;
+      this.appliedGtid = checkpoint.sourceGtid;
+
+      const inspector = await openConnection(def.source, "source");
+      closers.push(() => inspector.destroy());
+      const facts = await inspectServer(inspector);
+      checkSource(facts, def.source);
+      const progress = await parseGtidProgress(facts.flavor, checkpoint.sourceGtid);
+
+      const heartbeat = new HeartbeatWriter(def.source, def.name, this.heartbeatLag);
+      closers.push(() => heartbeat.stop());
+      await heartbeat.start();
+      this.lagSource = heartbeat.source;
+
+      const reader = new BinlogReader({
+        source: def.source,
+        fromGtid: checkpoint.sourceGtid,
+        replicaServerId: replicaServerId(def.name, facts.serverId),
+        onEvent: (event) => assembler.accept(event),
+        onError: (err) => queue.close(err),
+      });
+      const queue = new BoundedQueue<ApplyItem>({
+        highWater: QUEUE_HIGH_WATER_ROWS,
+        lowWater: QUEUE_LOW_WATER_ROWS,
+        weigh: itemWeight,
+        onFull: () => {
+          this.readerPaused = true;
+          reader.pause();
+        },
+        onDrain: () => {
+          this.readerPaused = false;
+          reader.resume();
+        },
+      });
+      this.queue = queue;
+      const assembler = new TransactionAssembler(def.name, new ObjectFilter(def.objects), (g) => progress.contains(g), {
+        push: (item) => {
+          if (item.kind !== "rows") this.eventLag.written(item.timestampMs);
+          queue.push(item);
+        },
+      });
+      this.eventLag.reset();
+      closers.push(() => reader.stop());
+      await reader.start();
+
+      const poller = this.pollSourcePosition(inspector, facts.flavor);
+      closers.push(() => clearInterval(poller));
+
+      const applier = new Applier({
+        conn: target,
+        link: def.name,
+        plans: new TablePlans(target, facts.flavor),
+        progress,
+        recoveredDdlGtid: checkpoint.pendingDdlGtid,
+        onApplied: (batch) => {
+          this.recordApplied(batch);
+          this.ddlSkipped = assembler.ddlSkipped;
+          onProgress();
+        },
+      });
+      this.state = "running";
+      this.lastError = null;
+      this.measured = true;
+      this.hooks.log("info", "link running", { link: def.name, from: checkpoint.sourceGtid });
+      await applier.run(queue);
+    } finally {
+      this.queue = undefined;
+      this.readerPaused = false;
+      for (const close of closers.reverse()) await Promise.resolve(close()).catch(() => undefined);
+    }
+  }
+
+  private recordApplied(batch: AppliedBatch): void {
+    this.rowsApplied += batch.rows;
+    this.transactionsApplied += batch.transactions;
+    this.appliedGtid = batch.gtid;
+    if (batch.heartbeatMs !== undefined) this.heartbeatLag.applied(batch.heartbeatMs);
+    this.eventLag.applied(batch.lastEventMs);
+  }
+
+  private pollSourcePosition(conn: Connection, flavor: "mysql" | "mariadb"): NodeJS.Timeout {
+    const poll = () => currentGtidPosition(conn, flavor).then((pos) => (this.sourceGtid = pos), () => undefined);
+    void poll();
+    return setInterval(poll, SOURCE_POLL_INTERVAL_MS);
+  }
+}
+
+/** A stable server_id per link for the binlog dump, distinct from the master's own. */
+export function replicaServerId(link: string, masterServerId: number): number {
+  let h = 2166136261;
+  for (const ch of link) h = Math.imul(h ^ ch.charCodeAt(0), 16777619) >>> 0;
+  const id = 1_000_000_000 + (h % 1_000_000_000);
+  return id === masterServerId ? id + 1 : id;
+}

@@ -1,0 +1,107 @@
+/**
+ * Per-table apply plans: the INSERT/UPDATE/DELETE text for a table, built once from the DR
+ * server's metadata and the binlog's column list, and reused until a DDL touches the schema.
+ */
+import { type Connection, quoteId, quoteTable } from "../core/db";
+import { DrError } from "../core/errors";
+import type { Flavor } from "../core/flavor";
+
+export interface TablePlan {
+  table: string;
+  /** Indexes into the binlog's column list of the columns written (generated ones are not). */
+  writeIdx: number[];
+  /** Indexes of the columns that identify a row in WHERE clauses. */
+  keyIdx: number[];
+  /** True when no unique key exists: rows are matched on every column, one at a time. */
+  keyless: boolean;
+  insertPrefix: string;
+  rowPlaceholders: string;
+  updateSql: string;
+  deleteSql: string;
+  /** DELETE ... WHERE key IN (...) prefix, for single-column keys. */
+  deleteInPrefix?: string;
+}
+
+interface ColumnInfo {
+  name: string;
+  generated: boolean;
+  json: boolean;
+}
+
+export class TablePlans {
+  private readonly plans = new Map<string, TablePlan>();
+
+  constructor(private readonly conn: Connection, private readonly flavor: Flavor) {}
+
+  /** Forgets every plan: after DDL the tables' shapes may have changed. */
+  invalidate(): void {
+    this.plans.clear();
+  }
+
+  async plan(db: string, table: string, binlogColumns: string[]): Promise<TablePlan> {
+    const cacheKey = `${db}\u0000${table}\u0000${binlogColumns.join("\u0000")}`;
+    let plan = this.plans.get(cacheKey);
+    if (!plan) {
+      plan = await this.build(db, table, binlogColumns);
+      this.plans.set(cacheKey, plan);
+    }
+    return plan;
+  }
+
+  private async build(db: string, table: string, binlogColumns: string[]): Promise<TablePlan> {
+    const [colRows] = await this.conn.query(
+      "SELECT COLUMN_NAME AS name, COALESCE(GENERATION_EXPRESSION, '') <> '' AS generated, DATA_TYPE AS type FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION /* mysql-dr applier */",
+      [db, table],
+    );
+    const targetColumns = new Map<string, ColumnInfo>(
+      (colRows as { name: string; generated: number; type: string }[]).map((r) => [r.name, { name: r.name, generated: Number(r.generated) === 1, json: this.flavor === "mysql" && r.type === "json" }]),
+    );
+    const quoted = quoteTable(db, table);
+    if (targetColumns.size === 0) {
+      throw new DrError("APPLY_FAILED", `Table ${quoted} does not exist on the DR server; create it there (or recreate the link with --initial full).`, { errno: 1146 });
+    }
+    const missing = binlogColumns.filter((c) => !targetColumns.has(c));
+    if (missing.length) {
+      throw new DrError("APPLY_FAILED", `Table ${quoted} on the DR server lacks column(s) ${missing.join(", ")} that the master writes; align its definition with the master's.`, { errno: 1054 });
+    }
+    const writeIdx = binlogColumns.flatMap((c, i) => (targetColumns.get(c)!.generated ? [] : [i]));
+    const keyColumns = await this.uniqueKey(db, table, targetColumns);
+    const keyless = keyColumns === undefined;
+    const keyIdx = keyless ? writeIdx : keyColumns.map((c) => binlogColumns.indexOf(c));
+    if (keyIdx.some((i) => i < 0)) {
+      throw new DrError("APPLY_FAILED", `The key of ${quoted} on the DR server uses columns the master does not write; align its definition with the master's.`);
+    }
+    const value = (i: number) => (targetColumns.get(binlogColumns[i])!.json ? "CAST(? AS JSON)" : "?");
+    const where = keyIdx.map((i) => `${quoteId(binlogColumns[i])} ${keyless ? "<=>" : "="} ${value(i)}`).join(" AND ");
+    const limit = keyless ? " LIMIT 1" : "";
+    const setList = writeIdx.map((i) => `${quoteId(binlogColumns[i])} = ?`).join(", ");
+    return {
+      table: quoted,
+      writeIdx,
+      keyIdx,
+      keyless,
+      insertPrefix: `INSERT INTO ${quoted} (${writeIdx.map((i) => quoteId(binlogColumns[i])).join(", ")}) VALUES `,
+      rowPlaceholders: `(${writeIdx.map(() => "?").join(", ")})`,
+      updateSql: `UPDATE ${quoted} SET ${setList} WHERE ${where}${limit} /* mysql-dr applier */`,
+      deleteSql: `DELETE FROM ${quoted} WHERE ${where}${limit} /* mysql-dr applier */`,
+      deleteInPrefix: !keyless && keyIdx.length === 1 && !targetColumns.get(binlogColumns[keyIdx[0]])!.json ? `DELETE FROM ${quoted} WHERE ${quoteId(binlogColumns[keyIdx[0]])} IN ` : undefined,
+    };
+  }
+
+  /** The primary key, else the first unique key over NOT NULL, non-generated columns. */
+  private async uniqueKey(db: string, table: string, columns: Map<string, ColumnInfo>): Promise<string[] | undefined> {
+    const [rows] = await this.conn.query(
+      "SELECT INDEX_NAME AS idx, COLUMN_NAME AS col, NULLABLE AS nullable FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND NON_UNIQUE = 0 ORDER BY INDEX_NAME <> 'PRIMARY', INDEX_NAME, SEQ_IN_INDEX /* mysql-dr applier */",
+      [db, table],
+    );
+    const indexes = new Map<string, { cols: string[]; usable: boolean }>();
+    for (const r of rows as { idx: string; col: string | null; nullable: string }[]) {
+      const entry = indexes.get(r.idx) ?? { cols: [], usable: true };
+      if (r.col === null || r.nullable === "YES" || columns.get(r.col)?.generated) entry.usable = false;
+      else entry.cols.push(r.col);
+      indexes.set(r.idx, entry);
+    }
+    for (const { cols, usable } of indexes.values()) if (usable && cols.length) return cols;
+    return undefined;
+  }
+}
