@@ -22,9 +22,9 @@ type Handler = (params: string[], body: unknown) => Promise<{ status: number; js
 export function createControlServer(o: ControlApiOptions): http.Server {
   const routes: [string, RegExp, Handler][] = [
     ["GET", /^\/v1\/daemon$/, async () => ({ status: 200, json: o.info() })],
-    ["GET", /^\/v1\/links$/, async () => ({ status: 200, json: { links: o.links.list() } })],
+    ["GET", /^\/v1\/links$/, async () => ({ status: 200, json: { links: await o.links.list() } })],
     ["POST", /^\/v1\/links$/, async (_p, body) => ({ status: 201, json: await o.links.create(body as never) })],
-    ["GET", /^\/v1\/links\/([^/]+)$/, async ([name]) => ({ status: 200, json: o.links.get(name) })],
+    ["GET", /^\/v1\/links\/([^/]+)$/, async ([name]) => ({ status: 200, json: await o.links.get(name) })],
     ["POST", /^\/v1\/links\/([^/]+)\/pause$/, async ([name]) => ({ status: 200, json: await o.links.pause(name) })],
     ["POST", /^\/v1\/links\/([^/]+)\/resume$/, async ([name]) => ({ status: 200, json: await o.links.resume(name) })],
     ["DELETE", /^\/v1\/links\/([^/]+)$/, async ([name]) => { await o.links.delete(name); return { status: 200, json: { deleted: name } }; }],

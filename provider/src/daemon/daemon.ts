@@ -39,7 +39,7 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
   const server = createControlServer({
     token,
     links,
-    metrics: new Metrics(() => links.list()),
+    metrics: new Metrics(() => links.snapshot()),
     info: () => ({ pid: process.pid, stateDir: o.stateDir, version: packageVersion() }),
   });
   await listen(server, host, port);

@@ -27,12 +27,17 @@ export class LinkManager {
     }
   }
 
-  list(): LinkStatus[] {
+  /** Snapshots without I/O, for metrics. */
+  snapshot(): LinkStatus[] {
     return [...this.runners.values()].map((r) => r.status());
   }
 
-  get(name: string): LinkStatus {
-    return this.runner(name).status();
+  list(): Promise<LinkStatus[]> {
+    return Promise.all([...this.runners.values()].map((r) => r.freshStatus()));
+  }
+
+  get(name: string): Promise<LinkStatus> {
+    return this.runner(name).freshStatus();
   }
 
   /** Validates, checks both servers, records the starting position on the DR server, then starts. */

@@ -5,7 +5,7 @@
  * others stop the link and show the error until `resume`.
  */
 import { formatHostPort } from "../core/connection-url";
-import { type Connection, isRetryable, openConnection } from "../core/db";
+import { isRetryable, openConnection } from "../core/db";
 import { DrError, errorMessage } from "../core/errors";
 import { parseGtidProgress } from "../core/gtid";
 import { ObjectFilter } from "../core/object-filter";
@@ -74,6 +74,8 @@ export class LinkRunner {
   private wake?: () => void;
   private queue?: BoundedQueue<ApplyItem>;
   private loop?: Promise<void>;
+  /** Reads the master's position; set while the pipeline runs. */
+  private pollSource?: () => Promise<unknown>;
 
   constructor(readonly definition: LinkDefinition, private readonly hooks: LinkRunnerHooks) {}
 
@@ -91,6 +93,12 @@ export class LinkRunner {
     this.wake?.();
     await this.loop;
     this.state = finalState;
+  }
+
+  /** The status with the master's position read now, so sourceGtid is never older than appliedGtid. */
+  async freshStatus(): Promise<LinkStatus> {
+    await this.pollSource?.();
+    return this.status();
   }
 
   status(): LinkStatus {
@@ -204,8 +212,10 @@ export class LinkRunner {
       closers.push(() => reader.stop());
       await reader.start();
 
-      const poller = this.pollSourcePosition(inspector, facts.flavor);
-      closers.push(() => clearInterval(poller));
+      this.pollSource = () => currentGtidPosition(inspector, facts.flavor).then((pos) => (this.sourceGtid = pos), () => undefined);
+      void this.pollSource();
+      const poller = setInterval(this.pollSource, SOURCE_POLL_INTERVAL_MS);
+      closers.push(() => clearInterval(poller), () => (this.pollSource = undefined));
 
       const applier = new Applier({
         conn: target,
@@ -237,12 +247,6 @@ export class LinkRunner {
     this.appliedGtid = batch.gtid;
     if (batch.heartbeatMs !== undefined) this.heartbeatLag.applied(batch.heartbeatMs);
     this.eventLag.applied(batch.lastEventMs);
-  }
-
-  private pollSourcePosition(conn: Connection, flavor: "mysql" | "mariadb"): NodeJS.Timeout {
-    const poll = () => currentGtidPosition(conn, flavor).then((pos) => (this.sourceGtid = pos), () => undefined);
-    void poll();
-    return setInterval(poll, SOURCE_POLL_INTERVAL_MS);
   }
 }
 

@@ -1,0 +1,162 @@
+/**
+ * A real `mysql-dr daemon` child process for tests (the same binary users run), plus the CLI and
+ * SQL helpers the replication tests share.
+ */
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import * as mysql from "mysql2/promise";
+import { DaemonClient } from "../../src/cli/daemon-client";
+import { connectionOptions } from "../../src/core/db";
+import { STATE_FILES } from "../../src/core/state-dir";
+import type { LinkStatus } from "../../src/daemon/link-runner";
+import type { TestServer } from "./servers";
+
+export const CLI = path.resolve(__dirname, "../../../../bin/mysql-dr.js");
+const DAEMON_START_TIMEOUT_MS = 20_000;
+
+export function tempStateDir(tag: string): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), `mysql-dr-${tag}-`));
+}
+
+export class DaemonProcess {
+  private constructor(readonly stateDir: string, readonly child: ChildProcess, readonly url: string, readonly logFile: string) {}
+
+  /** Starts a daemon on a free port and waits until its control API answers. */
+  static async start(stateDir: string, env: NodeJS.ProcessEnv = {}): Promise<DaemonProcess> {
+    fs.rmSync(path.join(stateDir, STATE_FILES.address), { force: true });
+    const logFile = path.join(stateDir, "daemon-test.log");
+    const log = fs.openSync(logFile, "a");
+    const child = spawn(process.execPath, [CLI, "daemon", "--listen", "127.0.0.1:0", "--state-dir", stateDir], {
+      env: { ...process.env, ...env },
+      stdio: ["ignore", log, log],
+    });
+    fs.closeSync(log);
+    const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
+    const deadline = Date.now() + DAEMON_START_TIMEOUT_MS;
+    for (;;) {
+      const addressFile = path.join(stateDir, STATE_FILES.address);
+      if (fs.existsSync(addressFile)) {
+        const url = fs.readFileSync(addressFile, "utf8").trim();
+        const daemon = new DaemonProcess(stateDir, child, url, logFile);
+        if (await daemon.client().listLinks().then(() => true, () => false)) return daemon;
+      }
+      const code = await Promise.race([exited, sleep(100).then(() => "running" as const)]);
+      if (code !== "running") throw new Error(`daemon exited with ${code}: ${fs.readFileSync(logFile, "utf8").slice(-2000)}`);
+      if (Date.now() > deadline) throw new Error(`daemon did not start: ${fs.readFileSync(logFile, "utf8").slice(-2000)}`);
+    }
+  }
+
+  get pid(): number {
+    return this.child.pid!;
+  }
+
+  client(): DaemonClient {
+    return new DaemonClient({ stateDir: this.stateDir, daemon: this.url });
+  }
+
+  /** Peak resident memory so far (VmHWM), in MiB. */
+  peakRssMiB(): number {
+    const status = fs.readFileSync(`/proc/${this.pid}/status`, "utf8");
+    return Number(/VmHWM:\s+(\d+) kB/.exec(status)![1]) / 1024;
+  }
+
+  async kill(signal: NodeJS.Signals = "SIGKILL"): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    const exited = new Promise((resolve) => this.child.once("exit", resolve));
+    this.child.kill(signal);
+    await exited;
+  }
+
+  stop(): Promise<void> {
+    return this.kill("SIGTERM");
+  }
+
+  log(): string {
+    return fs.readFileSync(this.logFile, "utf8");
+  }
+}
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export function runCli(args: string[], env: NodeJS.ProcessEnv = {}): CliResult {
+  const r = spawnSync(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, encoding: "utf8", timeout: 120_000 });
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Polls until `check` returns a value other than undefined/false; fails with `what` and the last value seen. */
+export async function waitFor<T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs = 60_000, intervalMs = 200): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value !== undefined && value !== false) return value;
+      last = value;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last: ${last instanceof Error ? last.message : JSON.stringify(last)}`);
+    await sleep(intervalMs);
+  }
+}
+
+export function serverAddress(server: TestServer) {
+  return { host: server.host, port: server.port, user: server.user, password: server.password };
+}
+
+export async function connect(server: TestServer, extra: mysql.ConnectionOptions = {}): Promise<mysql.Connection> {
+  return mysql.createConnection({ ...connectionOptions(serverAddress(server)), multipleStatements: true, ...extra });
+}
+
+/** Runs statements on a server (multiple statements allowed) and returns the last result's rows. */
+export async function sql(server: TestServer, statements: string, params: unknown[] = []): Promise<Record<string, unknown>[]> {
+  const conn = await connect(server);
+  try {
+    const [rows] = await conn.query(statements, params);
+    return rows as Record<string, unknown>[];
+  } finally {
+    await conn.end();
+  }
+}
+
+/** Every row of a table, in a canonical order, with values in a comparable form. */
+export async function tableContents(server: TestServer, db: string, table: string): Promise<string[]> {
+  const rows = await sql(server, `SELECT * FROM \`${db}\`.\`${table}\``);
+  return rows.map((r) => JSON.stringify(r, (_k, v) => (v && v.type === "Buffer" && Array.isArray(v.data) ? `hex:${Buffer.from(v.data).toString("hex")}` : v))).sort();
+}
+
+/** Waits until the link has applied everything the master has written so far. */
+export async function waitCaughtUp(client: DaemonClient, link: string, master: TestServer, timeoutMs = 120_000): Promise<LinkStatus> {
+  const target = await masterPosition(master);
+  return waitFor(`link ${link} to apply up to ${target}`, async () => {
+    const s = await client.getLink(link);
+    if (s.state === "error") throw new Error(`link stopped: ${s.lastError}`);
+    return s.appliedGtid !== null && (await gtidCovers(master, s.appliedGtid, target)) ? s : undefined;
+  }, timeoutMs);
+}
+
+export async function masterPosition(master: TestServer): Promise<string> {
+  const rows = await sql(master, master.flavor === "mysql" ? "SELECT @@GLOBAL.gtid_executed AS pos" : "SELECT @@GLOBAL.gtid_binlog_pos AS pos");
+  return String(rows[0].pos).replace(/\s+/g, "");
+}
+
+/** Whether GTID state `applied` includes everything in `wanted`, judged by the server itself. */
+async function gtidCovers(master: TestServer, applied: string, wanted: string): Promise<boolean> {
+  if (master.flavor === "mysql") {
+    const rows = await sql(master, "SELECT GTID_SUBSET(?, ?) AS ok", [wanted, applied]);
+    return Number(rows[0].ok) === 1;
+  }
+  const seq = (pos: string) => new Map(pos.split(",").filter(Boolean).map((g) => { const [d, , n] = g.split("-"); return [d, BigInt(n)] as const; }));
+  const have = seq(applied);
+  return [...seq(wanted)].every(([d, n]) => (have.get(d) ?? -1n) >= n);
+}
