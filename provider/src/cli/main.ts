@@ -17,7 +17,8 @@ const EXIT_USAGE = 2;
 export function buildProgram(): Command {
   const program = new Command("mysql-dr")
     .description("Disaster-recovery copies of MySQL and MariaDB databases, kept in sync from the master's binlog.")
-    .showHelpAfterError()
+    // Usage errors follow the same contract as every other error: one line on stderr.
+    .configureOutput({ outputError: (text, write) => write(usageError(text)) })
     .exitOverride();
 
   program
@@ -144,6 +145,12 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`mysql-dr: ${oneSentence(errorMessage(err))}\n`);
     return EXIT_ERROR;
   }
+}
+
+/** commander's "error: required option ... not specified" as one `mysql-dr: ...` line. */
+function usageError(text: string): string {
+  const what = oneSentence(text.trim()).replace(/^error:\s*/i, "").replace(/\.$/, "");
+  return `mysql-dr: ${what}; run with --help for usage.\n`;
 }
 
 function oneSentence(message: string): string {

@@ -34,6 +34,9 @@ export function parseServerUrl(url: string, what = "URL"): ServerAddress {
     throw new DrError("BAD_INPUT", `The ${what} must not name a database (${parsed.pathname}); select objects with --include and --exclude.`);
   }
   const port = parsed.port === "" ? DEFAULT_PORT : Number(parsed.port);
+  if (port < 1) {
+    throw new DrError("BAD_INPUT", `The ${what} has port ${port}; give the server's TCP port (1-65535).`);
+  }
   let user: string;
   let password: string;
   try {

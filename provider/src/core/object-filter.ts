@@ -78,7 +78,8 @@ function compilePattern(pattern: string, option: string): CompiledPattern {
 }
 
 function wildcard(part: string): RegExp {
-  const escaped = part.replace(/[.+?^${}()|[\]\\-]/g, "\\$&").replace(/\*/g, ".*");
+  // Escape only syntax characters: in a /u regex an escaped "-" outside a class is an error.
+  const escaped = part.replace(/[.+?^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*");
   return new RegExp(`^${escaped}$`, "u");
 }
 

@@ -54,9 +54,11 @@ export async function currentGtidPosition(conn: Connection, flavor: Flavor): Pro
 /** Refuses a master that cannot feed a faithful row stream, saying which setting to change. */
 export function checkSource(facts: ServerFacts, address: ServerAddress): void {
   const where = `the source server at ${formatHostPort(address)}`;
+  // Messages that begin with the server start with a capital, like every other sentence shown.
+  const Where = `The source server at ${formatHostPort(address)}`;
   const minimum = facts.flavor === "mysql" ? versionAtLeast(facts.version, 5, 6) : versionAtLeast(facts.version, 10, 0);
   if (!minimum) {
-    throw new DrError("PRECONDITION", `${where} runs ${facts.version}; MySQL 5.6+ or MariaDB 10.0+ is required.`);
+    throw new DrError("PRECONDITION", `${Where} runs ${facts.version}; MySQL 5.6+ or MariaDB 10.0+ is required.`);
   }
   if (!facts.logBin) {
     throw new DrError("PRECONDITION", `Binary logging is off on ${where}; start it with log_bin enabled (log-bin=mysql-bin).`);
@@ -65,13 +67,13 @@ export function checkSource(facts: ServerFacts, address: ServerAddress): void {
     throw new DrError("PRECONDITION", `GTIDs are off on ${where} (gtid_mode=${facts.gtidMode}); set gtid_mode=ON and enforce_gtid_consistency=ON.`);
   }
   if (facts.binlogFormat !== "ROW") {
-    throw new DrError("PRECONDITION", `${where} has binlog_format=${facts.binlogFormat}; set binlog_format=ROW (SET GLOBAL binlog_format='ROW' and in the server's configuration).`);
+    throw new DrError("PRECONDITION", `${Where} has binlog_format=${facts.binlogFormat}; set binlog_format=ROW (SET GLOBAL binlog_format='ROW' and in the server's configuration).`);
   }
   if (facts.binlogRowImage !== "FULL") {
-    throw new DrError("PRECONDITION", `${where} has binlog_row_image=${facts.binlogRowImage}; set binlog_row_image=FULL.`);
+    throw new DrError("PRECONDITION", `${Where} has binlog_row_image=${facts.binlogRowImage}; set binlog_row_image=FULL.`);
   }
   if (facts.binlogRowMetadata !== null && facts.binlogRowMetadata !== "FULL") {
-    throw new DrError("PRECONDITION", `${where} has binlog_row_metadata=${facts.binlogRowMetadata}; set binlog_row_metadata=FULL so rows written before an ALTER decode correctly.`);
+    throw new DrError("PRECONDITION", `${Where} has binlog_row_metadata=${facts.binlogRowMetadata}; set binlog_row_metadata=FULL so rows written before an ALTER decode correctly.`);
   }
 }
 

@@ -52,6 +52,10 @@ export class BoundedQueue<T> {
     return this.items.length - this.head;
   }
 
+  get queuedWeight(): number {
+    return this.weight;
+  }
+
   /** Wakes the consumer with `err` and drops what is queued (it will be read again from the checkpoint). */
   close(err: Error): void {
     this.closedWith = err;

@@ -90,8 +90,8 @@ export class HeartbeatWriter {
   async stop(): Promise<void> {
     clearInterval(this.timer);
     this.timer = undefined;
-    const conn = this.conn;
+    // destroy, not end: a master that went away would leave end() waiting for its answer.
+    this.conn?.destroy();
     this.conn = undefined;
-    await conn?.end().catch(() => undefined);
   }
 }

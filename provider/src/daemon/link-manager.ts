@@ -110,7 +110,7 @@ async function prepareLink(def: LinkDefinition): Promise<void> {
     const [held] = await target.query("SELECT IS_USED_LOCK(?) AS holder", [lockName(def.name)]);
     const holder = (held as { holder: number | null }[])[0].holder;
     if (holder !== null) {
-      throw new DrError("CONFLICT", `Link ${def.name} is already being applied to the DR server at ${formatHostPort(def.target)} by another daemon (connection ${holder}); delete it there or choose another name.`);
+      throw new DrError("CONFLICT", `Link ${def.name} is already being applied to the DR server at ${formatHostPort(def.target)} by another daemon (connection ${holder} holds lock ${lockName(def.name)}); delete it there or choose another name.`);
     }
     await initCheckpoint(target, def.name, await currentGtidPosition(source, sourceFacts.flavor));
   } finally {

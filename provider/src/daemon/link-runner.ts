@@ -46,6 +46,8 @@ export interface LinkStatus {
   transactionsApplied: number;
   ddlSkipped: number;
   lastError: string | null;
+  /** Rows waiting between reader and applier; the reader pauses above QUEUE_HIGH_WATER_ROWS. */
+  queuedRows: number;
   readerPaused: boolean;
   updatedAt: string;
 }
@@ -72,6 +74,8 @@ export class LinkRunner {
   private readonly eventLag = new LagTracker();
   private stopRequested = false;
   private wake?: () => void;
+  /** Aborted by stop(): ends the current pipeline wherever it is, even while it starts. */
+  private abort?: AbortController;
   private queue?: BoundedQueue<ApplyItem>;
   private loop?: Promise<void>;
   /** Reads the master's position; set while the pipeline runs. */
@@ -89,7 +93,7 @@ export class LinkRunner {
   /** Stops the pipeline; the checkpoint keeps the position. */
   async stop(finalState: LinkState = "paused"): Promise<void> {
     this.stopRequested = true;
-    this.queue?.close(new StopRequested("stopped"));
+    this.abort?.abort();
     this.wake?.();
     await this.loop;
     this.state = finalState;
@@ -116,6 +120,7 @@ export class LinkRunner {
       transactionsApplied: this.transactionsApplied,
       ddlSkipped: this.ddlSkipped,
       lastError: this.lastError,
+      queuedRows: this.queue?.queuedWeight ?? 0,
       readerPaused: this.readerPaused,
       updatedAt: new Date(now).toISOString(),
     };
@@ -152,6 +157,8 @@ export class LinkRunner {
   private async runOnce(onProgress: () => void): Promise<void> {
     const def = this.definition;
     const closers: (() => unknown)[] = [];
+    const abort = (this.abort = new AbortController());
+    if (this.stopRequested) abort.abort();
     try {
       const target = await openConnection(def.target, "target");
       closers.push(() => target.destroy());
@@ -202,6 +209,9 @@ export class LinkRunner {
         },
       });
       this.queue = queue;
+      const stopQueue = () => queue.close(new StopRequested("stopped"));
+      if (abort.signal.aborted) stopQueue();
+      else abort.signal.addEventListener("abort", stopQueue, { once: true });
       const assembler = new TransactionAssembler(def.name, new ObjectFilter(def.objects), (g) => progress.contains(g), {
         push: (item) => {
           if (item.kind !== "rows") this.eventLag.written(item.timestampMs);
@@ -236,6 +246,7 @@ export class LinkRunner {
       await applier.run(queue);
     } finally {
       this.queue = undefined;
+      this.abort = undefined;
       this.readerPaused = false;
       for (const close of closers.reverse()) await Promise.resolve(close()).catch(() => undefined);
     }

@@ -31,6 +31,11 @@ export interface TestServer {
   user: string;
   password: string;
   stop(): Promise<void>;
+  /**
+   * Takes the server down (SIGTERM, data kept) and brings it back on the same address after
+   * `downMs`. Undefined where the backend cannot keep the address (containers' mapped ports).
+   */
+  restart?(downMs: number): Promise<void>;
 }
 
 export interface ServerPair {
@@ -302,6 +307,7 @@ async function startBoth(start: (role: "master" | "replica") => Promise<TestServ
 }
 
 function track(server: Omit<TestServer, "stop">, stopImpl: () => Promise<void>): TestServer {
+  // restart is part of `server` where the backend supports it.
   let stopping: Promise<void> | undefined;
   const s: TestServer = {
     ...server,
@@ -347,6 +353,11 @@ async function startTestSandbox(tag: string, role: string, port: number, label: 
         port: info.port,
         user: "root",
         password: "",
+        restart: async (downMs: number) => {
+          await stopSandbox({ name, dir });
+          await new Promise((resolve) => setTimeout(resolve, downMs));
+          await startSandbox({ name, port: info.port, dir });
+        },
       },
       async () => {
         await stopSandbox({ name, dir });

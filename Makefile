@@ -1,0 +1,29 @@
+# Entry points for people and CI: `make demo` and `make test` work on a fresh clone
+# (they install the npm dependencies when node_modules is missing).
+
+NPM ?= npm
+NPX ?= npx
+
+.PHONY: install build test demo clean
+
+# Reproducible install from package-lock.json (its `prepare` script also compiles).
+install:
+	$(NPM) ci
+
+# Only when node_modules is missing: `make build/test/demo` on a fresh clone installs first.
+node_modules:
+	$(NPM) ci
+
+build: | node_modules
+	$(NPX) tsc -p .
+
+# The whole suite (`npm test`: mocha over dist/provider/test); needs mariadbd or mysqld on PATH or in /usr/sbin.
+test: build
+	$(NPM) test
+
+# Two sandbox servers, a daemon and a link, about half a minute; cleans up after itself.
+demo: build
+	node dist/provider/src/demo/demo.js
+
+clean:
+	rm -rf dist
