@@ -181,6 +181,41 @@ describeEachBackend("replication", (getPair) => {
     await client.deleteLink("batch");
   });
 
+  it("writes the checkpoint inside the target transaction of the rows it covers (statement order seen by the DR server)", async () => {
+    await onBoth("CREATE DATABASE order_db; CREATE TABLE order_db.t (id INT PRIMARY KEY, v INT)");
+    await createLink("order", { include: ["order_db"] });
+    await waitCaughtUp(client, "order", master);
+    await sql(replica, "SET GLOBAL log_output = 'TABLE'; TRUNCATE mysql.general_log; SET GLOBAL general_log = ON");
+    try {
+      await sql(master, "INSERT INTO order_db.t VALUES (1, 1); BEGIN; INSERT INTO order_db.t VALUES (2, 2); UPDATE order_db.t SET v = 3 WHERE id = 1; COMMIT; DELETE FROM order_db.t WHERE id = 2");
+      await waitCaughtUp(client, "order", master);
+    } finally {
+      await sql(replica, "SET GLOBAL general_log = OFF");
+    }
+    const [holder] = await sql(replica, "SELECT IS_USED_LOCK('mysql_dr.link.order') AS id");
+    const log = await sql(replica, "SELECT CONVERT(argument USING utf8mb4) AS stmt FROM mysql.general_log WHERE thread_id = ? AND command_type = 'Query' ORDER BY event_time", [holder.id]);
+    const kinds = log.map(({ stmt }) => {
+      const text = String(stmt);
+      if (/^START TRANSACTION/.test(text)) return "BEGIN";
+      if (/^COMMIT/.test(text)) return "COMMIT";
+      if (/^UPDATE mysql_dr\.checkpoint SET source_gtid/.test(text)) return "CHECKPOINT";
+      if (/order_db/.test(text)) return "ROWS";
+      return "OTHER";
+    }).filter((k) => k !== "OTHER");
+    // Every row statement sits between BEGIN and a CHECKPOINT that precedes its COMMIT.
+    let open = false;
+    let rowsSinceCheckpoint = 0;
+    let checkpointed = false;
+    for (const k of kinds) {
+      if (k === "BEGIN") { assert.ok(!open, `nested BEGIN in ${kinds}`); open = true; checkpointed = false; rowsSinceCheckpoint = 0; }
+      if (k === "ROWS") { assert.ok(open, `row statement outside a transaction in ${kinds}`); rowsSinceCheckpoint++; }
+      if (k === "CHECKPOINT") { assert.ok(open, `checkpoint outside a transaction in ${kinds}`); checkpointed = true; rowsSinceCheckpoint = 0; }
+      if (k === "COMMIT") { assert.ok(open && checkpointed && rowsSinceCheckpoint === 0, `COMMIT without the checkpoint after its rows in ${kinds}`); open = false; }
+    }
+    assert.ok(kinds.filter((k) => k === "ROWS").length >= 3, `expected the row statements in the log: ${kinds}`);
+    await client.deleteLink("order");
+  });
+
   it("measures lag from the heartbeat: 0 when caught up and idle, growing while the DR server is blocked", async () => {
     await onBoth("CREATE DATABASE lag_db; CREATE TABLE lag_db.t (id INT PRIMARY KEY, v INT)");
     await sql(master, "INSERT INTO lag_db.t VALUES (1, 0)");
