@@ -32,14 +32,16 @@ describeEachBackend("bounded memory", (getPair) => {
     await client.createLink({ name: "big", source: master.url, target: replica.url, include: ["big_db"], initial: "none" });
     await sql(master, `${digitsTable()};
       INSERT INTO big_db.t SELECT a.n * 1000 + b.n, a.n, CONCAT('row ', a.n * 1000 + b.n, ' of a big transaction') FROM big_db.digits a CROSS JOIN big_db.digits b`);
+    const committed = Date.now();
     await waitCaughtUp(client, "big", master, 540_000);
+    const seconds = (Date.now() - committed) / 1000;
     const [count] = await sql(replica, "SELECT COUNT(*) AS n, SUM(a) AS s FROM big_db.t");
     const [expected] = await sql(master, "SELECT COUNT(*) AS n, SUM(a) AS s FROM big_db.t");
     assert.equal(Number(count.n), BIG_TRANSACTION_ROWS);
     assert.deepEqual(count, expected);
     const peak = daemon.peakRssMiB();
     assert.ok(peak < RSS_LIMIT_MIB, `peak RSS ${peak.toFixed(0)} MiB`);
-    console.log(`      peak daemon RSS after the ${BIG_TRANSACTION_ROWS}-row transaction: ${peak.toFixed(0)} MiB`);
+    console.log(`      measured: applied in ${seconds.toFixed(1)} s after the master's commit (${Math.round(BIG_TRANSACTION_ROWS / seconds)} rows/s), peak daemon RSS ${peak.toFixed(0)} MiB`);
     await client.deleteLink("big");
   });
 
@@ -53,6 +55,7 @@ describeEachBackend("bounded memory", (getPair) => {
     await client.createLink({ name: "backlog", source: master.url, target: replica.url, include: ["backlog_db"], initial: "none" });
     await client.pauseLink("backlog");
     await writeSmallTransactions(master, BACKLOG_TRANSACTIONS);
+    const resumed = Date.now();
     await client.resumeLink("backlog");
     let maxQueued = 0;
     let sawReaderPaused = false;
@@ -65,6 +68,8 @@ describeEachBackend("bounded memory", (getPair) => {
       } } as never,
       "backlog", master, 540_000,
     );
+    const seconds = (Date.now() - resumed) / 1000;
+    console.log(`      measured: ${BACKLOG_TRANSACTIONS} transactions caught up in ${seconds.toFixed(1)} s (${Math.round(BACKLOG_TRANSACTIONS / seconds)} transactions/s), largest queue ${maxQueued} rows, peak daemon RSS ${daemon.peakRssMiB().toFixed(0)} MiB`);
     assert.equal(Number((await sql(replica, "SELECT COUNT(*) AS n FROM backlog_db.t"))[0].n), BACKLOG_TRANSACTIONS);
     assert.ok(sawReaderPaused, "the reader never paused: it was not held back by the applier");
     assert.ok(maxQueued <= 2 * QUEUE_HIGH_WATER_ROWS, `queue reached ${maxQueued} rows`);
