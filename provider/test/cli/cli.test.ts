@@ -7,12 +7,11 @@
 import * as assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
-import * as net from "node:net";
 import * as path from "node:path";
 import { STATE_FILES } from "../../src/core/state-dir";
 import type { LinkStatus } from "../../src/daemon/link-runner";
 import { stopSandbox } from "../../src/sandbox/sandbox";
-import { CLI, type CliResult, DaemonProcess, runCli, sql, tempStateDir, waitFor } from "../support/daemon-process";
+import { CLI, type CliResult, DaemonProcess, portRefuses, runCli, sql, tempStateDir, waitFor } from "../support/daemon-process";
 import { type TestServer, describeEachBackend } from "../support/servers";
 
 /** A password with every URL metacharacter; it must never be shown. */
@@ -325,7 +324,7 @@ describeEachBackend("cli", (getPair) => {
       const info = JSON.parse(fs.readFileSync(path.join(sandboxState, STATE_FILES.sandboxes, NAME, "sandbox.json"), "utf8")) as { port: number };
       const r = ok(cli(["sandbox", "stop", NAME, "--state-dir", sandboxState]));
       assert.equal(r.stdout.trim(), `sandbox ${NAME} stopped`);
-      assert.equal(await refuses(info.port), true, `port ${info.port} still accepts connections`);
+      assert.equal(await portRefuses(info.port), true, `port ${info.port} still accepts connections`);
     });
   });
 
@@ -363,14 +362,3 @@ describeEachBackend("cli", (getPair) => {
     });
   });
 });
-
-function refuses(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect({ host: "127.0.0.1", port });
-    socket.once("connect", () => {
-      socket.destroy();
-      resolve(false);
-    });
-    socket.once("error", () => resolve(true));
-  });
-}

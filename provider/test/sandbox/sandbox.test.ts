@@ -1,11 +1,11 @@
 import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
-import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as mysql from "mysql2/promise";
 import { DrError } from "../../src/core/errors";
 import { findServerBinary, sandboxStatus, startSandbox, stopSandbox, type SandboxInfo } from "../../src/sandbox/sandbox";
+import { portRefuses } from "../support/daemon-process";
 
 const NAME = "sbx-test";
 
@@ -26,17 +26,6 @@ async function query(port: number, sql: string): Promise<mysql.RowDataPacket[]> 
   } finally {
     await conn.end();
   }
-}
-
-function portRefuses(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect({ host: "127.0.0.1", port });
-    socket.once("connect", () => {
-      socket.destroy();
-      resolve(false);
-    });
-    socket.once("error", () => resolve(true));
-  });
 }
 
 describe("sandbox", function () {

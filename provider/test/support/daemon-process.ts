@@ -4,6 +4,7 @@
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
+import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as mysql from "mysql2/promise";
@@ -159,4 +160,16 @@ async function gtidCovers(master: TestServer, applied: string, wanted: string): 
   const seq = (pos: string) => new Map(pos.split(",").filter(Boolean).map((g) => { const [d, , n] = g.split("-"); return [d, BigInt(n)] as const; }));
   const have = seq(applied);
   return [...seq(wanted)].every(([d, n]) => (have.get(d) ?? -1n) >= n);
+}
+
+/** True when nothing accepts connections on 127.0.0.1:port. */
+export function portRefuses(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: "127.0.0.1", port });
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve(false);
+    });
+    socket.once("error", () => resolve(true));
+  });
 }
