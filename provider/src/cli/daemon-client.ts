@@ -7,7 +7,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { DrError, type ErrorCode } from "../core/errors";
 import { STATE_FILES, resolveStateDir } from "../core/state-dir";
-import type { LinkRequest } from "../daemon/link-definition";
+import type { LinkRequest, LinkUpdate } from "../daemon/link-definition";
 import type { LinkStatus } from "../daemon/link-runner";
 
 export interface DaemonLocation {
@@ -42,6 +42,10 @@ export class DaemonClient {
 
   getLink(name: string): Promise<LinkStatus> {
     return this.request("GET", `/v1/links/${encodeURIComponent(name)}`);
+  }
+
+  updateLink(name: string, update: LinkUpdate): Promise<LinkStatus> {
+    return this.request("PATCH", `/v1/links/${encodeURIComponent(name)}`, update);
   }
 
   pauseLink(name: string): Promise<LinkStatus> {

@@ -4,6 +4,7 @@
  */
 import { Command, CommanderError, Option } from "commander";
 import Table from "cli-table3";
+import * as cliProgress from "cli-progress";
 import { DrError, errorMessage } from "../core/errors";
 import { resolveStateDir } from "../core/state-dir";
 import { DEFAULT_LISTEN, startDaemon } from "../daemon/daemon";
@@ -41,9 +42,26 @@ export function buildProgram(): Command {
     .requiredOption("--target <url>", "the DR server: mysql://user:password@host:port")
     .option("--include <pattern>", "replicate only db or db.table (* allowed); repeatable", collect, [])
     .option("--exclude <pattern>", "do not replicate db or db.table (* allowed); repeatable", collect, [])
-    .addOption(new Option("--initial <mode>", "initial sync: none starts from the DR checkpoint or the master's current position").default("none"))
-    .action(async (name: string, o: DaemonLocation & { source: string; target: string; include: string[]; exclude: string[]; initial: string; json?: boolean }) => {
-      const status = await client(o).createLink({ name, source: o.source, target: o.target, include: o.include, exclude: o.exclude, initial: o.initial });
+    .addOption(new Option("--initial <mode>", "full: create and copy the selected tables first; none: start from the DR checkpoint or the master's current position").choices(["full", "none"]).default("none"))
+    .option("--overwrite", "with --initial full: empty selected DR tables that already hold rows instead of refusing")
+    .option("--parallel <n>", "with --initial full: connections copying in parallel", parsePositive)
+    .option("--wait", "wait until the copy is done and the link is in sync, drawing a progress bar")
+    .action(async (name: string, o: DaemonLocation & { source: string; target: string; include: string[]; exclude: string[]; initial: string; overwrite?: boolean; parallel?: number; wait?: boolean; json?: boolean }) => {
+      const c = client(o);
+      let status = await c.createLink({ name, source: o.source, target: o.target, include: o.include, exclude: o.exclude, initial: o.initial, overwrite: o.overwrite, parallel: o.parallel });
+      if (o.wait) status = await waitInSync(c, name, !o.json);
+      print(o, status, () => statusTable([status]));
+    });
+  withDaemon(link.command("update <name>"))
+    .description("change a link's selection; tables that become selected are copied, then join the stream")
+    .option("--include <pattern>", "the new include patterns (replace the current ones); repeatable", collect)
+    .option("--exclude <pattern>", "the new exclude patterns (replace the current ones); repeatable", collect)
+    .option("--overwrite", "empty newly selected DR tables that already hold rows instead of refusing")
+    .option("--wait", "wait until the new tables are copied and in sync, drawing a progress bar")
+    .action(async (name: string, o: DaemonLocation & { include?: string[]; exclude?: string[]; overwrite?: boolean; wait?: boolean; json?: boolean }) => {
+      const c = client(o);
+      let status = await c.updateLink(name, { include: o.include, exclude: o.exclude, overwrite: o.overwrite });
+      if (o.wait) status = await waitInSync(c, name, !o.json);
       print(o, status, () => statusTable([status]));
     });
   withDaemon(link.command("status [name]"))
@@ -122,8 +140,41 @@ export function statusTable(links: LinkStatus[]): string {
   return table.toString() + note;
 }
 
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}
+
+const WAIT_POLL_MS = 500;
+
+/** Polls the link until it is in sync (or stopped), drawing the copy's progress on a terminal. */
+async function waitInSync(c: DaemonClient, name: string, draw: boolean): Promise<LinkStatus> {
+  const bar = draw && process.stderr.isTTY
+    ? new cliProgress.SingleBar({ format: "{phase} |{bar}| {percentage}% {value}/{total} rows, tables {tablesDone}/{tablesTotal}, ETA {eta_formatted}", stream: process.stderr, hideCursor: true }, cliProgress.Presets.shades_classic)
+    : undefined;
+  bar?.start(1, 0, { phase: "starting", tablesDone: 0, tablesTotal: 0 });
+  try {
+    for (;;) {
+      const s = await c.getLink(name);
+      if (s.state === "error") throw new DrError("APPLY_FAILED", `Link ${name} stopped: ${s.lastError}`);
+      if (s.copy) {
+        bar?.setTotal(Math.max(1, s.copy.rowsEstimated));
+        bar?.update(s.copy.rowsCopied, { phase: s.phase, tablesDone: s.copy.tablesDone, tablesTotal: s.copy.tablesTotal });
+      }
+      if (s.state === "running" && s.phase === "syncing") {
+        bar?.update(bar.getTotal(), { phase: "syncing" });
+        return s;
+      }
+      await new Promise((resolve) => setTimeout(resolve, WAIT_POLL_MS));
+    }
+  } finally {
+    bar?.stop();
+  }
+}
+
+function parsePositive(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new DrError("BAD_INPUT", `${JSON.stringify(value)} is not a positive whole number.`);
+  return n;
 }
 
 function parsePort(value: string): number {

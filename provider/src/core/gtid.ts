@@ -40,3 +40,52 @@ function parseMariadbGtid(gtid: string): { domainId: number; serverId: number; s
   if (!m) throw new Error(`malformed MariaDB GTID ${JSON.stringify(gtid)}`);
   return { domainId: Number(m[1]), serverId: Number(m[2]), seqNo: m[3] };
 }
+
+/**
+ * Whether GTID state `applied` includes every transaction of `wanted` (both in the flavour's text
+ * form: MySQL sets, MariaDB positions compared per replication domain).
+ */
+export function gtidCovers(flavor: Flavor, applied: string, wanted: string): boolean {
+  return flavor === "mysql" ? mysqlSetCovers(applied, wanted) : mariadbPositionCovers(applied, wanted);
+}
+
+function mariadbPositionCovers(applied: string, wanted: string): boolean {
+  const seqs = (pos: string) =>
+    new Map(pos.split(",").map((g) => g.trim()).filter(Boolean).map((g) => {
+      const [domain, , seq] = g.split("-");
+      return [domain, BigInt(seq)] as const;
+    }));
+  const have = seqs(applied);
+  return [...seqs(wanted)].every(([domain, seq]) => (have.get(domain) ?? -1n) >= seq);
+}
+
+/** uuid(:tag) -> sorted, merged [start, end] intervals. */
+function mysqlIntervals(set: string): Map<string, [bigint, bigint][]> {
+  const out = new Map<string, [bigint, bigint][]>();
+  for (const entry of set.replace(/\s+/g, "").split(",").filter(Boolean)) {
+    const parts = entry.split(":");
+    let source = parts[0].toLowerCase();
+    for (const part of parts.slice(1)) {
+      if (!/^\d/.test(part)) {
+        source = `${parts[0].toLowerCase()}:${part}`;
+        continue;
+      }
+      const [a, b] = part.split("-");
+      const list = out.get(source) ?? [];
+      list.push([BigInt(a), BigInt(b ?? a)]);
+      out.set(source, list);
+    }
+  }
+  return out;
+}
+
+function mysqlSetCovers(applied: string, wanted: string): boolean {
+  const have = mysqlIntervals(applied);
+  for (const [source, intervals] of mysqlIntervals(wanted)) {
+    const mine = have.get(source) ?? [];
+    for (const [a, b] of intervals) {
+      if (!mine.some(([x, y]) => x <= a && b <= y)) return false;
+    }
+  }
+  return true;
+}

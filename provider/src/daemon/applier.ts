@@ -5,6 +5,9 @@
  * when the queue runs dry (low latency when caught up) or grows large (bounded transaction size).
  * A large source transaction streams through in bounded statements and commits once, at its end.
  */
+import type { Mutex } from "async-mutex";
+import type { CopyModes } from "../copy/copy-modes";
+import { STATEMENT_MAX_BYTES, STATEMENT_MAX_ROWS, estimateBytes, multiRowSql } from "../copy/sql-batches";
 import type { Connection } from "../core/db";
 import { quoteId } from "../core/db";
 import { DrError } from "../core/errors";
@@ -13,13 +16,11 @@ import type { BoundedQueue } from "./bounded-queue";
 import type { ApplyItem, RowChange, RowValues } from "./change-events";
 import { advanceCheckpoint, markDdlPending } from "./checkpoint-store";
 import type { TablePlan, TablePlans } from "./table-plans";
+import type { ApplyMode } from "../copy/copy-modes";
 
 /** Commit the target transaction once it holds this many rows or source transactions. */
 export const BATCH_MAX_ROWS = 5_000;
 export const BATCH_MAX_TRANSACTIONS = 1_000;
-/** One multi-row INSERT or IN-list DELETE carries at most this many rows or (about) bytes. */
-export const STATEMENT_MAX_ROWS = 500;
-export const STATEMENT_MAX_BYTES = 4 * 1024 * 1024;
 
 /** Errors a replayed DDL may raise when it already ran before a crash ("already done"). */
 const DDL_ALREADY_DONE_ERRNOS = new Set([
@@ -50,10 +51,14 @@ export interface ApplierOptions {
   progress: GtidProgress;
   /** The DDL that was in flight when the previous run stopped, if any. */
   recoveredDdlGtid: string | null;
+  /** Per-table treatment while tables are being copied; all exact without it. */
+  modes?: CopyModes;
+  /** Held from a batch's first statement to its commit; the copier takes it for its chunks. */
+  applyLock: Mutex;
   onApplied(batch: AppliedBatch): void;
 }
 
-type PendingStatement = { kind: "insert" | "delete"; plan: TablePlan; params: unknown[]; rows: number; bytes: number };
+type PendingStatement = { kind: "insert" | "upsert" | "delete"; plan: TablePlan; params: unknown[]; rows: number; bytes: number };
 
 export class Applier {
   private inTransaction = false;
@@ -62,6 +67,7 @@ export class Applier {
   private batchHeartbeatMs?: number;
   private batchLastEventMs = 0;
   private pending?: PendingStatement;
+  private releaseLock?: () => void;
 
   constructor(private readonly o: ApplierOptions) {}
 
@@ -72,7 +78,7 @@ export class Applier {
       switch (item.kind) {
         case "rows":
           await this.begin();
-          await this.applyRows(item.change);
+          await this.applyRows(item.change, this.o.modes?.modeOf(item.change.db, item.change.table, item.gtid) ?? "exact");
           break;
         case "commit":
           await this.begin();
@@ -86,7 +92,12 @@ export class Applier {
           break;
         case "ddl":
           await this.commitBatch();
-          await this.applyDdl(item);
+          this.releaseLock = await this.o.applyLock.acquire();
+          try {
+            await this.applyDdl(item);
+          } finally {
+            this.unlock();
+          }
           break;
       }
     }
@@ -94,8 +105,15 @@ export class Applier {
 
   private async begin(): Promise<void> {
     if (this.inTransaction) return;
+    this.releaseLock = await this.o.applyLock.acquire();
     await this.o.conn.query("START TRANSACTION /* mysql-dr applier */");
     this.inTransaction = true;
+  }
+
+  private unlock(): void {
+    const release = this.releaseLock;
+    this.releaseLock = undefined;
+    release?.();
   }
 
   private async commitBatch(): Promise<void> {
@@ -105,15 +123,19 @@ export class Applier {
     await advanceCheckpoint(this.o.conn, this.o.link, gtid, this.batchRows, this.batchTransactions);
     await this.o.conn.query("COMMIT /* mysql-dr applier */");
     this.inTransaction = false;
+    this.unlock();
+    this.o.modes?.applied(gtid);
     this.o.onApplied({ rows: this.batchRows, transactions: this.batchTransactions, gtid, heartbeatMs: this.batchHeartbeatMs, lastEventMs: this.batchLastEventMs });
     this.batchRows = 0;
     this.batchTransactions = 0;
     this.batchHeartbeatMs = undefined;
   }
 
-  private async applyRows(change: RowChange): Promise<void> {
+  private async applyRows(change: RowChange, mode: ApplyMode): Promise<void> {
+    if (mode === "skip") return;
     const plan = await this.o.plans.plan(change.db, change.table, change.columns);
     this.batchRows += change.rows.length;
+    if (mode === "idempotent") return this.applyIdempotent(change, plan);
     if (change.op === "insert") {
       for (const row of change.rows) await this.append("insert", plan, pick(row, plan.writeIdx));
       return;
@@ -133,8 +155,28 @@ export class Applier {
     }
   }
 
+  /**
+   * While a copied table catches up, a change may meet a row that the copy wrote later or not at
+   * all: inserts and updates become upserts of the after image, deletes by key may find nothing.
+   */
+  private async applyIdempotent(change: RowChange, plan: TablePlan): Promise<void> {
+    if (change.op === "delete") {
+      await this.flush();
+      for (const row of change.rows) await this.execute(plan.deleteSql, pick(row, plan.keyIdx), plan);
+      return;
+    }
+    for (let i = 0; i < change.rows.length; i++) {
+      const image = change.op === "insert" ? change.rows[i] : change.after![i];
+      if (change.op === "update" && plan.keyIdx.some((k) => !sameValue(change.rows[i][k], image[k]))) {
+        await this.flush();
+        await this.execute(plan.deleteSql, pick(change.rows[i], plan.keyIdx), plan);
+      }
+      await this.append("upsert", plan, pick(image, plan.writeIdx));
+    }
+  }
+
   /** Adds a row to the pending multi-row statement, flushing it when the table, kind or size changes. */
-  private async append(kind: "insert" | "delete", plan: TablePlan, params: unknown[]): Promise<void> {
+  private async append(kind: PendingStatement["kind"], plan: TablePlan, params: unknown[]): Promise<void> {
     if (this.pending && (this.pending.kind !== kind || this.pending.plan !== plan)) await this.flush();
     const p = (this.pending ??= { kind, plan, params: [], rows: 0, bytes: 0 });
     for (const v of params) p.params.push(v);
@@ -147,9 +189,9 @@ export class Applier {
     const p = this.pending;
     if (!p) return;
     this.pending = undefined;
-    const sql = p.kind === "insert"
-      ? `${p.plan.insertPrefix}${Array(p.rows).fill(p.plan.rowPlaceholders).join(", ")} /* mysql-dr applier */`
-      : `${p.plan.deleteInPrefix}(${Array(p.rows).fill("?").join(", ")}) /* mysql-dr applier */`;
+    const sql = p.kind === "delete"
+      ? `${p.plan.deleteInPrefix}(${Array(p.rows).fill("?").join(", ")}) /* mysql-dr applier */`
+      : multiRowSql(p.plan.insertPrefix, p.plan.rowPlaceholders, p.rows, p.kind === "upsert" ? p.plan.upsertSuffix : "");
     await this.execute(sql, p.params, p.plan);
   }
 
@@ -192,10 +234,8 @@ function pick(row: RowValues, idx: number[]): unknown[] {
   return idx.map((i) => row[i]);
 }
 
-function estimateBytes(values: unknown[]): number {
-  let n = 0;
-  for (const v of values) n += typeof v === "string" || Buffer.isBuffer(v) ? v.length * 2 + 4 : 12;
-  return n;
+function sameValue(a: unknown, b: unknown): boolean {
+  return Buffer.isBuffer(a) && Buffer.isBuffer(b) ? a.equals(b) : a === b;
 }
 
 /** Errors that retrying cannot fix keep their errno (for classification) and name the table. */

@@ -28,7 +28,7 @@ export type SourceEvent =
 /** What the applier consumes, in source order. */
 export type ApplyItem =
   /** Rows of the transaction that is open (a `commit` or `ddl` item ends it). */
-  | { kind: "rows"; change: RowChange }
+  | { kind: "rows"; gtid: string; change: RowChange }
   /** The end of a source transaction (possibly with nothing selected in it). */
   | { kind: "commit"; gtid: string; timestampMs: number; heartbeatMs?: number }
   /** A DDL statement of selected objects: its own source transaction. */

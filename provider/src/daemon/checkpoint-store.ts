@@ -55,10 +55,13 @@ export async function readCheckpoint(conn: Connection, link: string): Promise<Ch
   };
 }
 
-/** Creates the link's row unless one exists (then the link resumes from it). */
-export async function initCheckpoint(conn: Connection, link: string, sourceGtid: string): Promise<void> {
+/**
+ * Creates the link's row. An existing row is kept (the link resumes from it) unless `restart`,
+ * as for an initial copy, which starts the stream over from `sourceGtid`.
+ */
+export async function initCheckpoint(conn: Connection, link: string, sourceGtid: string, restart = false): Promise<void> {
   await ensureCheckpointTable(conn);
-  await conn.query(`INSERT IGNORE INTO ${TABLE} (link, source_gtid) VALUES (?, ?) /* mysql-dr checkpoint */`, [link, sourceGtid]);
+  await conn.query(`${restart ? "REPLACE" : "INSERT IGNORE"} INTO ${TABLE} (link, source_gtid) VALUES (?, ?) /* mysql-dr checkpoint */`, [link, sourceGtid]);
 }
 
 /** Inside the applier's open transaction: the position after the batch, and its counters. */

@@ -5,8 +5,11 @@
 import { type ServerAddress, parseServerUrl, redactUrl } from "../core/connection-url";
 import { DrError } from "../core/errors";
 import { type ObjectSelection, validatePatterns } from "../core/object-filter";
+import { DEFAULT_COPY_PARALLELISM } from "../copy/table-copier";
 
-export const INITIAL_SYNC_MODES = ["none"] as const;
+const MAX_COPY_PARALLELISM = 32;
+
+export const INITIAL_SYNC_MODES = ["full", "none"] as const;
 export type InitialSync = (typeof INITIAL_SYNC_MODES)[number];
 
 export interface LinkDefinition {
@@ -15,6 +18,10 @@ export interface LinkDefinition {
   target: ServerAddress;
   objects: ObjectSelection;
   initial: InitialSync;
+  /** Initial copy: empty selected DR tables that already hold rows instead of refusing. */
+  overwrite: boolean;
+  /** Initial copy: connections copying in parallel. */
+  copyParallelism: number;
   paused: boolean;
   createdAt: string;
 }
@@ -27,6 +34,15 @@ export interface LinkRequest {
   include?: string[];
   exclude?: string[];
   initial?: string;
+  overwrite?: boolean;
+  parallel?: number;
+}
+
+/** What a client sends to change a running link's selection. */
+export interface LinkUpdate {
+  include?: string[];
+  exclude?: string[];
+  overwrite?: boolean;
 }
 
 const NAME = /^[A-Za-z0-9_-]{1,48}$/;
@@ -49,7 +65,11 @@ export function parseLinkRequest(req: LinkRequest): LinkDefinition {
   validatePatterns(exclude, "--exclude");
   const initial = req.initial ?? "none";
   if (!(INITIAL_SYNC_MODES as readonly string[]).includes(initial)) {
-    throw new DrError("BAD_INPUT", `--initial ${JSON.stringify(initial)} is not supported; use --initial none (the DR server already holds the data).`);
+    throw new DrError("BAD_INPUT", `--initial ${JSON.stringify(initial)} is not a mode; use --initial full (copy the selected tables first) or --initial none (the DR server already holds the data).`);
+  }
+  const parallel = req.parallel ?? DEFAULT_COPY_PARALLELISM;
+  if (!Number.isInteger(parallel) || parallel < 1 || parallel > MAX_COPY_PARALLELISM) {
+    throw new DrError("BAD_INPUT", `--parallel ${JSON.stringify(req.parallel)} must be a whole number from 1 to ${MAX_COPY_PARALLELISM}.`);
   }
   return {
     name,
@@ -57,9 +77,20 @@ export function parseLinkRequest(req: LinkRequest): LinkDefinition {
     target: parseServerUrl(req.target, "target URL"),
     objects: { include, exclude },
     initial: initial as InitialSync,
+    overwrite: req.overwrite === true,
+    copyParallelism: parallel,
     paused: false,
     createdAt: new Date().toISOString(),
   };
+}
+
+/** Validates a selection change; the patterns replace the link's current ones. */
+export function parseSelection(update: LinkUpdate, current: ObjectSelection): ObjectSelection {
+  const include = update.include === undefined ? current.include : stringList(update.include, "--include");
+  const exclude = update.exclude === undefined ? current.exclude : stringList(update.exclude, "--exclude");
+  validatePatterns(include, "--include");
+  validatePatterns(exclude, "--exclude");
+  return { include, exclude };
 }
 
 function stringList(value: unknown, option: string): string[] {

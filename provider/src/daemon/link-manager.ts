@@ -2,13 +2,16 @@
  * The daemon's links: creates them after the prechecks, keeps their definitions on disk and a
  * runner for each in memory. The control API calls only this.
  */
+import { checkTargetTables, listSelectedTables, planCopyUnits, prepareTargetTables } from "../copy/copy-planner";
+import { deleteCopyUnits, ensureCopyStateTable, insertCopyUnits } from "../copy/copy-state";
 import { formatHostPort } from "../core/connection-url";
+import { ObjectFilter } from "../core/object-filter";
 import { type Connection, openConnection } from "../core/db";
 import { DrError } from "../core/errors";
-import { checkSource, checkTarget, currentGtidPosition, inspectServer } from "../core/server-inspector";
+import { type ServerFacts, checkSource, checkTarget, currentGtidPosition, inspectServer } from "../core/server-inspector";
 import { initCheckpoint, lockName } from "./checkpoint-store";
 import { HEARTBEAT_TABLE } from "./heartbeat";
-import { type LinkDefinition, type LinkRequest, parseLinkRequest, validateLinkName } from "./link-definition";
+import { type LinkDefinition, type LinkRequest, type LinkUpdate, parseLinkRequest, parseSelection, validateLinkName } from "./link-definition";
 import { type LinkRunnerHooks, type LinkStatus, LinkRunner } from "./link-runner";
 import type { LinkStore } from "./link-store";
 
@@ -46,11 +49,41 @@ export class LinkManager {
     if (this.runners.has(def.name)) {
       throw new DrError("CONFLICT", `Link ${def.name} exists already; delete it first or choose another name.`);
     }
-    await prepareLink(def);
+    const copyPlanned = await prepareLink(def);
     const runner = new LinkRunner(def, this.hooks);
+    if (copyPlanned) runner.planCopy();
     this.runners.set(def.name, runner);
     this.persist();
     runner.start();
+    return runner.status();
+  }
+
+  /**
+   * Changes the selection of a running link. Tables that become selected are created on the DR
+   * server and copied, then join the stream; the other tables are not disturbed.
+   */
+  async update(name: string, update: LinkUpdate): Promise<LinkStatus> {
+    const runner = this.runner(name);
+    const def = runner.definition;
+    const selection = parseSelection(update ?? {}, def.objects);
+    const previous = new ObjectFilter(def.objects);
+    await withServers(def, async ({ source, target, sourceFacts }) => {
+      const added = (await listSelectedTables(source, new ObjectFilter(selection), sourceFacts.flavor)).filter((t) => !previous.tableSelected(t.db, t.table));
+      await checkTargetTables(target, added, update.overwrite === true);
+      const units = await planCopyUnits(source, added, def.copyParallelism);
+      // The runner reads the copy plan when it starts: stop it while the plan grows.
+      await runner.stop("starting");
+      try {
+        await prepareTargetTables(source, target, added, update.overwrite === true);
+        await ensureCopyStateTable(target);
+        await insertCopyUnits(target, def.name, units);
+        if (units.length) runner.planCopy();
+        def.objects = selection;
+        this.persist();
+      } finally {
+        if (!def.paused) runner.start();
+      }
+    });
     return runner.status();
   }
 
@@ -96,8 +129,14 @@ export class LinkManager {
   }
 }
 
-/** "Save and verify": every check runs before the one write (the checkpoint row on the DR server). */
-async function prepareLink(def: LinkDefinition): Promise<void> {
+interface ServerSessions {
+  source: Connection;
+  target: Connection;
+  sourceFacts: ServerFacts;
+}
+
+/** Opens and checks both servers of a link, runs `work`, and closes them whatever happens. */
+async function withServers<T>(def: LinkDefinition, work: (s: ServerSessions) => Promise<T>): Promise<T> {
   const connections: Connection[] = [];
   try {
     const source = await openConnection(def.source, "source");
@@ -107,15 +146,39 @@ async function prepareLink(def: LinkDefinition): Promise<void> {
     const [sourceFacts, targetFacts] = await Promise.all([inspectServer(source), inspectServer(target)]);
     checkSource(sourceFacts, def.source);
     checkTarget(targetFacts, sourceFacts, def.target);
+    return await work({ source, target, sourceFacts });
+  } finally {
+    await Promise.all(connections.map((c) => c.end().catch(() => undefined)));
+  }
+}
+
+/**
+ * "Save and verify": every check runs before the first write. Then the starting position goes to
+ * the DR server, and for an initial copy the tables and the copy plan (the position is read
+ * first, so the stream from it covers every change the copy might miss).
+ */
+async function prepareLink(def: LinkDefinition): Promise<boolean> {
+  return withServers(def, async ({ source, target, sourceFacts }) => {
     const [held] = await target.query("SELECT IS_USED_LOCK(?) AS holder", [lockName(def.name)]);
     const holder = (held as { holder: number | null }[])[0].holder;
     if (holder !== null) {
       throw new DrError("CONFLICT", `Link ${def.name} is already being applied to the DR server at ${formatHostPort(def.target)} by another daemon (connection ${holder} holds lock ${lockName(def.name)}); delete it there or choose another name.`);
     }
-    await initCheckpoint(target, def.name, await currentGtidPosition(source, sourceFacts.flavor));
-  } finally {
-    await Promise.all(connections.map((c) => c.end().catch(() => undefined)));
-  }
+    const position = await currentGtidPosition(source, sourceFacts.flavor);
+    if (def.initial === "none") {
+      await initCheckpoint(target, def.name, position);
+      return false;
+    }
+    const tables = await listSelectedTables(source, new ObjectFilter(def.objects), sourceFacts.flavor);
+    await checkTargetTables(target, tables, def.overwrite);
+    const units = await planCopyUnits(source, tables, def.copyParallelism);
+    await prepareTargetTables(source, target, tables, def.overwrite);
+    await ensureCopyStateTable(target);
+    await deleteCopyUnits(target, def.name);
+    await insertCopyUnits(target, def.name, units);
+    await initCheckpoint(target, def.name, position, true);
+    return units.length > 0;
+  });
 }
 
 async function removeHeartbeatRow(def: LinkDefinition): Promise<void> {

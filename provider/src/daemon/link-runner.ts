@@ -4,6 +4,11 @@
  * (lost connections, restarts, deadlocks) start it again from the checkpoint after a backoff,
  * others stop the link and show the error until `resume`.
  */
+import { Mutex } from "async-mutex";
+import { CopyModes } from "../copy/copy-modes";
+import { foreignKeyParents } from "../copy/copy-planner";
+import { type CopyUnit, loadCopyUnits } from "../copy/copy-state";
+import { TableCopier } from "../copy/table-copier";
 import { formatHostPort } from "../core/connection-url";
 import { isRetryable, openConnection } from "../core/db";
 import { DrError, errorMessage } from "../core/errors";
@@ -30,9 +35,26 @@ export const RETRY_INITIAL_DELAY_MS = 500;
 export const RETRY_MAX_DELAY_MS = 30_000;
 export const SOURCE_POLL_INTERVAL_MS = 1_000;
 
+export const LINK_PHASES = ["copying", "catching-up", "syncing"] as const;
+export type LinkPhase = (typeof LINK_PHASES)[number];
+
+/** Initial copy progress, while a link copies or catches up. */
+export interface CopyProgress {
+  tablesTotal: number;
+  tablesDone: number;
+  rowsCopied: number;
+  rowsEstimated: number;
+  /** Seconds left at the rate of this run's copy so far; null before it can be told. */
+  etaSeconds: number | null;
+  warnings: string[];
+}
+
 export interface LinkStatus {
   name: string;
   state: LinkState;
+  /** copying (initial copy) -> catching-up (stream passing the copy's end) -> syncing. */
+  phase: LinkPhase;
+  copy: CopyProgress | null;
   source: string;
   target: string;
   include: string[];
@@ -70,6 +92,12 @@ export class LinkRunner {
   private lagSource: LagSource = "heartbeat";
   private readerPaused = false;
   private measured = false;
+  private copyUnits: CopyUnit[] = [];
+  private copyModes?: CopyModes;
+  /** A copy was planned and the pipeline has not loaded it yet. */
+  private copyPlanned = false;
+  private copyStartedAt = 0;
+  private rowsCopiedThisRun = 0;
   private readonly heartbeatLag = new LagTracker();
   private readonly eventLag = new LagTracker();
   private stopRequested = false;
@@ -88,6 +116,11 @@ export class LinkRunner {
     this.stopRequested = false;
     this.state = "starting";
     this.loop = this.runWithRetries().finally(() => (this.loop = undefined));
+  }
+
+  /** Says, until the pipeline loads it, that copy units were added for this link. */
+  planCopy(): void {
+    this.copyPlanned = true;
   }
 
   /** Stops the pipeline; the checkpoint keeps the position. */
@@ -112,6 +145,8 @@ export class LinkRunner {
     return {
       ...describeLink(this.definition),
       state: this.state,
+      phase: this.copyPlanned || this.copyModes?.copying ? "copying" : this.copyModes?.catchingUp ? "catching-up" : "syncing",
+      copy: this.copyModes?.catchingUp ? this.copyProgress(now) : null,
       lagSeconds: running && this.measured ? lagMs / 1000 : null,
       lagSource: this.lagSource,
       appliedGtid: this.appliedGtid,
@@ -182,6 +217,12 @@ export class LinkRunner {
       const facts = await inspectServer(inspector);
       checkSource(facts, def.source);
       const progress = await parseGtidProgress(facts.flavor, checkpoint.sourceGtid);
+      this.copyUnits = await loadCopyUnits(target, def.name);
+      const modes = await new CopyModes(facts.flavor, this.copyUnits).init();
+      modes.applied(checkpoint.sourceGtid);
+      this.copyModes = modes;
+      this.copyPlanned = false;
+      const applyLock = new Mutex();
 
       const heartbeat = new HeartbeatWriter(def.source, def.name, this.heartbeatLag);
       closers.push(() => heartbeat.stop());
@@ -233,6 +274,8 @@ export class LinkRunner {
         plans: new TablePlans(target, facts.flavor),
         progress,
         recoveredDdlGtid: checkpoint.pendingDdlGtid,
+        modes,
+        applyLock,
         onApplied: (batch) => {
           this.recordApplied(batch);
           this.ddlSkipped = assembler.ddlSkipped;
@@ -242,14 +285,58 @@ export class LinkRunner {
       this.state = "running";
       this.lastError = null;
       this.measured = true;
-      this.hooks.log("info", "link running", { link: def.name, from: checkpoint.sourceGtid });
-      await applier.run(queue);
+      this.hooks.log("info", "link running", { link: def.name, from: checkpoint.sourceGtid, copying: modes.copying });
+      const applying = applier.run(queue);
+      if (modes.copying) {
+        this.copyStartedAt = Date.now();
+        this.rowsCopiedThisRun = 0;
+        const copier = new TableCopier({
+          link: def.name,
+          source: def.source,
+          target: def.target,
+          flavor: facts.flavor,
+          units: this.copyUnits,
+          parents: await foreignKeyParents(inspector),
+          parallelism: def.copyParallelism,
+          applyLock,
+          modes,
+          signal: abort.signal,
+          onChunk: (_unit, rows) => (this.rowsCopiedThisRun += rows),
+        });
+        // A copy failure ends this run like an apply failure: through the queue the applier reads.
+        const copying = copier.run().then(
+          () => this.hooks.log("info", "initial copy done", { link: def.name, rows: this.copyUnits.reduce((n, u) => n + u.rowsCopied, 0) }),
+          (err: Error) => queue.close(err),
+        );
+        closers.push(() => copying);
+        closers.push(() => abort.abort());
+      }
+      await applying;
     } finally {
       this.queue = undefined;
       this.abort = undefined;
       this.readerPaused = false;
       for (const close of closers.reverse()) await Promise.resolve(close()).catch(() => undefined);
     }
+  }
+
+  /** Progress of the copies still under way or catching up (earlier, finished copies left out). */
+  private copyProgress(now: number): CopyProgress {
+    const units = this.copyUnits.filter((u) => this.copyModes?.tracks(u.db, u.table));
+    const tables = new Map<string, CopyUnit[]>();
+    for (const u of units) tables.set(`${u.db}.${u.table}`, [...(tables.get(`${u.db}.${u.table}`) ?? []), u]);
+    const rowsCopied = units.reduce((n, u) => n + u.rowsCopied, 0);
+    const rowsEstimated = Math.max(rowsCopied, units.reduce((n, u) => n + (u.done ? u.rowsCopied : Math.max(u.rowsEstimated, u.rowsCopied)), 0));
+    const rate = this.rowsCopiedThisRun / Math.max(0.001, (now - this.copyStartedAt) / 1000);
+    const copying = units.some((u) => !u.done);
+    return {
+      tablesTotal: tables.size,
+      tablesDone: [...tables.values()].filter((us) => us.every((u) => u.done)).length,
+      rowsCopied,
+      rowsEstimated,
+      etaSeconds: !copying ? 0 : this.rowsCopiedThisRun > 0 ? Math.ceil((rowsEstimated - rowsCopied) / rate) : null,
+      warnings: [...tables.entries()].filter(([, us]) => us[0].keyColumns === null).map(([t]) => `${t} has no primary or unique key: copied whole from one snapshot`),
+    };
   }
 
   private recordApplied(batch: AppliedBatch): void {

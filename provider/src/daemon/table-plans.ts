@@ -15,6 +15,8 @@ export interface TablePlan {
   /** True when no unique key exists: rows are matched on every column, one at a time. */
   keyless: boolean;
   insertPrefix: string;
+  /** Appended to a multi-row INSERT to make it an upsert (while a copied table catches up). */
+  upsertSuffix: string;
   rowPlaceholders: string;
   updateSql: string;
   deleteSql: string;
@@ -22,10 +24,12 @@ export interface TablePlan {
   deleteInPrefix?: string;
 }
 
-interface ColumnInfo {
+export interface ColumnInfo {
   name: string;
   generated: boolean;
   json: boolean;
+  /** DATA_TYPE, lower case. */
+  type: string;
 }
 
 export class TablePlans {
@@ -49,13 +53,8 @@ export class TablePlans {
   }
 
   private async build(db: string, table: string, binlogColumns: string[]): Promise<TablePlan> {
-    const [colRows] = await this.conn.query(
-      "SELECT COLUMN_NAME AS name, COALESCE(GENERATION_EXPRESSION, '') <> '' AS generated, DATA_TYPE AS type FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION /* mysql-dr applier */",
-      [db, table],
-    );
-    const targetColumns = new Map<string, ColumnInfo>(
-      (colRows as { name: string; generated: number; type: string }[]).map((r) => [r.name, { name: r.name, generated: Number(r.generated) === 1, json: this.flavor === "mysql" && r.type === "json" }]),
-    );
+    const shape = await readTableShape(this.conn, db, table, this.flavor);
+    const targetColumns = new Map(shape.columns.map((c) => [c.name, c]));
     const quoted = quoteTable(db, table);
     if (targetColumns.size === 0) {
       throw new DrError("APPLY_FAILED", `Table ${quoted} does not exist on the DR server; create it there (or recreate the link with --initial full).`, { errno: 1146 });
@@ -65,7 +64,7 @@ export class TablePlans {
       throw new DrError("APPLY_FAILED", `Table ${quoted} on the DR server lacks column(s) ${missing.join(", ")} that the master writes; align its definition with the master's.`, { errno: 1054 });
     }
     const writeIdx = binlogColumns.flatMap((c, i) => (targetColumns.get(c)!.generated ? [] : [i]));
-    const keyColumns = await this.uniqueKey(db, table, targetColumns);
+    const keyColumns = shape.key;
     const keyless = keyColumns === undefined;
     const keyIdx = keyless ? writeIdx : keyColumns.map((c) => binlogColumns.indexOf(c));
     if (keyIdx.some((i) => i < 0)) {
@@ -75,33 +74,58 @@ export class TablePlans {
     const where = keyIdx.map((i) => `${quoteId(binlogColumns[i])} ${keyless ? "<=>" : "="} ${value(i)}`).join(" AND ");
     const limit = keyless ? " LIMIT 1" : "";
     const setList = writeIdx.map((i) => `${quoteId(binlogColumns[i])} = ?`).join(", ");
+    const written = writeIdx.map((i) => quoteId(binlogColumns[i]));
     return {
       table: quoted,
       writeIdx,
       keyIdx,
       keyless,
-      insertPrefix: `INSERT INTO ${quoted} (${writeIdx.map((i) => quoteId(binlogColumns[i])).join(", ")}) VALUES `,
+      insertPrefix: `INSERT INTO ${quoted} (${written.join(", ")}) VALUES `,
+      upsertSuffix: ` ON DUPLICATE KEY UPDATE ${written.map((c) => `${c} = VALUES(${c})`).join(", ")}`,
       rowPlaceholders: `(${writeIdx.map(() => "?").join(", ")})`,
       updateSql: `UPDATE ${quoted} SET ${setList} WHERE ${where}${limit} /* mysql-dr applier */`,
       deleteSql: `DELETE FROM ${quoted} WHERE ${where}${limit} /* mysql-dr applier */`,
       deleteInPrefix: !keyless && keyIdx.length === 1 && !targetColumns.get(binlogColumns[keyIdx[0]])!.json ? `DELETE FROM ${quoted} WHERE ${quoteId(binlogColumns[keyIdx[0]])} IN ` : undefined,
     };
   }
+}
 
-  /** The primary key, else the first unique key over NOT NULL, non-generated columns. */
-  private async uniqueKey(db: string, table: string, columns: Map<string, ColumnInfo>): Promise<string[] | undefined> {
-    const [rows] = await this.conn.query(
-      "SELECT INDEX_NAME AS idx, COLUMN_NAME AS col, NULLABLE AS nullable FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND NON_UNIQUE = 0 ORDER BY INDEX_NAME <> 'PRIMARY', INDEX_NAME, SEQ_IN_INDEX /* mysql-dr applier */",
-      [db, table],
-    );
-    const indexes = new Map<string, { cols: string[]; usable: boolean }>();
-    for (const r of rows as { idx: string; col: string | null; nullable: string }[]) {
-      const entry = indexes.get(r.idx) ?? { cols: [], usable: true };
-      if (r.col === null || r.nullable === "YES" || columns.get(r.col)?.generated) entry.usable = false;
-      else entry.cols.push(r.col);
-      indexes.set(r.idx, entry);
-    }
-    for (const { cols, usable } of indexes.values()) if (usable && cols.length) return cols;
-    return undefined;
+export interface TableShape {
+  columns: ColumnInfo[];
+  /** The primary key, else the first unique key over NOT NULL, non-generated columns; undefined when none. */
+  key: string[] | undefined;
+}
+
+/** A table's columns and identifying key, read from information_schema (empty columns: no such table). */
+export async function readTableShape(conn: Connection, db: string, table: string, flavor: Flavor): Promise<TableShape> {
+  const [colRows] = await conn.query(
+    "SELECT COLUMN_NAME AS name, COALESCE(GENERATION_EXPRESSION, '') <> '' AS generated, DATA_TYPE AS type FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION /* mysql-dr inspector */",
+    [db, table],
+  );
+  const columns = (colRows as { name: string; generated: number; type: string }[]).map((r) => ({
+    name: r.name,
+    generated: Number(r.generated) === 1,
+    json: flavor === "mysql" && r.type === "json",
+    type: r.type.toLowerCase(),
+  }));
+  const byName = new Map(columns.map((c) => [c.name, c]));
+  const [rows] = await conn.query(
+    "SELECT INDEX_NAME AS idx, COLUMN_NAME AS col, NULLABLE AS nullable FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND NON_UNIQUE = 0 ORDER BY INDEX_NAME <> 'PRIMARY', INDEX_NAME, SEQ_IN_INDEX /* mysql-dr inspector */",
+    [db, table],
+  );
+  const indexes = new Map<string, { cols: string[]; usable: boolean }>();
+  for (const r of rows as { idx: string; col: string | null; nullable: string }[]) {
+    const entry = indexes.get(r.idx) ?? { cols: [], usable: true };
+    if (r.col === null || r.nullable === "YES" || byName.get(r.col)?.generated) entry.usable = false;
+    else entry.cols.push(r.col);
+    indexes.set(r.idx, entry);
   }
+  let key: string[] | undefined;
+  for (const { cols, usable } of indexes.values()) {
+    if (usable && cols.length) {
+      key = cols;
+      break;
+    }
+  }
+  return { columns, key };
 }

@@ -53,7 +53,7 @@ export class TransactionAssembler {
       }
       return;
     }
-    if (this.filter.tableSelected(change.db, change.table)) this.out.push({ kind: "rows", change });
+    if (this.filter.tableSelected(change.db, change.table)) this.out.push({ kind: "rows", gtid: this.gtid, change });
   }
 
   private acceptQuery(schema: string, sql: string, timestampMs: number): void {

@@ -1,0 +1,231 @@
+/**
+ * Copies the selected tables' rows from the master to the DR server, chunk by chunk, with several
+ * connections in parallel. Each chunk is read with one bounded keyset query and written in one
+ * target transaction together with its unit's progress row. The applier is held off while chunks
+ * are in flight (the shared lock), which is what makes copy and stream agree (see copy-modes.ts).
+ */
+import * as os from "node:os";
+import type { Mutex } from "async-mutex";
+import type { ServerAddress } from "../core/connection-url";
+import { type Connection, openConnection, quoteId, quoteTable } from "../core/db";
+import type { Flavor } from "../core/flavor";
+import { currentGtidPosition } from "../core/server-inspector";
+import type { CopyModes } from "./copy-modes";
+import { type CopyUnit, type KeyValues, recordCatchupTarget, recordChunk } from "./copy-state";
+import { multiRowInsert } from "./sql-batches";
+
+export const COPY_CHUNK_ROWS = 10_000;
+/** One copy connection per core, at least 2 (the servers do most of the work), at most 8. */
+export const DEFAULT_COPY_PARALLELISM = Math.min(8, Math.max(2, os.availableParallelism()));
+
+export interface TableCopierOptions {
+  link: string;
+  source: ServerAddress;
+  target: ServerAddress;
+  flavor: Flavor;
+  units: CopyUnit[];
+  /** Tables that must be fully copied before a table's copy starts (its foreign key parents). */
+  parents: Map<string, string[]>;
+  parallelism: number;
+  chunkRows?: number;
+  applyLock: Mutex;
+  modes: CopyModes;
+  signal: AbortSignal;
+  onChunk(unit: CopyUnit, rows: number): void;
+}
+
+interface Worker {
+  source: Connection;
+  target: Connection;
+}
+
+export class TableCopier {
+  private readonly chunkRows: number;
+
+  constructor(private readonly o: TableCopierOptions) {
+    this.chunkRows = o.chunkRows ?? COPY_CHUNK_ROWS;
+  }
+
+  async run(): Promise<void> {
+    const pending = () => this.o.units.filter((u) => !u.done);
+    if (pending().length === 0) return;
+    const workers: Worker[] = [];
+    try {
+      for (let i = 0; i < Math.max(1, this.o.parallelism); i++) workers.push(await this.openWorker());
+      while (pending().length > 0) {
+        if (this.o.signal.aborted) return;
+        const ready = this.readyUnits().slice(0, workers.length);
+        if (ready.length === 0) throw new Error("copy cannot proceed: the remaining tables wait on each other through foreign keys");
+        await this.o.applyLock.runExclusive(() => Promise.all(ready.map((u, i) => this.copyChunk(u, workers[i]))));
+        for (const u of ready) await this.o.modes.chunkCopied(u);
+        await this.recordFinishedTables(workers[0].source, workers[0].target, ready);
+      }
+    } finally {
+      for (const w of workers) {
+        w.source.destroy();
+        w.target.destroy();
+      }
+    }
+  }
+
+  private async openWorker(): Promise<Worker> {
+    const source = await openConnection(this.o.source, "source");
+    const target = await openConnection(this.o.target, "target");
+    // Parents and children arrive in any order within a round; the master already checked them.
+    await target.query("SET SESSION foreign_key_checks = 0, sql_mode = 'NO_AUTO_VALUE_ON_ZERO' /* mysql-dr copy */");
+    return { source, target };
+  }
+
+  /** Units not done whose foreign key parents are fully copied, one per table range. */
+  private readyUnits(): CopyUnit[] {
+    const doneTables = new Set<string>();
+    const byTable = new Map<string, CopyUnit[]>();
+    for (const u of this.o.units) byTable.set(`${u.db}.${u.table}`, [...(byTable.get(`${u.db}.${u.table}`) ?? []), u]);
+    for (const [t, us] of byTable) if (us.every((u) => u.done)) doneTables.add(t);
+    return this.o.units.filter((u) => !u.done && (this.o.parents.get(`${u.db}.${u.table}`) ?? []).every((p) => doneTables.has(p) || !byTable.has(p)));
+  }
+
+  private async copyChunk(u: CopyUnit, w: Worker): Promise<void> {
+    if (u.keyColumns === null) return this.copyWhole(u, w);
+    const keys = u.keyColumns;
+    const table = quoteTable(u.db, u.table);
+    const columns = await this.copiedColumns(w.source, u);
+    const conditions: string[] = [];
+    const params: unknown[] = [];
+    if (u.lastKey !== null) {
+      const [sql, p] = keyAfter(keys, u.lastKey);
+      conditions.push(sql);
+      params.push(...p);
+    } else if (u.rangeLo !== null) {
+      conditions.push(`${quoteId(keys[0])} >= ?`);
+      params.push(u.rangeLo);
+    }
+    if (u.rangeHi !== null) {
+      conditions.push(`${quoteId(keys[0])} < ?`);
+      params.push(u.rangeHi);
+    }
+    const where = conditions.length ? `WHERE ${conditions.join(" AND ")}` : "";
+    const [rows] = await w.source.query({
+      sql: `SELECT ${columns.map(quoteId).join(", ")} FROM ${table} ${where} ORDER BY ${keys.map(quoteId).join(", ")} LIMIT ${this.chunkRows} /* mysql-dr copy */`,
+      values: params,
+      rowsAsArray: true,
+    });
+    const data = rows as unknown[][];
+    const keyIdx = keys.map((k) => columns.indexOf(k));
+    const lastKey = data.length ? keyIdx.map((i) => data[data.length - 1][i]) : u.lastKey;
+    const done = data.length < this.chunkRows;
+    await w.target.query("START TRANSACTION /* mysql-dr copy */");
+    for (const stmt of multiRowInsert(`INSERT IGNORE INTO ${table} (${columns.map(quoteId).join(", ")}) VALUES `, columns.length, data)) {
+      await w.target.query(stmt.sql, stmt.params);
+    }
+    await recordChunk(w.target, this.o.link, u, lastKey, data.length, done);
+    await w.target.query("COMMIT /* mysql-dr copy */");
+    u.lastKey = lastKey;
+    u.rowsCopied += data.length;
+    u.chunksCopied++;
+    u.done = done;
+    this.o.onChunk(u, data.length);
+  }
+
+  /**
+   * A table without a unique key cannot be chunked or upserted: it is copied whole from one
+   * consistent snapshot whose GTID position is recorded, in one target transaction that first
+   * empties the table (a retry after a crash starts over).
+   */
+  private async copyWhole(u: CopyUnit, w: Worker): Promise<void> {
+    const table = quoteTable(u.db, u.table);
+    const columns = await this.copiedColumns(w.source, u);
+    const snapshotGtid = await startSnapshot(w.source, this.o.flavor);
+    let rows = 0;
+    try {
+      await w.target.query("START TRANSACTION /* mysql-dr copy */");
+      await w.target.query(`DELETE FROM ${table} /* mysql-dr copy */`);
+      const stream = (w.source as unknown as { connection: import("mysql2").Connection }).connection
+        .query({ sql: `SELECT ${columns.map(quoteId).join(", ")} FROM ${table} /* mysql-dr copy */`, rowsAsArray: true })
+        .stream({ highWaterMark: 1000 });
+      let batch: unknown[][] = [];
+      const flush = async () => {
+        for (const stmt of multiRowInsert(`INSERT INTO ${table} (${columns.map(quoteId).join(", ")}) VALUES `, columns.length, batch)) {
+          await w.target.query(stmt.sql, stmt.params);
+        }
+        rows += batch.length;
+        batch = [];
+      };
+      for await (const row of stream) {
+        batch.push(row as unknown[]);
+        if (batch.length >= 1000) await flush();
+      }
+      await flush();
+      await recordChunk(w.target, this.o.link, u, null, rows, true, snapshotGtid);
+      await w.target.query("COMMIT /* mysql-dr copy */");
+    } finally {
+      await w.source.query("COMMIT /* mysql-dr copy */");
+    }
+    u.rowsCopied += rows;
+    u.chunksCopied++;
+    u.done = true;
+    u.snapshotGtid = snapshotGtid;
+    this.o.onChunk(u, rows);
+  }
+
+  /** When every unit of a table is done: the master position after which its changes apply exactly. */
+  private async recordFinishedTables(source: Connection, target: Connection, touched: CopyUnit[]): Promise<void> {
+    for (const u of touched) {
+      const units = this.o.units.filter((x) => x.db === u.db && x.table === u.table);
+      if (u.keyColumns === null || !units.every((x) => x.done) || units[0].catchupGtid !== null) continue;
+      const position = await currentGtidPosition(source, this.o.flavor);
+      await recordCatchupTarget(target, this.o.link, u.db, u.table, position);
+      for (const x of units) x.catchupGtid = position;
+    }
+  }
+
+  private readonly columnCache = new Map<string, string[]>();
+
+  /** Columns the copy writes: all but generated ones, which the DR server computes itself. */
+  private async copiedColumns(source: Connection, u: CopyUnit): Promise<string[]> {
+    const key = `${u.db}.${u.table}`;
+    let cols = this.columnCache.get(key);
+    if (!cols) {
+      const [rows] = await source.query(
+        "SELECT COLUMN_NAME AS name FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND COALESCE(GENERATION_EXPRESSION, '') = '' ORDER BY ORDINAL_POSITION /* mysql-dr copy */",
+        [u.db, u.table],
+      );
+      cols = (rows as { name: string }[]).map((r) => r.name);
+      this.columnCache.set(key, cols);
+    }
+    return cols;
+  }
+}
+
+/** `(k1, k2, ...) > (v1, v2, ...)` spelled out, so every server uses the key's index for it. */
+function keyAfter(keys: string[], values: KeyValues): [string, unknown[]] {
+  const ors: string[] = [];
+  const params: unknown[] = [];
+  for (let i = 0; i < keys.length; i++) {
+    const eqs = keys.slice(0, i).map((k) => `${quoteId(k)} = ?`);
+    ors.push(`(${[...eqs, `${quoteId(keys[i])} > ?`].join(" AND ")})`);
+    params.push(...values.slice(0, i), values[i]);
+  }
+  return [`(${ors.join(" OR ")})`, params];
+}
+
+/**
+ * Opens a consistent snapshot on `conn` and returns the master GTIDs it contains. MariaDB reports
+ * the snapshot's binlog position without any lock; MySQL needs a global read lock for a moment.
+ */
+export async function startSnapshot(conn: Connection, flavor: Flavor): Promise<string> {
+  if (flavor === "mariadb") {
+    await conn.query("START TRANSACTION WITH CONSISTENT SNAPSHOT /* mysql-dr copy */");
+    const [status] = await conn.query("SHOW SESSION STATUS WHERE Variable_name IN ('binlog_snapshot_file', 'binlog_snapshot_position')");
+    const v = new Map((status as { Variable_name: string; Value: string }[]).map((r) => [r.Variable_name.toLowerCase(), r.Value]));
+    const [rows] = await conn.query("SELECT BINLOG_GTID_POS(?, ?) AS pos", [v.get("binlog_snapshot_file"), Number(v.get("binlog_snapshot_position"))]);
+    return String((rows as { pos: string }[])[0].pos ?? "");
+  }
+  await conn.query("FLUSH TABLES WITH READ LOCK /* mysql-dr copy */");
+  try {
+    await conn.query("START TRANSACTION WITH CONSISTENT SNAPSHOT /* mysql-dr copy */");
+    return await currentGtidPosition(conn, flavor);
+  } finally {
+    await conn.query("UNLOCK TABLES");
+  }
+}
