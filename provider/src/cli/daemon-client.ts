@@ -9,6 +9,7 @@ import { DrError, type ErrorCode } from "../core/errors";
 import { STATE_FILES, resolveStateDir } from "../core/state-dir";
 import type { LinkRequest, LinkUpdate } from "../daemon/link-definition";
 import type { LinkStatus } from "../daemon/link-runner";
+import type { VerifyReport } from "../verify/verifier";
 
 export interface DaemonLocation {
   daemon?: string;
@@ -17,6 +18,8 @@ export interface DaemonLocation {
 }
 
 const REQUEST_TIMEOUT_MS = 60_000;
+/** Long enough for a verification of large tables through the daemon. */
+const VERIFY_TIMEOUT_MS = 60 * 60_000;
 
 export class DaemonClient {
   readonly url: string;
@@ -48,6 +51,10 @@ export class DaemonClient {
     return this.request("PATCH", `/v1/links/${encodeURIComponent(name)}`, update);
   }
 
+  verifyLink(name: string, repair: boolean): Promise<VerifyReport> {
+    return this.request("POST", `/v1/links/${encodeURIComponent(name)}/verify`, { repair }, VERIFY_TIMEOUT_MS);
+  }
+
   pauseLink(name: string): Promise<LinkStatus> {
     return this.request("POST", `/v1/links/${encodeURIComponent(name)}/pause`);
   }
@@ -60,14 +67,14 @@ export class DaemonClient {
     await this.request("DELETE", `/v1/links/${encodeURIComponent(name)}`);
   }
 
-  private async request<T>(method: string, route: string, body?: unknown): Promise<T> {
+  private async request<T>(method: string, route: string, body?: unknown, timeoutMs = REQUEST_TIMEOUT_MS): Promise<T> {
     let res: Response;
     try {
       res = await fetch(this.url + route, {
         method,
         headers: { authorization: `Bearer ${this.token}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
         body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+        signal: AbortSignal.timeout(timeoutMs),
       });
     } catch (err) {
       throw new DrError("DAEMON_UNREACHABLE", `Cannot reach the daemon at ${this.url} (${(err as Error).cause ? ((err as Error).cause as Error).message : (err as Error).message}); check that it is running.`);

@@ -11,9 +11,15 @@ import { DEFAULT_LISTEN, startDaemon } from "../daemon/daemon";
 import type { LinkStatus } from "../daemon/link-runner";
 import { startSandbox, stopSandbox } from "../sandbox/sandbox";
 import { DaemonClient, type DaemonLocation } from "./daemon-client";
+import { parseServerUrl } from "../core/connection-url";
+import { validatePatterns } from "../core/object-filter";
+import { type VerifyReport, verify } from "../verify/verifier";
 
 const EXIT_ERROR = 1;
 const EXIT_USAGE = 2;
+/** verify's own codes: differences remain, or it could not compare. */
+const EXIT_DIFFERENT = 1;
+const EXIT_VERIFY_ERROR = 2;
 
 export function buildProgram(): Command {
   const program = new Command("mysql-dr")
@@ -90,6 +96,44 @@ export function buildProgram(): Command {
       });
   }
 
+  program
+    .command("verify")
+    .description("compare the selected tables of a master and its DR copy by chunk checksums; exit 0 identical, 1 different, 2 error")
+    .option("--source <url>", "the master: mysql://user:password@host:port")
+    .option("--target <url>", "the DR server: mysql://user:password@host:port")
+    .option("--include <pattern>", "verify only db or db.table (* allowed); repeatable", collect, [])
+    .option("--exclude <pattern>", "do not verify db or db.table (* allowed); repeatable", collect, [])
+    .option("--link <name>", "verify a daemon's link instead (its servers and selection); the result shows in its status")
+    .option("--repair", "rewrite the differing rows on the DR server from the master, then verify again")
+    .option("--parallel <n>", "tables compared at once", parsePositive)
+    .option("--daemon <url>", "with --link: daemon control URL")
+    .option("--token <token>", "with --link: daemon token")
+    .option("--state-dir <dir>", "with --link: state directory")
+    .option("--json", "print one JSON object")
+    .action(async (o: DaemonLocation & { source?: string; target?: string; include: string[]; exclude: string[]; link?: string; repair?: boolean; parallel?: number; json?: boolean }) => {
+      let report: VerifyReport;
+      try {
+        if (o.link) {
+          report = await client(o).verifyLink(o.link, o.repair === true);
+        } else {
+          if (!o.source || !o.target) throw new DrError("BAD_INPUT", "verify needs --source and --target (or --link NAME).");
+          validatePatterns(o.include, "--include");
+          validatePatterns(o.exclude, "--exclude");
+          report = await verify({
+            source: parseServerUrl(o.source, "source URL"),
+            target: parseServerUrl(o.target, "target URL"),
+            objects: { include: o.include, exclude: o.exclude },
+            repair: o.repair === true,
+            parallelism: o.parallel,
+          });
+        }
+      } catch (err) {
+        throw Object.assign(err as Error, { exitCode: EXIT_VERIFY_ERROR });
+      }
+      print(o, report, () => verifyTable(report));
+      if (!report.identical) throw Object.assign(new Error(""), { exitCode: EXIT_DIFFERENT, silent: true });
+    });
+
   const sandbox = program.command("sandbox").description("local MySQL/MariaDB servers with binlog and GTIDs on, for demos and tests");
   sandbox
     .command("start <name>")
@@ -138,6 +182,22 @@ export function statusTable(links: LinkStatus[]): string {
   }
   const note = links.some((s) => s.lagSource === "event-timestamps") ? "\n* lag from binlog event timestamps (no right to write the heartbeat on the master)" : "";
   return table.toString() + note;
+}
+
+export function verifyTable(report: VerifyReport): string {
+  const table = new Table({ head: ["table", "rows compared", "chunks", "mismatched", "missing on DR", "extra on DR", "different", "repaired"], style: { head: [], border: [] } });
+  const lines: string[] = [];
+  for (const t of report.tables) {
+    const count = (keys: unknown[][]) => keys.length;
+    table.push([t.table + (t.keyless ? " (no key)" : ""), String(t.rowsCompared), String(t.chunks), String(t.chunksMismatched), String(count(t.missingOnDr)), String(count(t.extraOnDr)), String(count(t.different)), String(t.rowsRepaired)]);
+    for (const [label, keys] of [["missing on DR", t.missingOnDr], ["extra on DR", t.extraOnDr], ["different", t.different]] as const) {
+      for (const key of keys) lines.push(`  ${t.table} ${label}: ${JSON.stringify(key)}`);
+    }
+    if (t.moreDifferences) lines.push(`  ${t.table}: ${t.moreDifferences} more differences not listed`);
+  }
+  const verdict = report.identical ? "identical" : "DIFFERENT";
+  const caveat = report.catchUpTimedOut ? " (the DR server did not catch up with the master during the check: differences may be lag)" : "";
+  return [table.toString(), ...lines, `${verdict}: ${report.rowsCompared} rows in ${(report.durationMs / 1000).toFixed(1)} s (${report.rowsPerSecond} rows/s)${caveat}`].join("\n");
 }
 
 function collect(value: string, previous: string[] | undefined): string[] {
@@ -193,8 +253,9 @@ export async function main(argv: string[]): Promise<number> {
       // commander already printed the usage error (or the help, which is not an error).
       return err.exitCode === 0 ? 0 : EXIT_USAGE;
     }
-    process.stderr.write(`mysql-dr: ${oneSentence(errorMessage(err))}\n`);
-    return EXIT_ERROR;
+    const e = err as { exitCode?: number; silent?: boolean };
+    if (!e.silent) process.stderr.write(`mysql-dr: ${oneSentence(errorMessage(err))}\n`);
+    return e.exitCode ?? EXIT_ERROR;
   }
 }
 

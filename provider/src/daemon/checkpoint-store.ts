@@ -28,6 +28,7 @@ export async function ensureCheckpointTable(conn: Connection): Promise<void> {
   await conn.query(`CREATE TABLE IF NOT EXISTS ${TABLE} (
       link VARCHAR(64) NOT NULL PRIMARY KEY,
       source_gtid LONGTEXT NOT NULL,
+      source_identity VARCHAR(255) NOT NULL DEFAULT '',
       pending_ddl_gtid VARCHAR(255) NULL,
       rows_applied BIGINT UNSIGNED NOT NULL DEFAULT 0,
       transactions_applied BIGINT UNSIGNED NOT NULL DEFAULT 0,
@@ -56,12 +57,13 @@ export async function readCheckpoint(conn: Connection, link: string): Promise<Ch
 }
 
 /**
- * Creates the link's row. An existing row is kept (the link resumes from it) unless `restart`,
+ * Creates the link's row (with the master's identity, so `verify` can find how far the DR server
+ * has applied that master). An existing row is kept (the link resumes from it) unless `restart`,
  * as for an initial copy, which starts the stream over from `sourceGtid`.
  */
-export async function initCheckpoint(conn: Connection, link: string, sourceGtid: string, restart = false): Promise<void> {
+export async function initCheckpoint(conn: Connection, link: string, sourceGtid: string, sourceIdentity: string, restart = false): Promise<void> {
   await ensureCheckpointTable(conn);
-  await conn.query(`${restart ? "REPLACE" : "INSERT IGNORE"} INTO ${TABLE} (link, source_gtid) VALUES (?, ?) /* mysql-dr checkpoint */`, [link, sourceGtid]);
+  await conn.query(`${restart ? "REPLACE" : "INSERT IGNORE"} INTO ${TABLE} (link, source_gtid, source_identity) VALUES (?, ?, ?) /* mysql-dr checkpoint */`, [link, sourceGtid, sourceIdentity]);
 }
 
 /** Inside the applier's open transaction: the position after the batch, and its counters. */

@@ -26,6 +26,7 @@ export function createControlServer(o: ControlApiOptions): http.Server {
     ["POST", /^\/v1\/links$/, async (_p, body) => ({ status: 201, json: await o.links.create(body as never) })],
     ["GET", /^\/v1\/links\/([^/]+)$/, async ([name]) => ({ status: 200, json: await o.links.get(name) })],
     ["PATCH", /^\/v1\/links\/([^/]+)$/, async ([name], body) => ({ status: 200, json: await o.links.update(name, (body ?? {}) as never) })],
+    ["POST", /^\/v1\/links\/([^/]+)\/verify$/, async ([name], body) => ({ status: 200, json: await o.links.verify(name, (body ?? {}) as { repair?: boolean }) })],
     ["POST", /^\/v1\/links\/([^/]+)\/pause$/, async ([name]) => ({ status: 200, json: await o.links.pause(name) })],
     ["POST", /^\/v1\/links\/([^/]+)\/resume$/, async ([name]) => ({ status: 200, json: await o.links.resume(name) })],
     ["DELETE", /^\/v1\/links\/([^/]+)$/, async ([name]) => { await o.links.delete(name); return { status: 200, json: { deleted: name } }; }],

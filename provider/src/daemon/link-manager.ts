@@ -6,6 +6,7 @@ import { checkTargetTables, listSelectedTables, planCopyUnits, prepareTargetTabl
 import { deleteCopyUnits, ensureCopyStateTable, insertCopyUnits } from "../copy/copy-state";
 import { formatHostPort } from "../core/connection-url";
 import { ObjectFilter } from "../core/object-filter";
+import { type VerifyReport, verify } from "../verify/verifier";
 import { type Connection, openConnection } from "../core/db";
 import { DrError } from "../core/errors";
 import { type ServerFacts, checkSource, checkTarget, currentGtidPosition, inspectServer } from "../core/server-inspector";
@@ -87,6 +88,27 @@ export class LinkManager {
     return runner.status();
   }
 
+  /** Verifies the link's selected tables, waiting on the link's own applied position, and records the result in its status. */
+  async verify(name: string, options: { repair?: boolean } = {}): Promise<VerifyReport> {
+    const runner = this.runner(name);
+    const def = runner.definition;
+    const report = await verify({
+      source: def.source,
+      target: def.target,
+      objects: def.objects,
+      repair: options.repair === true,
+      appliedPosition: async () => runner.status().appliedGtid ?? undefined,
+    });
+    runner.lastVerification = {
+      at: new Date().toISOString(),
+      identical: report.identical,
+      rowsCompared: report.rowsCompared,
+      tablesWithDifferences: report.tables.filter((t) => t.missingOnDr.length + t.extraOnDr.length + t.different.length + t.moreDifferences > 0).map((t) => t.table),
+      repaired: report.repaired,
+    };
+    return report;
+  }
+
   async pause(name: string): Promise<LinkStatus> {
     const runner = this.runner(name);
     runner.definition.paused = true;
@@ -166,7 +188,7 @@ async function prepareLink(def: LinkDefinition): Promise<boolean> {
     }
     const position = await currentGtidPosition(source, sourceFacts.flavor);
     if (def.initial === "none") {
-      await initCheckpoint(target, def.name, position);
+      await initCheckpoint(target, def.name, position, sourceFacts.identity);
       return false;
     }
     const tables = await listSelectedTables(source, new ObjectFilter(def.objects), sourceFacts.flavor);
@@ -176,7 +198,7 @@ async function prepareLink(def: LinkDefinition): Promise<boolean> {
     await ensureCopyStateTable(target);
     await deleteCopyUnits(target, def.name);
     await insertCopyUnits(target, def.name, units);
-    await initCheckpoint(target, def.name, position, true);
+    await initCheckpoint(target, def.name, position, sourceFacts.identity, true);
     return units.length > 0;
   });
 }

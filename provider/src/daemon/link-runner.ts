@@ -49,6 +49,15 @@ export interface CopyProgress {
   warnings: string[];
 }
 
+/** The outcome of the last `verify` run through the daemon for this link. */
+export interface VerificationSummary {
+  at: string;
+  identical: boolean;
+  rowsCompared: number;
+  tablesWithDifferences: string[];
+  repaired: boolean;
+}
+
 export interface LinkStatus {
   name: string;
   state: LinkState;
@@ -68,6 +77,7 @@ export interface LinkStatus {
   transactionsApplied: number;
   ddlSkipped: number;
   lastError: string | null;
+  lastVerification: VerificationSummary | null;
   /** Rows waiting between reader and applier; the reader pauses above QUEUE_HIGH_WATER_ROWS. */
   queuedRows: number;
   readerPaused: boolean;
@@ -96,6 +106,7 @@ export class LinkRunner {
   private copyModes?: CopyModes;
   /** A copy was planned and the pipeline has not loaded it yet. */
   private copyPlanned = false;
+  lastVerification: VerificationSummary | null = null;
   private copyStartedAt = 0;
   private rowsCopiedThisRun = 0;
   private readonly heartbeatLag = new LagTracker();
@@ -155,6 +166,7 @@ export class LinkRunner {
       transactionsApplied: this.transactionsApplied,
       ddlSkipped: this.ddlSkipped,
       lastError: this.lastError,
+      lastVerification: this.lastVerification,
       queuedRows: this.queue?.queuedWeight ?? 0,
       readerPaused: this.readerPaused,
       updatedAt: new Date(now).toISOString(),

@@ -1,0 +1,77 @@
+/**
+ * The per-row hash both servers compute for verification: CRC32 over every stored column in a
+ * form that is the same on both sides (binary values as hex, text in utf8mb4, a NULL bitmap so
+ * NULL and '' differ). Chunk checksums aggregate it with COUNT, SUM and BIT_XOR, so a missing,
+ * extra or changed row changes the chunk's result, duplicates included.
+ */
+import { quoteId, quoteTable } from "../core/db";
+import type { ColumnInfo } from "../daemon/table-plans";
+
+const BINARY_TYPES = new Set(["binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob", "bit", "geometry", "point", "linestring", "polygon"]);
+
+export interface HashedTable {
+  db: string;
+  table: string;
+  /** Stored (non-generated) columns, in table order. */
+  columns: ColumnInfo[];
+  /** The chunking key, or null for a table without a unique key (compared as a multiset of rows). */
+  key: string[] | null;
+}
+
+export function rowHashSql(t: HashedTable): string {
+  const values = t.columns.map((c) => (BINARY_TYPES.has(c.type) ? `HEX(${quoteId(c.name)})` : `CONVERT(${quoteId(c.name)} USING utf8mb4)`));
+  const nulls = `CONCAT(${t.columns.map((c) => `ISNULL(${quoteId(c.name)})`).join(", ")})`;
+  return `CRC32(CONCAT_WS('#', ${values.join(", ")}, ${nulls}))`;
+}
+
+/** `key > lo AND key <= hi` (either bound optional), spelled out for composite keys. */
+export function keyRange(key: string[], lo: unknown[] | null, hi: unknown[] | null): { sql: string; params: unknown[] } {
+  const parts: string[] = [];
+  const params: unknown[] = [];
+  if (lo) {
+    const [sql, p] = compare(key, lo, ">");
+    parts.push(sql);
+    params.push(...p);
+  }
+  if (hi) {
+    const [sql, p] = compare(key, hi, "<=");
+    parts.push(sql);
+    params.push(...p);
+  }
+  return { sql: parts.length ? parts.join(" AND ") : "1 = 1", params };
+}
+
+/** Lexicographic `(k1, k2, ...) op (v1, v2, ...)` for op in > and <=. */
+function compare(key: string[], values: unknown[], op: ">" | "<="): [string, unknown[]] {
+  const ors: string[] = [];
+  const params: unknown[] = [];
+  for (let i = 0; i < key.length; i++) {
+    const last = i === key.length - 1;
+    const strict = op === ">" ? ">" : "<";
+    const cmp = last ? op : strict;
+    ors.push(`(${[...key.slice(0, i).map((k) => `${quoteId(k)} = ?`), `${quoteId(key[i])} ${cmp} ?`].join(" AND ")})`);
+    params.push(...values.slice(0, i), values[i]);
+  }
+  return [`(${ors.join(" OR ")})`, params];
+}
+
+export function chunkChecksumSql(t: HashedTable, where: string): string {
+  return `SELECT COUNT(*) AS cnt, COALESCE(SUM(h), 0) AS total, COALESCE(BIT_XOR(h), 0) AS xored FROM (SELECT ${rowHashSql(t)} AS h FROM ${quoteTable(t.db, t.table)} WHERE ${where}) AS rows_in_chunk /* mysql-dr verify */`;
+}
+
+/** Key values and row hash of every row in a range, in key order. */
+export function chunkRowsSql(t: HashedTable, where: string): string {
+  const key = t.key!.map(quoteId).join(", ");
+  return `SELECT ${key}, ${rowHashSql(t)} AS h FROM ${quoteTable(t.db, t.table)} WHERE ${where} ORDER BY ${key} /* mysql-dr verify */`;
+}
+
+/** The next chunk's upper bound: the key of the n-th row after `lo`. */
+export function boundarySql(t: HashedTable, where: string, n: number): string {
+  const key = t.key!.map(quoteId).join(", ");
+  return `SELECT ${key} FROM ${quoteTable(t.db, t.table)} WHERE ${where} ORDER BY ${key} LIMIT 1 OFFSET ${n - 1} /* mysql-dr verify */`;
+}
+
+/** For keyless tables: how many times each row hash occurs. */
+export function hashCountsSql(t: HashedTable): string {
+  return `SELECT h, COUNT(*) AS n FROM (SELECT ${rowHashSql(t)} AS h FROM ${quoteTable(t.db, t.table)}) AS hashes GROUP BY h /* mysql-dr verify */`;
+}
