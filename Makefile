@@ -4,7 +4,7 @@
 NPM ?= npm
 NPX ?= npx
 
-.PHONY: install build test demo clean
+.PHONY: install build test demo clean generate
 
 # Reproducible install from package-lock.json (its `prepare` script also compiles).
 install:
@@ -24,6 +24,10 @@ test: build
 # Two sandbox servers, a daemon and a link, about half a minute; cleans up after itself.
 demo: build
 	node dist/provider/src/demo/demo.js
+
+# SDK types and the README's resource reference, from schema.json (a test fails when they drift).
+generate: build
+	node dist/provider/src/pulumi/codegen.js
 
 clean:
 	rm -rf dist

@@ -14,6 +14,7 @@ import { DaemonClient, type DaemonLocation } from "./daemon-client";
 import { parseServerUrl } from "../core/connection-url";
 import { validatePatterns } from "../core/object-filter";
 import { type VerifyReport, verify } from "../verify/verifier";
+import { promote } from "../promote/promoter";
 
 const EXIT_ERROR = 1;
 const EXIT_USAGE = 2;
@@ -132,6 +133,24 @@ export function buildProgram(): Command {
       }
       print(o, report, () => verifyTable(report));
       if (!report.identical) throw Object.assign(new Error(""), { exitCode: EXIT_DIFFERENT, silent: true });
+    });
+
+  program
+    .command("promote")
+    .description("make a DR server writable, fencing the links that apply to it; planned (zero loss) when --source answers, forced with --force otherwise")
+    .requiredOption("--target <url>", "the DR server to promote")
+    .option("--source <url>", "the master: made read-only, and waited for until the DR copy applied all of it")
+    .option("--force", "promote without the master (its unapplied transactions are lost; what is known of them is reported)")
+    .option("--timeout <seconds>", "planned: how long to wait for the DR copy to catch up", parsePositive)
+    .option("--json", "print one JSON object")
+    .action(async (o: { target: string; source?: string; force?: boolean; timeout?: number; json?: boolean }) => {
+      const result = await promote({
+        target: parseServerUrl(o.target, "target URL"),
+        master: o.source === undefined ? undefined : parseServerUrl(o.source, "source URL"),
+        allowDataLoss: o.force === true,
+        timeoutSeconds: o.timeout,
+      });
+      print(o, result, () => `promoted (${result.mode}) at ${result.promotedAt}; applied master GTIDs ${result.promotedGtid || "-"}; fenced links: ${result.fencedLinks.join(", ") || "none"}${result.unappliedGtid ? `; the master had reached ${result.unappliedGtid}, which the DR copy had not all applied` : ""}`);
     });
 
   const sandbox = program.command("sandbox").description("local MySQL/MariaDB servers with binlog and GTIDs on, for demos and tests");

@@ -55,6 +55,8 @@ export interface ApplierOptions {
   modes?: CopyModes;
   /** Held from a batch's first statement to its commit; the copier takes it for its chunks. */
   applyLock: Mutex;
+  /** The master's position as last polled, recorded with each batch. */
+  sourceSeen(): string | null;
   onApplied(batch: AppliedBatch): void;
 }
 
@@ -120,7 +122,7 @@ export class Applier {
     if (!this.inTransaction) return;
     await this.flush();
     const gtid = this.o.progress.toString();
-    await advanceCheckpoint(this.o.conn, this.o.link, gtid, this.batchRows, this.batchTransactions);
+    await advanceCheckpoint(this.o.conn, this.o.link, gtid, this.batchRows, this.batchTransactions, this.o.sourceSeen());
     await this.o.conn.query("COMMIT /* mysql-dr applier */");
     this.inTransaction = false;
     this.unlock();

@@ -29,6 +29,7 @@ export async function ensureCheckpointTable(conn: Connection): Promise<void> {
       link VARCHAR(64) NOT NULL PRIMARY KEY,
       source_gtid LONGTEXT NOT NULL,
       source_identity VARCHAR(255) NOT NULL DEFAULT '',
+      source_seen_gtid LONGTEXT NULL,
       pending_ddl_gtid VARCHAR(255) NULL,
       rows_applied BIGINT UNSIGNED NOT NULL DEFAULT 0,
       transactions_applied BIGINT UNSIGNED NOT NULL DEFAULT 0,
@@ -67,8 +68,16 @@ export async function initCheckpoint(conn: Connection, link: string, sourceGtid:
 }
 
 /** Inside the applier's open transaction: the position after the batch, and its counters. */
-export async function advanceCheckpoint(conn: Connection, link: string, sourceGtid: string, rows: number, transactions: number): Promise<void> {
-  await conn.query(`UPDATE ${TABLE} SET source_gtid = ?, rows_applied = rows_applied + ?, transactions_applied = transactions_applied + ? WHERE link = ? /* mysql-dr applier */`, [sourceGtid, rows, transactions, link]);
+/**
+ * Inside the applier's open transaction: the position after the batch, and its counters. The
+ * master position last seen is kept too, so a forced promotion can tell what may be lost even
+ * when the daemon is gone.
+ */
+export async function advanceCheckpoint(conn: Connection, link: string, sourceGtid: string, rows: number, transactions: number, sourceSeenGtid: string | null = null): Promise<void> {
+  await conn.query(
+    `UPDATE ${TABLE} SET source_gtid = ?, rows_applied = rows_applied + ?, transactions_applied = transactions_applied + ?, source_seen_gtid = COALESCE(?, source_seen_gtid) WHERE link = ? /* mysql-dr applier */`,
+    [sourceGtid, rows, transactions, sourceSeenGtid, link],
+  );
 }
 
 export async function markDdlPending(conn: Connection, link: string, gtid: string | null): Promise<void> {

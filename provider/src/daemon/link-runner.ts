@@ -288,6 +288,7 @@ export class LinkRunner {
         recoveredDdlGtid: checkpoint.pendingDdlGtid,
         modes,
         applyLock,
+        sourceSeen: () => this.sourceGtid,
         onApplied: (batch) => {
           this.recordApplied(batch);
           this.ddlSkipped = assembler.ddlSkipped;

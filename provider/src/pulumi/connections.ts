@@ -1,0 +1,17 @@
+/** The schema's ServerConnection as the core's ServerAddress and URL. */
+import { type ServerAddress, formatServerUrl } from "../core/connection-url";
+
+export interface ServerConnection {
+  host: string;
+  port?: number;
+  user: string;
+  password?: string;
+}
+
+export function toAddress(c: ServerConnection): ServerAddress {
+  return { host: c.host, port: c.port ?? 3306, user: c.user, password: c.password ?? "" };
+}
+
+export function toUrl(c: ServerConnection): string {
+  return formatServerUrl(toAddress(c));
+}

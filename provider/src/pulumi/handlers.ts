@@ -1,0 +1,14 @@
+/**
+ * What the SDK's provider shim calls, by resource: check, diff, create, read, update and delete
+ * (pulumi.dynamic.ResourceProvider). The shim requires this module at call time, so the installed
+ * package version always runs.
+ */
+import * as drInstance from "./dr-instance";
+import * as syncLink from "./sync-link";
+
+type Handlers = typeof drInstance | typeof syncLink;
+
+export const handlers: Record<"DrInstance" | "SyncLink", Handlers> = {
+  DrInstance: drInstance,
+  SyncLink: syncLink,
+};

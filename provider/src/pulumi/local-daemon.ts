@@ -1,0 +1,54 @@
+/**
+ * The daemon a SyncLink talks to: the one given in its inputs, or by default a local daemon for
+ * the state directory (MYSQL_DR_STATE_DIR or ~/.mysql-dr), started when none answers. The
+ * provider starts it detached in its own session, so it outlives the provider process, which
+ * Pulumi kills together with its process group; later runs find it through the state directory.
+ */
+import { spawn } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { DaemonClient } from "../cli/daemon-client";
+import { DrError } from "../core/errors";
+import { STATE_FILES, ensurePrivateDir, resolveStateDir } from "../core/state-dir";
+
+const START_TIMEOUT_MS = 20_000;
+const POLL_MS = 100;
+const CLI = path.resolve(__dirname, "../../../../bin/mysql-dr.js");
+
+export interface DaemonInput {
+  url: string;
+  token: string;
+}
+
+export async function daemonClient(daemon: DaemonInput | undefined): Promise<DaemonClient> {
+  if (daemon) return new DaemonClient({ daemon: daemon.url, token: daemon.token });
+  const stateDir = resolveStateDir();
+  const running = await reachable(stateDir);
+  if (running) return running;
+  ensurePrivateDir(stateDir);
+  const log = fs.openSync(path.join(stateDir, STATE_FILES.log), "a", 0o600);
+  const child = spawn(process.execPath, [CLI, "daemon", "--listen", "127.0.0.1:0", "--state-dir", stateDir], {
+    detached: true,
+    stdio: ["ignore", log, log],
+    env: process.env,
+  });
+  child.unref();
+  fs.closeSync(log);
+  const deadline = Date.now() + START_TIMEOUT_MS;
+  while (Date.now() < deadline) {
+    const client = await reachable(stateDir);
+    if (client) return client;
+    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+  }
+  throw new DrError("DAEMON_UNREACHABLE", `The local daemon for ${stateDir} did not start within ${START_TIMEOUT_MS / 1000} s; see ${path.join(stateDir, STATE_FILES.log)}.`);
+}
+
+async function reachable(stateDir: string): Promise<DaemonClient | undefined> {
+  try {
+    const client = new DaemonClient({ stateDir, daemon: fs.readFileSync(path.join(stateDir, STATE_FILES.address), "utf8").trim() });
+    await client.listLinks();
+    return client;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,101 @@
+/**
+ * What a Pulumi program imports: `DrInstance` and `SyncLink`, thin classes over
+ * pulumi.dynamic.Resource with the types generated from schema.json.
+ *
+ * Pulumi serializes a dynamic resource's provider object into the state and runs it later in a
+ * separate host process whose working directory is the program's folder. The provider here is a
+ * shim that captures nothing but the resource's name: each method requires the installed
+ * package's handlers at call time, so upgrading the package takes effect without re-creating
+ * resources.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import type { DrInstanceArgs, DrInstanceOutputs, SyncLinkArgs, SyncLinkOutputs } from "./types.generated";
+
+export * from "./types.generated";
+
+type ResourceName = "DrInstance" | "SyncLink";
+
+function providerShim(resource: ResourceName): pulumi.dynamic.ResourceProvider {
+  // Resolved from the program's folder, where the package is installed.
+  const handlers = () => require("pulumi-mysql-dr/dist/provider/src/pulumi/handlers.js").handlers[resource];
+  return {
+    check: (olds, news) => handlers().check(olds, news),
+    diff: (id, olds, news) => handlers().diff(id, olds, news),
+    create: (inputs) => handlers().create(inputs),
+    read: (id, props) => handlers().read(id, props),
+    update: (id, olds, news) => handlers().update(id, olds, news),
+    delete: (id, props) => handlers().remove(id, props),
+  };
+}
+
+type Outputs<T> = { readonly [K in keyof T]-?: pulumi.Output<T[K]> };
+
+/** Declares the outputs as undefined inputs so the resource object gets them as properties. */
+function outputSlots(names: string[]): Record<string, undefined> {
+  return Object.fromEntries(names.map((n) => [n, undefined]));
+}
+
+/**
+ * A server designated as the disaster-recovery copy of a master: read-only while a replica.
+ * Change `role` to "primary" to promote it.
+ */
+export class DrInstance extends pulumi.dynamic.Resource {
+  declare readonly master: Outputs<DrInstanceOutputs>["master"];
+  declare readonly connection: Outputs<DrInstanceOutputs>["connection"];
+  declare readonly flavor: Outputs<DrInstanceOutputs>["flavor"];
+  declare readonly version: Outputs<DrInstanceOutputs>["version"];
+  declare readonly endpoint: Outputs<DrInstanceOutputs>["endpoint"];
+  declare readonly role: Outputs<DrInstanceOutputs>["role"];
+  declare readonly readOnly: Outputs<DrInstanceOutputs>["readOnly"];
+  declare readonly promotedAt: pulumi.Output<string | undefined>;
+  declare readonly promotedGtid: pulumi.Output<string | undefined>;
+  declare readonly unappliedGtid: pulumi.Output<string | undefined>;
+
+  constructor(name: string, args: DrInstanceArgs, opts?: pulumi.CustomResourceOptions) {
+    super(
+      providerShim("DrInstance"),
+      name,
+      { ...outputSlots(["connection", "flavor", "version", "endpoint", "readOnly", "promotedAt", "promotedGtid", "unappliedGtid"]), ...args },
+      { ...opts, additionalSecretOutputs: ["master", "server", "connection"] },
+    );
+  }
+}
+
+/** The SyncLink's inputs as a program writes them: the DrInstance itself instead of its reference. */
+export interface SyncLinkProgramArgs extends Omit<SyncLinkArgs, "instance"> {
+  /** The DrInstance to keep in sync. */
+  instance: DrInstance;
+}
+
+/** The replication from a DrInstance's master to the DrInstance, run by a replication daemon. */
+export class SyncLink extends pulumi.dynamic.Resource {
+  declare readonly linkName: Outputs<SyncLinkOutputs>["linkName"];
+  declare readonly daemonUrl: Outputs<SyncLinkOutputs>["daemonUrl"];
+  declare readonly state: Outputs<SyncLinkOutputs>["state"];
+  declare readonly phase: Outputs<SyncLinkOutputs>["phase"];
+  declare readonly lagSeconds: pulumi.Output<number | undefined>;
+  declare readonly appliedGtid: pulumi.Output<string | undefined>;
+  declare readonly sourceGtid: pulumi.Output<string | undefined>;
+  declare readonly rowsApplied: Outputs<SyncLinkOutputs>["rowsApplied"];
+  declare readonly lastError: pulumi.Output<string | undefined>;
+  declare readonly copy: pulumi.Output<SyncLinkOutputs["copy"]>;
+
+  constructor(name: string, args: SyncLinkProgramArgs, opts?: pulumi.CustomResourceOptions) {
+    const { instance, ...rest } = args;
+    super(
+      providerShim("SyncLink"),
+      name,
+      {
+        ...outputSlots(["daemonUrl", "state", "phase", "lagSeconds", "appliedGtid", "sourceGtid", "rowsApplied", "lastError", "copy"]),
+        linkName: name,
+        ...rest,
+        instance: { id: instance.id, master: instance.master, connection: instance.connection },
+      },
+      { ...opts, dependsOn: [instance, ...toArray(opts?.dependsOn)], additionalSecretOutputs: ["instance", "daemon"] },
+    );
+  }
+}
+
+function toArray<T>(value: pulumi.Input<T> | pulumi.Input<pulumi.Input<T>[]> | undefined): pulumi.Input<T>[] {
+  return value === undefined ? [] : Array.isArray(value) ? value : [value as pulumi.Input<T>];
+}

@@ -1,0 +1,234 @@
+// Generated from schema.json by `make generate`; do not edit.
+import type * as pulumi from "@pulumi/pulumi";
+
+/** How to reach a MySQL or MariaDB server. */
+export interface ServerConnectionInput {
+  /** Host name or IP address of the server. */
+  host: pulumi.Input<string>;
+  /** TCP port of the server. */
+  port?: pulumi.Input<number>;
+  /** User to connect as. On the master it needs REPLICATION SLAVE, REPLICATION CLIENT (BINLOG MONITOR on MariaDB 10.5+) and SELECT; on the DR server, write and DDL privileges. */
+  user: pulumi.Input<string>;
+  /** Password of the user. Kept secret in state and outputs, never logged. */
+  password?: pulumi.Input<string>;
+}
+
+/** How to reach a MySQL or MariaDB server. */
+export interface ServerConnection {
+  /** Host name or IP address of the server. */
+  host: string;
+  /** TCP port of the server. */
+  port?: number;
+  /** User to connect as. On the master it needs REPLICATION SLAVE, REPLICATION CLIENT (BINLOG MONITOR on MariaDB 10.5+) and SELECT; on the DR server, write and DDL privileges. */
+  user: string;
+  /** Password of the user. Kept secret in state and outputs, never logged. */
+  password?: string;
+}
+
+/** The embedded default: a local mariadbd or mysqld (from PATH) that the provider starts with its own data directory, binlog and GTIDs on. */
+export interface LocalServerInput {
+  /** TCP port on 127.0.0.1 for the local server. */
+  port: pulumi.Input<number>;
+  /** Data directory, relative to the Pulumi program's folder or absolute. Kept when the resource is deleted unless deleteData is true. */
+  dataDir: pulumi.Input<string>;
+  /** Delete the data directory when the resource is deleted. */
+  deleteData?: pulumi.Input<boolean>;
+}
+
+/** The embedded default: a local mariadbd or mysqld (from PATH) that the provider starts with its own data directory, binlog and GTIDs on. */
+export interface LocalServer {
+  /** TCP port on 127.0.0.1 for the local server. */
+  port: number;
+  /** Data directory, relative to the Pulumi program's folder or absolute. Kept when the resource is deleted unless deleteData is true. */
+  dataDir: string;
+  /** Delete the data directory when the resource is deleted. */
+  deleteData?: boolean;
+}
+
+/** Which databases and tables replicate. Patterns are `db` or `db.table` with `*` as a wildcard. A table replicates when it matches an include (or there is none) and no exclude. */
+export interface ObjectSelectionInput {
+  /** Patterns to replicate; omit for the whole instance. */
+  include?: pulumi.Input<pulumi.Input<string>[]>;
+  /** Patterns not to replicate. */
+  exclude?: pulumi.Input<pulumi.Input<string>[]>;
+}
+
+/** Which databases and tables replicate. Patterns are `db` or `db.table` with `*` as a wildcard. A table replicates when it matches an include (or there is none) and no exclude. */
+export interface ObjectSelection {
+  /** Patterns to replicate; omit for the whole instance. */
+  include?: string[];
+  /** Patterns not to replicate. */
+  exclude?: string[];
+}
+
+/** A replication daemon running elsewhere (systemd, a container, Kubernetes), for example in CI. */
+export interface DaemonConnectionInput {
+  /** The daemon's control URL, for example http://dr-daemon:7766. */
+  url: pulumi.Input<string>;
+  /** The daemon's bearer token (the `token` file in its state directory). */
+  token: pulumi.Input<string>;
+}
+
+/** A replication daemon running elsewhere (systemd, a container, Kubernetes), for example in CI. */
+export interface DaemonConnection {
+  /** The daemon's control URL, for example http://dr-daemon:7766. */
+  url: string;
+  /** The daemon's bearer token (the `token` file in its state directory). */
+  token: string;
+}
+
+/** How a promotion (role changed to primary) behaves. */
+export interface PromotionOptionsInput {
+  /** Planned switchover: how long to wait for the DR copy to apply every master transaction after the master was made read-only. On timeout the master is made writable again and the promotion fails. */
+  timeoutSeconds?: pulumi.Input<number>;
+  /** When the master is unreachable, promote anyway (forced): transactions the DR copy had not applied are lost, and the outputs report what is known of them. */
+  allowDataLoss?: pulumi.Input<boolean>;
+}
+
+/** How a promotion (role changed to primary) behaves. */
+export interface PromotionOptions {
+  /** Planned switchover: how long to wait for the DR copy to apply every master transaction after the master was made read-only. On timeout the master is made writable again and the promotion fails. */
+  timeoutSeconds?: number;
+  /** When the master is unreachable, promote anyway (forced): transactions the DR copy had not applied are lost, and the outputs report what is known of them. */
+  allowDataLoss?: boolean;
+}
+
+/** A server's address for clients. */
+export interface EndpointInput {
+  /** Host name or IP address. */
+  host: pulumi.Input<string>;
+  /** TCP port. */
+  port: pulumi.Input<number>;
+}
+
+/** A server's address for clients. */
+export interface Endpoint {
+  /** Host name or IP address. */
+  host: string;
+  /** TCP port. */
+  port: number;
+}
+
+/** The DrInstance a SyncLink feeds, as the SDK passes it: the instance's id and the connections it resolved. */
+export interface InstanceReferenceInput {
+  /** The DrInstance's id. */
+  id?: pulumi.Input<string>;
+  /** The master the instance copies. */
+  master: pulumi.Input<ServerConnectionInput>;
+  /** How to reach the DR server itself. */
+  connection: pulumi.Input<ServerConnectionInput>;
+}
+
+/** The DrInstance a SyncLink feeds, as the SDK passes it: the instance's id and the connections it resolved. */
+export interface InstanceReference {
+  /** The DrInstance's id. */
+  id?: string;
+  /** The master the instance copies. */
+  master: ServerConnection;
+  /** How to reach the DR server itself. */
+  connection: ServerConnection;
+}
+
+/** Progress of an initial copy. */
+export interface CopyProgressInput {
+  /** Tables being copied. */
+  tablesTotal: pulumi.Input<number>;
+  /** Tables fully copied. */
+  tablesDone: pulumi.Input<number>;
+  /** Rows copied so far. */
+  rowsCopied: pulumi.Input<number>;
+  /** Rows expected in total (from the master's statistics). */
+  rowsEstimated: pulumi.Input<number>;
+  /** Estimated seconds left; absent before it can be told. */
+  etaSeconds?: pulumi.Input<number>;
+}
+
+/** Progress of an initial copy. */
+export interface CopyProgress {
+  /** Tables being copied. */
+  tablesTotal: number;
+  /** Tables fully copied. */
+  tablesDone: number;
+  /** Rows copied so far. */
+  rowsCopied: number;
+  /** Rows expected in total (from the master's statistics). */
+  rowsEstimated: number;
+  /** Estimated seconds left; absent before it can be told. */
+  etaSeconds?: number;
+}
+
+/** The inputs of a DrInstance. */
+export interface DrInstanceArgs {
+  /** The master this instance is a copy of. */
+  master: pulumi.Input<ServerConnectionInput>;
+  /** An existing server to use as the DR copy. Give exactly one of server and local. */
+  server?: pulumi.Input<ServerConnectionInput>;
+  /** The embedded default: a local server the provider starts. Give exactly one of server and local. */
+  local?: pulumi.Input<LocalServerInput>;
+  /** "replica": read-only copy. Change to "primary" to promote it; going back is not supported (failback is a later feature). */
+  role?: pulumi.Input<"replica" | "primary">;
+  /** How a promotion behaves. */
+  promotion?: pulumi.Input<PromotionOptionsInput>;
+}
+
+/** The outputs of a DrInstance. */
+export interface DrInstanceOutputs {
+  /** The master this instance is a copy of. */
+  master: ServerConnection;
+  /** How the provider and SyncLink reach the DR server. */
+  connection: ServerConnection;
+  /** "mysql" or "mariadb", detected from the server. */
+  flavor: string;
+  /** The DR server's version string. */
+  version: string;
+  /** The DR server's own address, for reads (and for writes once promoted). */
+  endpoint: Endpoint;
+  /** "replica" or "primary". */
+  role: string;
+  /** Whether the DR server refuses ordinary writes. */
+  readOnly: boolean;
+  /** When the instance was promoted (ISO 8601); absent while a replica. */
+  promotedAt?: string;
+  /** The master GTIDs the DR copy had applied when it was promoted. */
+  promotedGtid?: string;
+  /** Forced promotion only: the master position last seen by the daemon, which the DR copy had not fully applied; absent when nothing is known to be lost. */
+  unappliedGtid?: string;
+}
+
+/** The inputs of a SyncLink. */
+export interface SyncLinkArgs {
+  /** The DrInstance to keep in sync (pass the resource; the SDK passes its id and connections). */
+  instance: pulumi.Input<InstanceReferenceInput>;
+  /** Which databases and tables replicate; omit for the whole instance. Changing it updates the running link: newly selected tables are copied, then streamed. */
+  objects?: pulumi.Input<ObjectSelectionInput>;
+  /** "full": create the selected tables on the DR server and copy their rows first; "none": the DR server already holds the data. Only used when the link is created. */
+  initialSync?: pulumi.Input<"full" | "none">;
+  /** The link's name in the daemon and in mysql_dr.checkpoint on the DR server; defaults to the resource's name. */
+  linkName?: pulumi.Input<string>;
+  /** A daemon running elsewhere. Default: a local daemon that the provider starts in its own session (it outlives the deployment) and that later runs reuse. */
+  daemon?: pulumi.Input<DaemonConnectionInput>;
+}
+
+/** The outputs of a SyncLink. */
+export interface SyncLinkOutputs {
+  /** The link's name. */
+  linkName: string;
+  /** The control URL of the daemon running the link. */
+  daemonUrl: string;
+  /** starting, running, retrying, paused, error or promoted. */
+  state: string;
+  /** copying, catching-up or syncing. */
+  phase: string;
+  /** Seconds the DR copy is behind the master (heartbeat-based, millisecond resolution); absent until measured. */
+  lagSeconds?: number;
+  /** Master GTIDs applied on the DR server. */
+  appliedGtid?: string;
+  /** The master's current GTID position. */
+  sourceGtid?: string;
+  /** Rows applied from the binlog since the link was created. */
+  rowsApplied: number;
+  /** The last error, while the link retries or after it stopped; absent when none. */
+  lastError?: string;
+  /** Initial copy progress while the link copies or catches up. */
+  copy?: CopyProgress;
+}
