@@ -1,0 +1,89 @@
+/**
+ * Promotion against real servers, through the CLI: a planned switchover loses nothing and leaves
+ * the old master read-only; without the master it is refused unless forced; a forced promotion
+ * reports what is known to be unapplied; either way the link is fenced and never writes to the
+ * promoted server again.
+ */
+import * as assert from "node:assert/strict";
+import type { DaemonClient } from "../../src/cli/daemon-client";
+import type { PromotionResult } from "../../src/promote/promoter";
+import { DaemonProcess, runCli, sleep, sql, tableContents, tempStateDir, waitFor } from "../support/daemon-process";
+import { type TestServer, describeEachBackend } from "../support/servers";
+
+describeEachBackend("promote", (getPair) => {
+  let master: TestServer;
+  let replica: TestServer;
+  let daemon: DaemonProcess;
+  let client: DaemonClient;
+
+  before(async () => {
+    ({ master, replica } = getPair());
+    daemon = await DaemonProcess.start(tempStateDir("promote"));
+    client = daemon.client();
+  });
+  after(async () => {
+    await daemon?.stop();
+  });
+
+  async function freshLink(name: string, db: string): Promise<void> {
+    await sql(master, `CREATE DATABASE ${db}; CREATE TABLE ${db}.t (id INT PRIMARY KEY); INSERT INTO ${db}.t VALUES (1), (2)`);
+    await client.createLink({ name, source: master.url, target: replica.url, include: [db], initial: "full" });
+    await waitFor(`${name} in sync`, async () => {
+      const s = await client.getLink(name);
+      return s.state === "running" && s.phase === "syncing";
+    });
+    await sql(replica, "SET GLOBAL read_only = ON");
+  }
+
+  const readOnly = async (server: TestServer) => Number((await sql(server, "SELECT @@GLOBAL.read_only AS ro"))[0].ro) === 1;
+
+  it("planned: makes the master read-only, waits until every master transaction is applied, fences the link, opens the DR", async () => {
+    await freshLink("planned", "planned_db");
+    await sql(master, "INSERT INTO planned_db.t VALUES (3), (4), (5)");
+    const r = runCli(["promote", "--source", master.url, "--target", replica.url, "--json"]);
+    assert.equal(r.code, 0, r.stderr);
+    const result = JSON.parse(r.stdout) as PromotionResult;
+    assert.equal(result.mode, "planned");
+    assert.deepEqual(result.fencedLinks, ["planned"]);
+    assert.equal(result.unappliedGtid, null);
+    assert.deepEqual(await tableContents(replica, "planned_db", "t"), await tableContents(master, "planned_db", "t"), "zero loss");
+    assert.equal(await readOnly(master), true);
+    assert.equal(await readOnly(replica), false);
+    await waitFor("the link to stop as promoted", async () => (await client.getLink("planned")).state === "promoted");
+
+    await sql(master, "SET GLOBAL read_only = OFF; INSERT INTO planned_db.t VALUES (6)");
+    await sleep(1500);
+    assert.equal((await tableContents(replica, "planned_db", "t")).length, 5, "a fenced link never writes to the promoted server");
+    await client.deleteLink("planned");
+  });
+
+  it("refuses without the master unless forced; forced, it fences the link and reports what is known to be unapplied", async () => {
+    await sql(replica, "SET GLOBAL read_only = OFF");
+    await freshLink("forced", "forced_db");
+    await client.pauseLink("forced");
+    await sql(master, "INSERT INTO forced_db.t VALUES (3)");
+    const [pos] = await sql(master, master.flavor === "mysql" ? "SELECT @@GLOBAL.gtid_executed AS p" : "SELECT @@GLOBAL.gtid_binlog_pos AS p");
+    // What the daemon had last seen of the master before it went away.
+    await sql(replica, "UPDATE mysql_dr.checkpoint SET source_seen_gtid = ? WHERE link = 'forced'", [pos.p]);
+    const gone = "mysql://root@127.0.0.1:1";
+
+    const refused = runCli(["promote", "--source", gone, "--target", replica.url]);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /^mysql-dr: Cannot connect to the source server at 127\.0\.0\.1:1 \(connection refused\); .*the promotion was refused .*--force/);
+    assert.equal(await readOnly(replica), true, "a refused promotion changes nothing");
+
+    const forced = runCli(["promote", "--source", gone, "--target", replica.url, "--force", "--json"]);
+    assert.equal(forced.code, 0, forced.stderr);
+    const result = JSON.parse(forced.stdout) as PromotionResult;
+    assert.equal(result.mode, "forced");
+    assert.deepEqual(result.fencedLinks, ["forced"]);
+    assert.equal(result.unappliedGtid, String(pos.p).replace(/\s+/g, ""));
+    assert.equal(await readOnly(replica), false);
+    const [fenced] = await sql(replica, "SELECT fenced FROM mysql_dr.checkpoint WHERE link = 'forced'");
+    assert.equal(Number(fenced.fenced), 1);
+    await client.resumeLink("forced");
+    await waitFor("the resumed link to refuse to write", async () => (await client.getLink("forced")).state === "promoted");
+    assert.equal((await tableContents(replica, "forced_db", "t")).length, 2);
+    await client.deleteLink("forced");
+  });
+});
