@@ -124,6 +124,29 @@ describeEachBackend("pulumi provider through the dynamic-provider host", (getPai
     assert.ok(fs.existsSync(path.join(dir, ".dr", "orders")), "and keeps its data");
   });
 
+  it("failover: `role: primary` in config promotes with zero loss; going back is refused", async function () {
+    this.timeout(300_000);
+    const dir = programFolder("failover");
+    const drPort = await freePort();
+    const capture = (extra: Record<string, string> = {}) => captureExample("failover", { ...masterConfig(), drPort: String(drPort), ...extra }, { masterPassword: PASSWORD });
+    const { engine } = await host(dir);
+    assert.deepEqual(ops(await engine.up(await capture())), { "payments-dr": "create", "payments-sync": "create" });
+    await waitFor("payments in sync", async () => {
+      const s = await daemon().getLink("payments-sync");
+      return s.phase === "syncing" && s.state === "running";
+    }, 120_000);
+    await sql(master, "INSERT INTO payments.t VALUES (3)");
+    assert.deepEqual(ops(await engine.up(await capture({ role: "primary" }))), { "payments-dr": "update", "payments-sync": "same" });
+    const dr: TestServer = { ...master, port: drPort, user: "root", password: "", url: `mysql://root@127.0.0.1:${drPort}` };
+    assert.deepEqual(await tableContents(dr, "payments", "t"), await tableContents(master, "payments", "t"), "nothing lost");
+    const promoted = engine.resources().find((r) => r.urn.endsWith("::payments-dr"))!.outputs;
+    assert.equal(promoted.role, "primary");
+    assert.equal(promoted.unappliedGtid, undefined);
+    await sql(master, "SET GLOBAL read_only = OFF");
+    await assert.rejects(engine.up(await capture({ role: "replica" })), /failback\) is not supported yet/);
+    await engine.destroy();
+  });
+
   it("refuses bad inputs in check, naming the property, before anything runs", async () => {
     const dir = programFolder("bad");
     const regs = await captureExample("quickstart", { ...masterConfig(), drPort: "3999" }, { masterPassword: PASSWORD });
