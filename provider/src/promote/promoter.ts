@@ -61,7 +61,7 @@ export async function promote(o: PromoteOptions): Promise<PromotionResult> {
 async function planned(dr: Connection, master: Connection, o: PromoteOptions): Promise<PromotionResult> {
   const facts = await inspectServer(master);
   const links = await linksFrom(dr, facts.identity);
-  await setReadOnly(master, facts.flavor, true);
+  await setReadOnly(master, facts.flavor, true, true);
   try {
     const wanted = await currentGtidPosition(master, facts.flavor);
     await waitApplied(dr, links, facts.flavor, wanted, (o.timeoutSeconds ?? DEFAULT_PROMOTION_TIMEOUT_S) * 1000, o.target);
@@ -141,9 +141,12 @@ async function fenceAndOpen(dr: Connection, links: string[], flavor: Flavor): Pr
   }
 }
 
-export async function setReadOnly(conn: Connection, flavor: Flavor, readOnly: boolean): Promise<void> {
-  // MySQL's super_read_only would also stop the applier (which writes with SUPER) on a DR server;
-  // on a master being switched over it is what stops every writer.
+/**
+ * `stopSuperUsers`: on MySQL also super_read_only, which stops every writer: right for a master
+ * being switched over, wrong for a DR server, where the applier writes with SUPER.
+ */
+export async function setReadOnly(conn: Connection, flavor: Flavor, readOnly: boolean, stopSuperUsers = false): Promise<void> {
   if (flavor === "mysql" && !readOnly) await conn.query("SET GLOBAL super_read_only = OFF");
   await conn.query(`SET GLOBAL read_only = ${readOnly ? "ON" : "OFF"}`);
+  if (flavor === "mysql" && readOnly && stopSuperUsers) await conn.query("SET GLOBAL super_read_only = ON");
 }
