@@ -4,7 +4,7 @@
 NPM ?= npm
 NPX ?= npx
 
-.PHONY: install build test demo clean generate
+.PHONY: install build test demo clean generate bench bench-quick
 
 # Reproducible install from package-lock.json (its `prepare` script also compiles).
 install:
@@ -28,6 +28,14 @@ demo: build
 # SDK types and the README's resource reference, from schema.json (a test fails when they drift).
 generate: build
 	node dist/provider/src/pulumi/codegen.js
+
+# Benchmarks against native replication, mydumper/myloader, mariadb-dump and pt-table-checksum
+# (installed from Debian's packages when missing); results in bench/results/.
+bench: build
+	node dist/bench/run.js
+
+bench-quick: build
+	node dist/bench/run.js --quick
 
 clean:
 	rm -rf dist

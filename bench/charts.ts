@@ -1,0 +1,52 @@
+/**
+ * The benchmark's charts, drawn with Vega-Lite (compiled to Vega, rendered to SVG headless) and
+ * rasterized with resvg: lag over time (daemon heartbeat vs pt-heartbeat on the native replica)
+ * and catch-up throughput per contender.
+ */
+import * as fs from "node:fs";
+
+interface ChartInput {
+  lag: { series: { t: number; daemon?: number; native?: number }[] };
+  catchup: Record<string, { txPerSec: number[] }>;
+}
+
+export async function writeCharts(r: ChartInput, basePath: string): Promise<void> {
+  const vegaLite = await import("vega-lite");
+  const vega = await import("vega");
+  const { Resvg } = await import("@resvg/resvg-js");
+  const render = async (spec: object, file: string) => {
+    const compiled = vegaLite.compile(spec as never).spec;
+    const view = new vega.View(vega.parse(compiled), { renderer: "none" });
+    const svg = await view.toSVG();
+    fs.writeFileSync(`${file}.svg`, svg);
+    fs.writeFileSync(`${file}.png`, new Resvg(svg, { background: "white", fitTo: { mode: "width", value: 900 } }).render().asPng());
+  };
+  const lagPoints = r.lag.series.flatMap((p) => [
+    ...(p.daemon !== undefined ? [{ t: p.t, lagMs: p.daemon, who: "mysql-dr daemon (heartbeat)" }] : []),
+    ...(p.native !== undefined ? [{ t: p.t, lagMs: p.native, who: "native replication (pt-heartbeat)" }] : []),
+  ]);
+  await render({
+    $schema: "https://vega.github.io/schema/vega-lite/v5.json",
+    title: "Replication lag under a steady sysbench load",
+    width: 700, height: 300,
+    data: { values: lagPoints },
+    mark: { type: "line", interpolate: "step-after" },
+    encoding: {
+      x: { field: "t", type: "quantitative", title: "seconds" },
+      y: { field: "lagMs", type: "quantitative", title: "lag (ms)" },
+      color: { field: "who", type: "nominal", title: null },
+    },
+  }, `${basePath}-lag`);
+  const names: Record<string, string> = { nativeSingle: "native, 1 thread", nativeParallel4: "native, 4 threads (optimistic)", daemon: "mysql-dr daemon" };
+  await render({
+    $schema: "https://vega.github.io/schema/vega-lite/v5.json",
+    title: "Catch-up throughput on the same backlog (median of runs)",
+    width: 500, height: 250,
+    data: { values: Object.entries(r.catchup).map(([k, v]) => ({ who: names[k] ?? k, tps: [...v.txPerSec].sort((a, b) => a - b)[Math.floor(v.txPerSec.length / 2)] })) },
+    mark: "bar",
+    encoding: {
+      y: { field: "who", type: "nominal", title: null, sort: "-x" },
+      x: { field: "tps", type: "quantitative", title: "transactions/s" },
+    },
+  }, `${basePath}-catchup`);
+}

@@ -1,0 +1,163 @@
+/**
+ * The benchmark's servers and reference tools: sandbox servers with one set of durability
+ * settings for everyone (sync_binlog=1, innodb_flush_log_at_trx_commit=1, the sandbox's flags),
+ * native GTID replication, sysbench, the daemon as a child process, and peers from Debian's
+ * packages, installed when missing.
+ */
+import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import * as mysql from "mysql2/promise";
+import { DaemonClient } from "../provider/src/cli/daemon-client";
+import { gtidCovers } from "../provider/src/core/gtid";
+import { type SandboxInfo, startSandbox, stopSandbox } from "../provider/src/sandbox/sandbox";
+
+export const REPO = path.resolve(__dirname, "../..");
+const CLI = path.join(REPO, "bin", "mysql-dr.js");
+
+/** Debian packages of the reference systems; installed (as root) when their command is missing. */
+const PEERS: Record<string, string> = { sysbench: "sysbench", mydumper: "mydumper", myloader: "mydumper", "pt-table-checksum": "percona-toolkit", "pt-heartbeat": "percona-toolkit" };
+
+export function ensurePeers(): void {
+  const missing = [...new Set(Object.entries(PEERS).filter(([cmd]) => spawnSync("sh", ["-c", `command -v ${cmd}`]).status !== 0).map(([, pkg]) => pkg))];
+  if (!missing.length) return;
+  log(`installing ${missing.join(", ")} from Debian's packages`);
+  execFileSync("apt-get", ["update"], { stdio: "ignore" });
+  execFileSync("apt-get", ["install", "-y", "--no-install-recommends", ...missing], { stdio: "ignore", env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" } });
+}
+
+export function log(msg: string): void {
+  process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
+}
+
+export class Server {
+  constructor(readonly info: SandboxInfo) {}
+
+  get port(): number {
+    return this.info.port;
+  }
+
+  get url(): string {
+    return this.info.url;
+  }
+
+  async sql(statements: string, params: unknown[] = []): Promise<Record<string, unknown>[]> {
+    const conn = await mysql.createConnection({ host: "127.0.0.1", port: this.port, user: "root", multipleStatements: true, supportBigNumbers: true, bigNumberStrings: true });
+    try {
+      const [rows] = await conn.query(statements, params);
+      return rows as Record<string, unknown>[];
+    } finally {
+      await conn.end();
+    }
+  }
+
+  async position(): Promise<string> {
+    return String((await this.sql("SELECT @@GLOBAL.gtid_binlog_pos AS p"))[0].p);
+  }
+}
+
+export class Lab {
+  readonly dir = fs.mkdtempSync(path.join(os.tmpdir(), "mysql-dr-bench-"));
+  private readonly servers: { name: string; dir: string }[] = [];
+  private daemonProcess?: ChildProcess;
+  daemon?: DaemonClient;
+
+  async server(name: string): Promise<Server> {
+    const dir = path.join(this.dir, name);
+    const info = await startSandbox({ name, dir });
+    this.servers.push({ name, dir });
+    return new Server(info);
+  }
+
+  async startDaemon(): Promise<DaemonClient> {
+    const stateDir = path.join(this.dir, "daemon");
+    fs.mkdirSync(stateDir, { recursive: true });
+    this.daemonProcess = spawn(process.execPath, [CLI, "daemon", "--listen", "127.0.0.1:0", "--state-dir", stateDir], { stdio: ["ignore", fs.openSync(path.join(stateDir, "out.log"), "a"), "inherit"] });
+    for (let i = 0; i < 200 && !fs.existsSync(path.join(stateDir, "daemon.address")); i++) await sleep(50);
+    this.daemon = new DaemonClient({ stateDir });
+    return this.daemon;
+  }
+
+  /** The daemon's peak resident memory since the last reset, in MiB (VmHWM). */
+  daemonPeakRssMiB(): number {
+    const status = fs.readFileSync(`/proc/${this.daemonProcess!.pid}/status`, "utf8");
+    return Number(/VmHWM:\s+(\d+) kB/.exec(status)![1]) / 1024;
+  }
+
+  resetDaemonPeakRss(): void {
+    fs.writeFileSync(`/proc/${this.daemonProcess!.pid}/clear_refs`, "5");
+  }
+
+  async close(): Promise<void> {
+    this.daemonProcess?.kill("SIGTERM");
+    for (const s of this.servers) await stopSandbox(s).catch(() => undefined);
+    fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** Native MariaDB GTID replication from `master` (stopped until startReplica). */
+export async function configureNativeReplica(replica: Server, master: Server, parallelThreads: number): Promise<void> {
+  await replica.sql(`STOP SLAVE; RESET SLAVE ALL; SET GLOBAL gtid_slave_pos = '';
+    SET GLOBAL slave_parallel_threads = ${parallelThreads}; SET GLOBAL slave_parallel_mode = '${parallelThreads > 0 ? "optimistic" : "conservative"}';
+    CHANGE MASTER TO MASTER_HOST = '127.0.0.1', MASTER_PORT = ${master.port}, MASTER_USER = 'root', MASTER_USE_GTID = slave_pos`);
+}
+
+export async function startReplica(replica: Server): Promise<void> {
+  await replica.sql("START SLAVE");
+}
+
+export async function stopReplica(replica: Server): Promise<void> {
+  await replica.sql("STOP SLAVE");
+}
+
+/** Waits until `applied()` covers `target`; returns the seconds it took. */
+export async function timeUntilCovered(applied: () => Promise<string | null>, target: string, timeoutMs = 1_800_000): Promise<number> {
+  const started = Date.now();
+  for (;;) {
+    const pos = await applied();
+    if (pos !== null && gtidCovers("mariadb", pos, target)) return (Date.now() - started) / 1000;
+    if (Date.now() - started > timeoutMs) throw new Error(`not caught up with ${target} after ${timeoutMs / 1000} s (at ${pos})`);
+    await sleep(25);
+  }
+}
+
+export async function nativeApplied(replica: Server): Promise<string> {
+  return String((await replica.sql("SELECT @@GLOBAL.gtid_slave_pos AS p"))[0].p);
+}
+
+export function sysbench(master: Server, args: string[]): string {
+  const r = spawnSync("sysbench", ["oltp_write_only", "--db-driver=mysql", "--mysql-host=127.0.0.1", `--mysql-port=${master.port}`, "--mysql-user=root", "--mysql-db=sbtest", ...args], { encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
+  if (r.status !== 0) throw new Error(`sysbench ${args.join(" ")} failed: ${r.stderr || r.stdout}`);
+  return r.stdout;
+}
+
+export function sysbenchAsync(master: Server, args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn("sysbench", ["oltp_write_only", "--db-driver=mysql", "--mysql-host=127.0.0.1", `--mysql-port=${master.port}`, "--mysql-user=root", "--mysql-db=sbtest", ...args]);
+    let out = "";
+    child.stdout.on("data", (d) => (out += d));
+    child.on("exit", (code) => (code === 0 ? resolve(out) : reject(new Error(`sysbench exited ${code}`))));
+  });
+}
+
+export function timed(cmd: string, args: string[], opts: { input?: string } = {}): number {
+  const started = Date.now();
+  const r = spawnSync(cmd, args, { encoding: "utf8", maxBuffer: 256 * 1024 * 1024, ...opts });
+  if (r.status !== 0 && !(cmd === "pt-table-checksum" && r.status !== null && r.status < 16)) throw new Error(`${cmd} failed (${r.status}): ${r.stderr}`);
+  return (Date.now() - started) / 1000;
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+export function percentile(values: number[], p: number): number {
+  if (!values.length) return NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+export function stats(values: number[]): { min: number; median: number; max: number } {
+  return { min: Math.min(...values), median: percentile(values, 50), max: Math.max(...values) };
+}
