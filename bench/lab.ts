@@ -73,7 +73,9 @@ export class Lab {
   async startDaemon(): Promise<DaemonClient> {
     const stateDir = path.join(this.dir, "daemon");
     fs.mkdirSync(stateDir, { recursive: true });
-    this.daemonProcess = spawn(process.execPath, [CLI, "daemon", "--listen", "127.0.0.1:0", "--state-dir", stateDir], { stdio: ["ignore", fs.openSync(path.join(stateDir, "out.log"), "a"), "inherit"] });
+    // --profile: a V8 CPU profile of the daemon over the whole run, to see where its time goes.
+    const profile = process.argv.includes("--profile") ? ["--cpu-prof", `--cpu-prof-dir=${path.join(REPO, "bench", "results", "profile")}`] : [];
+    this.daemonProcess = spawn(process.execPath, [...profile, CLI, "daemon", "--listen", "127.0.0.1:0", "--state-dir", stateDir], { stdio: ["ignore", fs.openSync(path.join(stateDir, "out.log"), "a"), "inherit"] });
     for (let i = 0; i < 200 && !fs.existsSync(path.join(stateDir, "daemon.address")); i++) await sleep(50);
     this.daemon = new DaemonClient({ stateDir });
     return this.daemon;
@@ -90,7 +92,11 @@ export class Lab {
   }
 
   async close(): Promise<void> {
-    this.daemonProcess?.kill("SIGTERM");
+    if (this.daemonProcess && this.daemonProcess.exitCode === null) {
+      const exited = new Promise((resolve) => this.daemonProcess!.once("exit", resolve));
+      this.daemonProcess.kill("SIGTERM");
+      await exited;
+    }
     for (const s of this.servers) await stopSandbox(s).catch(() => undefined);
     fs.rmSync(this.dir, { recursive: true, force: true });
   }

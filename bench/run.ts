@@ -90,24 +90,25 @@ async function main(): Promise<void> {
     await master.sql("CREATE DATABASE IF NOT EXISTS percona_hb");
     const heartbeat = spawn("pt-heartbeat", ["--update", "-h", "127.0.0.1", "-P", String(master.port), "-u", "root", "-D", "percona_hb", "--create-table", "--interval", "0.1"], { stdio: "ignore" });
     await sleep(1500);
-    const monitor = spawn("pt-heartbeat", ["--monitor", "-h", "127.0.0.1", "-P", String(single.port), "-u", "root", "-D", "percona_hb", "--interval", "0.1", "--master-server-id", String(master.port)], { stdio: ["ignore", "pipe", "ignore"] });
+    // pt-heartbeat buffers its stdout when piped: its --file holds the latest measurement instead.
+    const monitorFile = path.join(lab.dir, "pt-heartbeat.txt");
+    const monitor = spawn("pt-heartbeat", ["--monitor", "-h", "127.0.0.1", "-P", String(single.port), "-u", "root", "-D", "percona_hb", "--interval", "0.1", "--master-server-id", String(master.port), "--file", monitorFile], { stdio: "ignore" });
     const started = Date.now();
-    monitor.stdout.setEncoding("utf8").on("data", (chunk: string) => {
-      for (const m of chunk.matchAll(/^\s*([\d.]+)s/gm)) {
-        const ms = Number(m[1]) * 1000;
-        results.lag.nativeMs.push(ms);
-        results.lag.series.push({ t: (Date.now() - started) / 1000, native: ms });
-      }
-    });
     lab.resetDaemonPeakRss();
     const load = sysbenchAsync(master, [`--tables=${SIZE.tables}`, `--table-size=${SIZE.tableRows}`, `--threads=${THREADS}`, `--rate=${rate}`, `--time=${SIZE.lagSeconds}`, "run"]);
     let loading = true;
     void load.finally(() => (loading = false));
     while (loading) {
+      const t = (Date.now() - started) / 1000;
       const lag = (await daemon.getLink("bench")).lagSeconds;
       if (lag !== null) {
         results.lag.daemonMs.push(lag * 1000);
-        results.lag.series.push({ t: (Date.now() - started) / 1000, daemon: lag * 1000 });
+        results.lag.series.push({ t, daemon: lag * 1000 });
+      }
+      const native = /^\s*([\d.]+)s/.exec(fs.existsSync(monitorFile) ? fs.readFileSync(monitorFile, "utf8") : "");
+      if (native) {
+        results.lag.nativeMs.push(Number(native[1]) * 1000);
+        results.lag.series.push({ t, native: Number(native[1]) * 1000 });
       }
       await sleep(100);
     }
