@@ -34,7 +34,7 @@ export async function writeCharts(r: ChartInput, basePath: string): Promise<void
     encoding: {
       x: { field: "t", type: "quantitative", title: "seconds" },
       y: { field: "lagMs", type: "quantitative", title: "lag (ms)" },
-      color: { field: "who", type: "nominal", title: null },
+      color: { field: "who", type: "nominal", title: null, legend: { orient: "bottom", labelLimit: 400 } },
     },
   }, `${basePath}-lag`);
   const names: Record<string, string> = { nativeSingle: "native, 1 thread", nativeParallel4: "native, 4 threads (optimistic)", daemon: "mysql-dr daemon" };

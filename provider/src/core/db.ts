@@ -30,9 +30,9 @@ export function connectionOptions(address: ServerAddress): mysql.ConnectionOptio
 }
 
 /** Opens a connection; failures become one sentence naming the server's role and what to check. */
-export async function openConnection(address: ServerAddress, role: string): Promise<Connection> {
+export async function openConnection(address: ServerAddress, role: string, options: { multipleStatements?: boolean } = {}): Promise<Connection> {
   try {
-    const conn = await mysql.createConnection(connectionOptions(address));
+    const conn = await mysql.createConnection({ ...connectionOptions(address), ...options });
     // A session that outlives the caller's attention must not bring the process down.
     conn.on("error", () => undefined);
     await conn.query("SET time_zone = '+00:00'");

@@ -18,9 +18,16 @@ import { advanceCheckpoint, markDdlPending } from "./checkpoint-store";
 import type { TablePlan, TablePlans } from "./table-plans";
 import type { ApplyMode } from "../copy/copy-modes";
 
-/** Commit the target transaction once it holds this many rows or source transactions. */
+/**
+ * Commit the target transaction once it holds this many rows or source transactions, or once it
+ * has been open this long: batching amortizes commits while behind, the age bound keeps the
+ * latency it adds small when the stream runs just below the applier's speed.
+ */
 export const BATCH_MAX_ROWS = 5_000;
 export const BATCH_MAX_TRANSACTIONS = 1_000;
+export const BATCH_MAX_AGE_MS = 100;
+/** Statements sent to the DR server in one round trip (a multi-statement query). */
+export const ROUND_TRIP_MAX_STATEMENTS = 200;
 
 /** Errors a replayed DDL may raise when it already ran before a crash ("already done"). */
 const DDL_ALREADY_DONE_ERRNOS = new Set([
@@ -69,6 +76,10 @@ export class Applier {
   private batchHeartbeatMs?: number;
   private batchLastEventMs = 0;
   private pending?: PendingStatement;
+  /** Statements built but not sent yet, in order; sent together in one round trip. */
+  private outgoing: { sql: string; params: unknown[]; table: string }[] = [];
+  private outgoingBytes = 0;
+  private batchStartedAt = 0;
   private releaseLock?: () => void;
 
   constructor(private readonly o: ApplierOptions) {}
@@ -88,7 +99,7 @@ export class Applier {
           this.batchTransactions++;
           this.batchLastEventMs = item.timestampMs;
           if (item.heartbeatMs !== undefined) this.batchHeartbeatMs = item.heartbeatMs;
-          if (queue.isEmpty() || this.batchRows >= BATCH_MAX_ROWS || this.batchTransactions >= BATCH_MAX_TRANSACTIONS) {
+          if (queue.isEmpty() || this.batchRows >= BATCH_MAX_ROWS || this.batchTransactions >= BATCH_MAX_TRANSACTIONS || Date.now() - this.batchStartedAt >= BATCH_MAX_AGE_MS) {
             await this.commitBatch();
           }
           break;
@@ -110,6 +121,7 @@ export class Applier {
     this.releaseLock = await this.o.applyLock.acquire();
     await this.o.conn.query("START TRANSACTION /* mysql-dr applier */");
     this.inTransaction = true;
+    this.batchStartedAt = Date.now();
   }
 
   private unlock(): void {
@@ -121,6 +133,7 @@ export class Applier {
   private async commitBatch(): Promise<void> {
     if (!this.inTransaction) return;
     await this.flush();
+    await this.send();
     const gtid = this.o.progress.toString();
     await advanceCheckpoint(this.o.conn, this.o.link, gtid, this.batchRows, this.batchTransactions, this.o.sourceSeen());
     await this.o.conn.query("COMMIT /* mysql-dr applier */");
@@ -197,11 +210,22 @@ export class Applier {
     await this.execute(sql, p.params, p.plan);
   }
 
+  /** Queues a statement; the queue goes out when it is full and before the batch commits. */
   private async execute(sql: string, params: unknown[], plan: TablePlan): Promise<void> {
+    this.outgoing.push({ sql, params, table: plan.table });
+    this.outgoingBytes += sql.length + estimateBytes(params);
+    if (this.outgoing.length >= ROUND_TRIP_MAX_STATEMENTS || this.outgoingBytes >= STATEMENT_MAX_BYTES) await this.send();
+  }
+
+  private async send(): Promise<void> {
+    const statements = this.outgoing;
+    if (!statements.length) return;
+    this.outgoing = [];
+    this.outgoingBytes = 0;
     try {
-      await this.o.conn.query(sql, params);
+      await this.o.conn.query(statements.map((s) => s.sql).join(";\n"), statements.flatMap((s) => s.params));
     } catch (err) {
-      throw describeApplyError(err, plan.table);
+      throw describeApplyError(err, [...new Set(statements.map((s) => s.table))].join(" or "));
     }
   }
 

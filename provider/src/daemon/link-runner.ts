@@ -207,7 +207,8 @@ export class LinkRunner {
     const abort = (this.abort = new AbortController());
     if (this.stopRequested) abort.abort();
     try {
-      const target = await openConnection(def.target, "target");
+      // The applier sends a batch's statements together, several per round trip.
+      const target = await openConnection(def.target, "target", { multipleStatements: true });
       closers.push(() => target.destroy());
       await target.query("SET SESSION sql_mode = 'NO_AUTO_VALUE_ON_ZERO' /* mysql-dr applier */");
       await acquireLinkLock(target, def.name);

@@ -1,12 +1,6 @@
 /** The schema's ServerConnection as the core's ServerAddress and URL. */
+import type { ServerConnection } from "../../../sdk/types.generated";
 import { type ServerAddress, formatServerUrl } from "../core/connection-url";
-
-export interface ServerConnection {
-  host: string;
-  port?: number;
-  user: string;
-  password?: string;
-}
 
 export function toAddress(c: ServerConnection): ServerAddress {
   return { host: c.host, port: c.port ?? 3306, user: c.user, password: c.password ?? "" };

@@ -11,7 +11,8 @@ import { DrError } from "../core/errors";
 import { checkSource, checkTarget, inspectServer } from "../core/server-inspector";
 import { promote, setReadOnly } from "../promote/promoter";
 import { startSandbox, stopSandbox } from "../sandbox/sandbox";
-import { type ServerConnection, toAddress } from "./connections";
+import type { DrInstanceOutputs as GeneratedOutputs, LocalServer, PromotionOptions, ServerConnection } from "../../../sdk/types.generated";
+import { toAddress } from "./connections";
 import { diffInputs } from "./resource-diff";
 import { type CheckFailure, validateInputs } from "./schema";
 
@@ -19,30 +20,17 @@ const RESOURCE = "DrInstance";
 const LOCAL_USER = "root";
 const LOCAL_HOST = "127.0.0.1";
 
-interface LocalServer {
-  port: number;
-  dataDir: string;
-  deleteData?: boolean;
-}
-
+/** The checked inputs (defaults filled), as plain values. */
 export interface DrInstanceInputs {
   master: ServerConnection;
   server?: ServerConnection;
   local?: LocalServer;
   role: "replica" | "primary";
-  promotion?: { timeoutSeconds?: number; allowDataLoss?: boolean };
+  promotion?: PromotionOptions;
 }
 
-export interface DrInstanceOutputs extends DrInstanceInputs {
-  connection: ServerConnection;
-  flavor: string;
-  version: string;
-  endpoint: { host: string; port: number };
-  readOnly: boolean;
-  promotedAt?: string;
-  promotedGtid?: string;
-  unappliedGtid?: string;
-}
+/** schema.json's outputs, plus the inputs they carry (diff compares those). */
+export type DrInstanceOutputs = GeneratedOutputs & DrInstanceInputs;
 
 export async function check(_olds: unknown, news: Record<string, unknown>): Promise<{ inputs: Record<string, unknown>; failures: CheckFailure[] }> {
   const { inputs, failures } = validateInputs(RESOURCE, news);

@@ -7,6 +7,7 @@
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import type { DaemonConnection } from "../../../sdk/types.generated";
 import { DaemonClient } from "../cli/daemon-client";
 import { DrError } from "../core/errors";
 import { STATE_FILES, ensurePrivateDir, resolveStateDir } from "../core/state-dir";
@@ -15,12 +16,7 @@ const START_TIMEOUT_MS = 20_000;
 const POLL_MS = 100;
 const CLI = path.resolve(__dirname, "../../../../bin/mysql-dr.js");
 
-export interface DaemonInput {
-  url: string;
-  token: string;
-}
-
-export async function daemonClient(daemon: DaemonInput | undefined): Promise<DaemonClient> {
+export async function daemonClient(daemon: DaemonConnection | undefined): Promise<DaemonClient> {
   if (daemon) return new DaemonClient({ daemon: daemon.url, token: daemon.token });
   const stateDir = resolveStateDir();
   const running = await reachable(stateDir);

@@ -5,32 +5,25 @@
  */
 import { DrError } from "../core/errors";
 import type { LinkStatus } from "../daemon/link-runner";
-import { type ServerConnection, toUrl } from "./connections";
-import { type DaemonInput, daemonClient } from "./local-daemon";
+import type { DaemonConnection, InstanceReference, ObjectSelection, SyncLinkOutputs as GeneratedOutputs } from "../../../sdk/types.generated";
+import { toUrl } from "./connections";
+import { daemonClient } from "./local-daemon";
 import { diffInputs } from "./resource-diff";
 import { type CheckFailure, validateInputs } from "./schema";
 
 const RESOURCE = "SyncLink";
 
+/** The checked inputs (defaults filled), as plain values. */
 export interface SyncLinkInputs {
-  instance: { id?: string; master: ServerConnection; connection: ServerConnection };
-  objects?: { include?: string[]; exclude?: string[] };
+  instance: InstanceReference;
+  objects?: ObjectSelection;
   initialSync: "full" | "none";
   linkName: string;
-  daemon?: DaemonInput;
+  daemon?: DaemonConnection;
 }
 
-export interface SyncLinkOutputs extends SyncLinkInputs {
-  daemonUrl: string;
-  state: string;
-  phase: string;
-  lagSeconds?: number;
-  appliedGtid?: string;
-  sourceGtid?: string;
-  rowsApplied: number;
-  lastError?: string;
-  copy?: { tablesTotal: number; tablesDone: number; rowsCopied: number; rowsEstimated: number; etaSeconds?: number };
-}
+/** schema.json's outputs, plus the inputs they carry (diff compares those). */
+export type SyncLinkOutputs = GeneratedOutputs & SyncLinkInputs;
 
 export async function check(_olds: unknown, news: Record<string, unknown>): Promise<{ inputs: Record<string, unknown>; failures: CheckFailure[] }> {
   return validateInputs(RESOURCE, news);

@@ -18,7 +18,8 @@ import { readTableShape } from "../daemon/table-plans";
 import { type HashedTable, boundarySql, chunkChecksumSql, chunkRowsSql, hashCountsSql, keyRange, rowHashSql } from "./row-hash";
 
 export const VERIFY_CHUNK_ROWS = 10_000;
-export const DEFAULT_VERIFY_PARALLELISM = 2;
+/** Tables compared at once: the work is on the servers, so a few sessions keep both busy. */
+export const DEFAULT_VERIFY_PARALLELISM = 4;
 /** Rounds a difference must survive (each after the DR caught up with the master's read). */
 export const RECHECK_ROUNDS = 5;
 const RECHECK_DELAY_MS = 200;
@@ -172,8 +173,8 @@ class Verifier {
       const hi = (boundary as unknown[][])[0] ?? null;
       const range = keyRange(t.key!, lo, hi);
       report.chunks++;
-      const rows = await this.until(async () => {
-        const [m, d] = await this.both(s, chunkChecksumSql(t, range.sql), range.params);
+      const rows = await this.until(async (round) => {
+        const [m, d] = round === 0 ? await this.bothAtOnce(s, chunkChecksumSql(t, range.sql), range.params) : await this.both(s, chunkChecksumSql(t, range.sql), range.params);
         return sameChecksum(m[0], d[0]) ? Number(m[0].cnt) : undefined;
       });
       if (rows !== undefined) {
@@ -209,8 +210,8 @@ class Verifier {
     const report = emptyReport(t);
     report.chunks = 1;
     let diff: { hash: string; master: number; dr: number }[] = [];
-    const rows = await this.until(async () => {
-      const [m, d] = await this.both(s, hashCountsSql(t), []);
+    const rows = await this.until(async (round) => {
+      const [m, d] = round === 0 ? await this.bothAtOnce(s, hashCountsSql(t), []) : await this.both(s, hashCountsSql(t), []);
       diff = diffCounts(m, d);
       return diff.length ? undefined : m.reduce((n, r) => n + Number(r.n), 0);
     });
@@ -302,14 +303,23 @@ class Verifier {
     return (rows as unknown[][])[0] ?? [];
   }
 
-  /** Runs `attempt` until it returns a value, at most RECHECK_ROUNDS times. */
-  private async until<T>(attempt: () => Promise<T | undefined>): Promise<T | undefined> {
+  /**
+   * Runs `attempt` until it returns a value, at most RECHECK_ROUNDS times. The first round
+   * compares both servers at once (most chunks agree); later rounds wait for the DR to catch up.
+   */
+  private async until<T>(attempt: (round: number) => Promise<T | undefined>): Promise<T | undefined> {
     for (let round = 0; round < RECHECK_ROUNDS; round++) {
-      if (round) await sleep(RECHECK_DELAY_MS * round);
-      const result = await attempt();
+      if (round > 1) await sleep(RECHECK_DELAY_MS * round);
+      const result = await attempt(round);
       if (result !== undefined) return result;
     }
     return undefined;
+  }
+
+  /** The same query on both servers at the same time: equal results need no waiting. */
+  private async bothAtOnce(s: Session, sql: string, params: unknown[]): Promise<[Record<string, unknown>[], Record<string, unknown>[]]> {
+    const [[m], [d]] = await Promise.all([s.master.query(sql, params), s.dr.query(sql, params)]);
+    return [m as Record<string, unknown>[], d as Record<string, unknown>[]];
   }
 
   /** The same query on both servers: the master first, then the DR once it has applied what the master had. */
