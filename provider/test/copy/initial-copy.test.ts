@@ -8,6 +8,7 @@ import type { DaemonClient } from "../../src/cli/daemon-client";
 import type { LinkStatus } from "../../src/daemon/link-runner";
 import { DaemonProcess, connect, runCli, sql, tableContents, tempStateDir, waitCaughtUp, waitFor } from "../support/daemon-process";
 import { type TestServer, describeEachBackend } from "../support/servers";
+import { insertTypeMatrix, typeMatrixDdl } from "../support/type-matrix";
 
 const CHUNK_ROWS = 10_000;
 
@@ -101,6 +102,15 @@ describeEachBackend("initial copy", (getPair) => {
     await waitCaughtUp(client, "live", master);
     await assertSameTables("live", ["skipped"]);
     await client.deleteLink("live");
+  });
+
+  it("copies every column type value for value (server-quoted and escaped paths)", async () => {
+    await sql(master, typeMatrixDdl(master.flavor, "copy_types"));
+    await insertTypeMatrix(master, "copy_types");
+    await client.createLink({ name: "types", source: master.url, target: replica.url, include: ["copy_types"], initial: "full" });
+    await inSync("types");
+    await assertSameTables("copy_types");
+    await client.deleteLink("types");
   });
 
   it("resumes a copy killed mid-table from its last finished chunk, copying no chunk twice", async function () {
