@@ -12,7 +12,7 @@ import type { Flavor } from "../core/flavor";
 import { currentGtidPosition } from "../core/server-inspector";
 import type { CopyModes } from "./copy-modes";
 import { type CopyUnit, type KeyValues, recordCatchupTarget, recordChunk } from "./copy-state";
-import { STATEMENT_MAX_BYTES, estimateBytes, multiRowInsert } from "./sql-batches";
+import { multiRowInsert } from "./sql-batches";
 
 export const COPY_CHUNK_ROWS = 10_000;
 /** One copy connection per core, at least 2 (the servers do most of the work), at most 8. */
@@ -70,7 +70,7 @@ export class TableCopier {
 
   private async openWorker(): Promise<Worker> {
     const source = await openConnection(this.o.source, "source");
-    const target = await openConnection(this.o.target, "target", { multipleStatements: true });
+    const target = await openConnection(this.o.target, "target");
     // Parents and children arrive in any order within a round; the master already checked them.
     await target.query("SET SESSION foreign_key_checks = 0, sql_mode = 'NO_AUTO_VALUE_ON_ZERO' /* mysql-dr copy */");
     return { source, target };
@@ -90,7 +90,6 @@ export class TableCopier {
     const keys = u.keyColumns;
     const table = quoteTable(u.db, u.table);
     const columns = await this.copiedColumns(w.source, u);
-    const names = columns.map((c) => c.name);
     const conditions: string[] = [];
     const params: unknown[] = [];
     if (u.lastKey !== null) {
@@ -106,25 +105,19 @@ export class TableCopier {
       params.push(u.rangeHi);
     }
     const where = conditions.length ? `WHERE ${conditions.join(" AND ")}` : "";
-    // Where every column's text form is exact, the master quotes the values itself (its C code
-    // is far faster than escaping in this process); the raw key values follow, for the position.
-    const serverQuoted = columns.every((c) => QUOTABLE_TYPES.has(c.type));
-    const selected = serverQuoted ? [...names.map((n) => `QUOTE(${quoteId(n)})`), ...keys.map(quoteId)] : names.map(quoteId);
     const [rows] = await w.source.query({
-      sql: `SELECT ${selected.join(", ")} FROM ${table} ${where} ORDER BY ${keys.map(quoteId).join(", ")} LIMIT ${this.chunkRows} /* mysql-dr copy */`,
+      sql: `SELECT ${columns.map(quoteId).join(", ")} FROM ${table} ${where} ORDER BY ${keys.map(quoteId).join(", ")} LIMIT ${this.chunkRows} /* mysql-dr copy */`,
       values: params,
       rowsAsArray: true,
     });
     const data = rows as unknown[][];
-    const keyIdx = serverQuoted ? keys.map((_, i) => names.length + i) : keys.map((k) => names.indexOf(k));
+    const keyIdx = keys.map((k) => columns.indexOf(k));
     const lastKey = data.length ? keyIdx.map((i) => data[data.length - 1][i]) : u.lastKey;
     const done = data.length < this.chunkRows;
-    const prefix = `INSERT IGNORE INTO ${table} (${names.map(quoteId).join(", ")}) VALUES `;
-    const statements = serverQuoted
-      ? quotedInserts(prefix, data, names.length)
-      : [...multiRowInsert(prefix, names.length, data)];
     await w.target.query("START TRANSACTION /* mysql-dr copy */");
-    for (const round of roundTrips(statements)) await w.target.query(round.sql, round.params);
+    for (const stmt of multiRowInsert(`INSERT IGNORE INTO ${table} (${columns.map(quoteId).join(", ")}) VALUES `, columns.length, data)) {
+      await w.target.query(stmt.sql, stmt.params);
+    }
     await recordChunk(w.target, this.o.link, u, lastKey, data.length, done);
     await w.target.query("COMMIT /* mysql-dr copy */");
     u.lastKey = lastKey;
@@ -141,7 +134,7 @@ export class TableCopier {
    */
   private async copyWhole(u: CopyUnit, w: Worker): Promise<void> {
     const table = quoteTable(u.db, u.table);
-    const columns = (await this.copiedColumns(w.source, u)).map((c) => c.name);
+    const columns = await this.copiedColumns(w.source, u);
     const snapshotGtid = await startSnapshot(w.source, this.o.flavor);
     let rows = 0;
     try {
@@ -186,64 +179,22 @@ export class TableCopier {
     }
   }
 
-  private readonly columnCache = new Map<string, { name: string; type: string }[]>();
+  private readonly columnCache = new Map<string, string[]>();
 
   /** Columns the copy writes: all but generated ones, which the DR server computes itself. */
-  private async copiedColumns(source: Connection, u: CopyUnit): Promise<{ name: string; type: string }[]> {
+  private async copiedColumns(source: Connection, u: CopyUnit): Promise<string[]> {
     const key = `${u.db}.${u.table}`;
     let cols = this.columnCache.get(key);
     if (!cols) {
       const [rows] = await source.query(
-        "SELECT COLUMN_NAME AS name, LOWER(DATA_TYPE) AS type FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND COALESCE(GENERATION_EXPRESSION, '') = '' ORDER BY ORDINAL_POSITION /* mysql-dr copy */",
+        "SELECT COLUMN_NAME AS name FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND COALESCE(GENERATION_EXPRESSION, '') = '' ORDER BY ORDINAL_POSITION /* mysql-dr copy */",
         [u.db, u.table],
       );
-      cols = rows as { name: string; type: string }[];
+      cols = (rows as { name: string }[]).map((r) => r.name);
       this.columnCache.set(key, cols);
     }
     return cols;
   }
-}
-
-/** Types whose QUOTE() text converts back to the same value (no binary data, no bit strings). */
-const QUOTABLE_TYPES = new Set([
-  "tinyint", "smallint", "mediumint", "int", "integer", "bigint", "decimal", "numeric",
-  "char", "varchar", "tinytext", "text", "mediumtext", "longtext", "enum", "set", "json",
-  "date", "datetime", "timestamp", "time", "year",
-]);
-
-/** Multi-row INSERTs from rows of server-quoted literals (QUOTE(NULL) is the word NULL). */
-function quotedInserts(prefix: string, rows: unknown[][], columns: number): { sql: string; params: unknown[] }[] {
-  const out: { sql: string; params: unknown[] }[] = [];
-  let values: string[] = [];
-  let bytes = 0;
-  for (const row of rows) {
-    const literal = `(${row.slice(0, columns).map((v) => (typeof v === "string" ? v : Buffer.isBuffer(v) ? v.toString("utf8") : String(v))).join(", ")})`;
-    values.push(literal);
-    bytes += literal.length;
-    if (bytes >= STATEMENT_MAX_BYTES) {
-      out.push({ sql: prefix + values.join(", "), params: [] });
-      values = [];
-      bytes = 0;
-    }
-  }
-  if (values.length) out.push({ sql: prefix + values.join(", "), params: [] });
-  return out;
-}
-
-/** Statements grouped into multi-statement queries of bounded size: a chunk in few round trips. */
-function* roundTrips(statements: { sql: string; params: unknown[] }[]): Generator<{ sql: string; params: unknown[] }> {
-  let group: { sql: string; params: unknown[] }[] = [];
-  let bytes = 0;
-  for (const s of statements) {
-    group.push(s);
-    bytes += s.sql.length + estimateBytes(s.params);
-    if (bytes >= STATEMENT_MAX_BYTES) {
-      yield { sql: group.map((g) => g.sql).join(";\n"), params: group.flatMap((g) => g.params) };
-      group = [];
-      bytes = 0;
-    }
-  }
-  if (group.length) yield { sql: group.map((g) => g.sql).join(";\n"), params: group.flatMap((g) => g.params) };
 }
 
 /** `(k1, k2, ...) > (v1, v2, ...)` spelled out, so every server uses the key's index for it. */

@@ -1,7 +1,7 @@
 /**
  * Edge values of every column type the product must carry exactly, shared by the replication and
- * the copy tests: `all_types` (every type, binary ones included) and `text_types` (the types
- * whose values the copier lets the master quote itself).
+ * the copy tests: `all_types` (every type, binary and generated ones included) and `text_types`
+ * (character sets, an unsigned BIGINT key at its maximum, zero dates).
  */
 import type { TestServer } from "./servers";
 import { sql } from "./daemon-process";
