@@ -15,6 +15,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as mysql from "mysql2/promise";
+import { gtidCovers } from "../core/gtid";
 import { DaemonClient } from "../cli/daemon-client";
 import { type ServerAddress, parseServerUrl } from "../core/connection-url";
 import { connectionOptions } from "../core/db";
@@ -144,7 +145,7 @@ async function runDemo(servers: Servers, client: DaemonClient, signal: AbortSign
 
     say("\nwaiting for the DR copy to catch up with the master's GTID position...");
     const target = await currentGtidPosition(masterMonitor, servers.master.flavor);
-    const caughtUp = await waitCaughtUp(client, masterMonitor, servers.master.flavor, target, signal);
+    const caughtUp = await waitCaughtUp(client, servers.master.flavor, target, signal);
     const caughtUpAt = Date.now();
     say(reporter.line(await reporter.sample()));
     say(`caught up ${formatSeconds(caughtUpAt - stoppedAt)} s after the writes stopped: master position ${target}, applied ${caughtUp.appliedGtid}`);
@@ -434,43 +435,19 @@ async function countRows(conn: mysql.Connection): Promise<number> {
 }
 
 /** Polls the link until its applied GTIDs cover `target` (the master's position after the writes). */
-async function waitCaughtUp(client: DaemonClient, master: mysql.Connection, flavor: Flavor, target: string, signal: AbortSignal): Promise<LinkStatus> {
+async function waitCaughtUp(client: DaemonClient, flavor: Flavor, target: string, signal: AbortSignal): Promise<LinkStatus> {
   const deadline = Date.now() + CATCH_UP_TIMEOUT_MS;
   let last: LinkStatus | undefined;
   for (;;) {
     checkAborted(signal);
     last = await client.getLink(LINK_NAME);
     if (last.state === "error") throw new Error(`the link stopped: ${last.lastError}`);
-    if (last.appliedGtid !== null && (await gtidCovers(master, flavor, last.appliedGtid, target))) return last;
+    if (last.appliedGtid !== null && gtidCovers(flavor, last.appliedGtid, target)) return last;
     if (Date.now() > deadline) {
       throw new Error(`the DR copy did not catch up within ${CATCH_UP_TIMEOUT_MS / 1000} s: applied ${last.appliedGtid ?? "nothing"}, wanted ${target}, state ${last.state}`);
     }
     await sleep(CATCH_UP_POLL_MS, signal);
   }
-}
-
-/**
- * Whether the applied GTID state includes everything in `wanted`. MySQL: the master judges with
- * GTID_SUBSET. MariaDB: per replication domain, the applied sequence number reaches the wanted one.
- */
-async function gtidCovers(master: mysql.Connection, flavor: Flavor, applied: string, wanted: string): Promise<boolean> {
-  if (flavor === "mysql") {
-    const [rows] = await master.query("SELECT GTID_SUBSET(?, ?) AS ok /* mysql-dr demo */", [wanted, applied]);
-    return Number((rows as { ok: number | string }[])[0].ok) === 1;
-  }
-  const byDomain = (position: string) =>
-    new Map(
-      position
-        .split(",")
-        .map((g) => g.trim())
-        .filter(Boolean)
-        .map((g) => {
-          const [domain, , seq] = g.split("-");
-          return [domain, BigInt(seq)] as const;
-        }),
-    );
-  const have = byDomain(applied);
-  return [...byDomain(wanted)].every(([domain, seq]) => (have.get(domain) ?? -1n) >= seq);
 }
 
 interface Comparison {

@@ -10,6 +10,7 @@ import * as path from "node:path";
 import * as mysql from "mysql2/promise";
 import { DaemonClient } from "../../src/cli/daemon-client";
 import { connectionOptions } from "../../src/core/db";
+import { gtidCovers } from "../../src/core/gtid";
 import { STATE_FILES } from "../../src/core/state-dir";
 import type { LinkStatus } from "../../src/daemon/link-runner";
 import type { TestServer } from "./servers";
@@ -142,7 +143,7 @@ export async function waitCaughtUp(client: DaemonClient, link: string, master: T
   return waitFor(`link ${link} to apply up to ${target}`, async () => {
     const s = await client.getLink(link);
     if (s.state === "error") throw new Error(`link stopped: ${s.lastError}`);
-    return s.appliedGtid !== null && (await gtidCovers(master, s.appliedGtid, target)) ? s : undefined;
+    return s.appliedGtid !== null && gtidCovers(master.flavor, s.appliedGtid, target) ? s : undefined;
   }, timeoutMs);
 }
 
@@ -151,16 +152,6 @@ export async function masterPosition(master: TestServer): Promise<string> {
   return String(rows[0].pos).replace(/\s+/g, "");
 }
 
-/** Whether GTID state `applied` includes everything in `wanted`, judged by the server itself. */
-async function gtidCovers(master: TestServer, applied: string, wanted: string): Promise<boolean> {
-  if (master.flavor === "mysql") {
-    const rows = await sql(master, "SELECT GTID_SUBSET(?, ?) AS ok", [wanted, applied]);
-    return Number(rows[0].ok) === 1;
-  }
-  const seq = (pos: string) => new Map(pos.split(",").filter(Boolean).map((g) => { const [d, , n] = g.split("-"); return [d, BigInt(n)] as const; }));
-  const have = seq(applied);
-  return [...seq(wanted)].every(([d, n]) => (have.get(d) ?? -1n) >= n);
-}
 
 /** True when nothing accepts connections on 127.0.0.1:port. */
 export function portRefuses(port: number): Promise<boolean> {
