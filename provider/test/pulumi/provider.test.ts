@@ -24,6 +24,7 @@ describeEachBackend("pulumi provider through the dynamic-provider host", (getPai
   let replica: TestServer;
   let stateDir: string;
   const hosts: DynamicProviderHost[] = [];
+  const engines: TestEngine[] = [];
 
   before(async () => {
     ({ master, replica } = getPair());
@@ -38,6 +39,8 @@ describeEachBackend("pulumi provider through the dynamic-provider host", (getPai
     stateDir = tempStateDir("pulumi");
   });
   after(async () => {
+    // A test that failed midway leaves resources (local servers, links): destroy what is still in state.
+    for (const e of engines) if (e.resources().length) await e.destroy().catch(() => undefined);
     for (const h of hosts) await h.stop().catch(() => undefined);
     await stopDaemonIn(stateDir);
   });
@@ -45,6 +48,7 @@ describeEachBackend("pulumi provider through the dynamic-provider host", (getPai
   async function host(dir: string, env: NodeJS.ProcessEnv = {}): Promise<{ host: DynamicProviderHost; engine: TestEngine }> {
     const started = await startHost(dir, { MYSQL_DR_STATE_DIR: stateDir, ...env });
     hosts.push(started.host);
+    engines.push(started.engine);
     return started;
   }
 
