@@ -51,7 +51,7 @@ export async function promote(o: PromoteOptions): Promise<PromotionResult> {
     if (!master && !o.allowDataLoss) {
       throw new DrError("PRECONDITION", "No master to switch over from; a forced promotion needs allowDataLoss (--force).");
     }
-    return master ? await planned(dr, master, o) : await forced(dr, o);
+    return master ? await planned(dr, master, o) : await forced(dr);
   } finally {
     dr.destroy();
     master?.destroy();
@@ -70,11 +70,18 @@ async function planned(dr: Connection, master: Connection, o: PromoteOptions): P
     await setReadOnly(master, facts.flavor, false).catch(() => undefined);
     throw err;
   }
-  const promotedGtid = await fenceAndOpen(dr, links, facts.flavor);
+  let promotedGtid: string;
+  try {
+    promotedGtid = await fenceAndOpen(dr, links, facts.flavor);
+  } catch (err) {
+    // The DR server did not open: give the master back its writes rather than leave no writable server.
+    await setReadOnly(master, facts.flavor, false).catch(() => undefined);
+    throw err;
+  }
   return { mode: "planned", promotedAt: new Date().toISOString(), promotedGtid, unappliedGtid: null, fencedLinks: links };
 }
 
-async function forced(dr: Connection, o: PromoteOptions): Promise<PromotionResult> {
+async function forced(dr: Connection): Promise<PromotionResult> {
   const links = await linksFrom(dr, undefined);
   const flavor = (await inspectServer(dr)).flavor;
   const known = await lastSeenSourcePosition(dr, links, flavor);
@@ -120,9 +127,13 @@ async function appliedPositions(dr: Connection, links: string[]): Promise<string
   return (rows as { source_gtid: string }[]).map((r) => r.source_gtid);
 }
 
-/** Marks the links fenced, stops their appliers, and makes the server writable while holding their locks. */
+/**
+ * Marks the links fenced, stops their appliers, and makes the server writable while holding their
+ * locks. If it cannot get that far, the marks are taken back so the links go on replicating.
+ */
 async function fenceAndOpen(dr: Connection, links: string[], flavor: Flavor): Promise<string> {
   const held: string[] = [];
+  let opened = false;
   try {
     if (links.length) await dr.query(`UPDATE ${CHECKPOINT_SCHEMA}.checkpoint SET fenced = 1 WHERE link IN (?) /* mysql-dr promote */`, [links]);
     for (const link of links) {
@@ -134,8 +145,12 @@ async function fenceAndOpen(dr: Connection, links: string[], flavor: Flavor): Pr
       held.push(link);
     }
     await setReadOnly(dr, flavor, false);
+    opened = true;
     const positions = await appliedPositions(dr, links);
     return positions.reduce((best, p) => (best === "" || gtidCovers(flavor, p, best) ? p : best), "");
+  } catch (err) {
+    if (!opened && links.length) await dr.query(`UPDATE ${CHECKPOINT_SCHEMA}.checkpoint SET fenced = 0 WHERE link IN (?) /* mysql-dr promote */`, [links]).catch(() => undefined);
+    throw err;
   } finally {
     for (const link of held) await dr.query("SELECT RELEASE_LOCK(?)", [lockName(link)]).catch(() => undefined);
   }

@@ -50,11 +50,11 @@ export async function diff(_id: string, olds: DrInstanceOutputs, news: DrInstanc
 }
 
 export async function create(inputs: DrInstanceInputs): Promise<{ id: string; outs: DrInstanceOutputs }> {
+  if (inputs.role === "primary") throw new DrError("BAD_INPUT", "role must be \"replica\" when the instance is created; change it to \"primary\" later to promote.");
   const undo: (() => Promise<void>)[] = [];
   try {
     const connection = inputs.local ? await startLocal(inputs.local, undo) : inputs.server!;
     const outs = await describe(inputs, connection, true);
-    if (inputs.role === "primary") throw new DrError("BAD_INPUT", "role must be \"replica\" when the instance is created; change it to \"primary\" later to promote.");
     return { id: crypto.randomUUID(), outs };
   } catch (err) {
     for (const step of undo.reverse()) await step().catch(() => undefined);
