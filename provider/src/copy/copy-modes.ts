@@ -11,16 +11,15 @@
  */
 import type { Flavor } from "../core/flavor";
 import { type GtidProgress, gtidCovers, parseGtidProgress } from "../core/gtid";
-import type { CopyUnit } from "./copy-state";
-
-export type ApplyMode = "exact" | "idempotent" | "skip";
+import type { CopyUnit } from "../dr-state/copy-state";
+import type { ApplyMode, ApplyModes } from "../stream/apply-modes";
 
 interface TableCopy {
   units: CopyUnit[];
   snapshot?: GtidProgress;
 }
 
-export class CopyModes {
+export class CopyModes implements ApplyModes {
   private readonly tables = new Map<string, TableCopy>();
 
   constructor(private readonly flavor: Flavor, units: CopyUnit[]) {

@@ -6,57 +6,11 @@
  */
 import { type Connection, quoteId, quoteTable } from "../core/db";
 import { DrError } from "../core/errors";
-import type { Flavor } from "../core/flavor";
-import { type ObjectFilter, SYSTEM_SCHEMAS } from "../core/object-filter";
-import { readTableShape } from "../daemon/table-plans";
-import type { CopyUnit } from "./copy-state";
+import type { SourceTable } from "../catalog/selected-tables";
+import type { CopyUnit } from "../dr-state/copy-state";
 
-const INTEGER_TYPES = new Set(["tinyint", "smallint", "mediumint", "int", "integer", "bigint"]);
 /** A table is split into ranges only when each range would still hold a few chunks. */
 const MIN_ROWS_PER_RANGE = 50_000;
-
-export interface SourceTable {
-  db: string;
-  table: string;
-  keyColumns: string[] | null;
-  integerKey: boolean;
-  rowsEstimated: number;
-  /** Foreign key parents (db.table) among any tables. */
-  parents: string[];
-}
-
-export async function listSelectedTables(source: Connection, filter: ObjectFilter, flavor: Flavor): Promise<SourceTable[]> {
-  const [rows] = await source.query(
-    `SELECT TABLE_SCHEMA AS db, TABLE_NAME AS tbl, COALESCE(TABLE_ROWS, 0) AS est FROM information_schema.TABLES
-      WHERE TABLE_TYPE = 'BASE TABLE' AND TABLE_SCHEMA NOT IN (${SYSTEM_SCHEMAS.map(() => "?").join(", ")}) ORDER BY 1, 2 /* mysql-dr copy */`,
-    [...SYSTEM_SCHEMAS],
-  );
-  const parents = await foreignKeyParents(source);
-  const tables: SourceTable[] = [];
-  for (const r of rows as { db: string; tbl: string; est: string }[]) {
-    if (!filter.tableSelected(r.db, r.tbl)) continue;
-    const shape = await readTableShape(source, r.db, r.tbl, flavor);
-    const key = shape.key ?? null;
-    const keyType = key && key.length === 1 ? shape.columns.find((c) => c.name === key[0])?.type : undefined;
-    tables.push({ db: r.db, table: r.tbl, keyColumns: key, integerKey: keyType !== undefined && INTEGER_TYPES.has(keyType), rowsEstimated: Number(r.est), parents: parents.get(`${r.db}.${r.tbl}`) ?? [] });
-  }
-  return tables;
-}
-
-/** db.table -> the tables its foreign keys reference (self-references left out). */
-export async function foreignKeyParents(source: Connection): Promise<Map<string, string[]>> {
-  const [rows] = await source.query(
-    `SELECT DISTINCT TABLE_SCHEMA AS db, TABLE_NAME AS tbl, REFERENCED_TABLE_SCHEMA AS pdb, REFERENCED_TABLE_NAME AS ptbl
-      FROM information_schema.KEY_COLUMN_USAGE WHERE REFERENCED_TABLE_NAME IS NOT NULL /* mysql-dr copy */`,
-  );
-  const parents = new Map<string, string[]>();
-  for (const r of rows as { db: string; tbl: string; pdb: string; ptbl: string }[]) {
-    const child = `${r.db}.${r.tbl}`;
-    const parent = `${r.pdb}.${r.ptbl}`;
-    if (parent !== child) parents.set(child, [...(parents.get(child) ?? []), parent]);
-  }
-  return parents;
-}
 
 /** Refuses, before anything is written, to copy into DR tables that already hold rows (unless overwriting). */
 export async function checkTargetTables(target: Connection, tables: SourceTable[], overwrite: boolean): Promise<void> {

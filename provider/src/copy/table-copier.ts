@@ -11,8 +11,8 @@ import { type Connection, openConnection, quoteId, quoteTable } from "../core/db
 import type { Flavor } from "../core/flavor";
 import { currentGtidPosition } from "../core/server-inspector";
 import type { CopyModes } from "./copy-modes";
-import { type CopyUnit, type KeyValues, recordCatchupTarget, recordChunk } from "./copy-state";
-import { multiRowInsert } from "./sql-batches";
+import { type CopyUnit, type KeyValues, recordCatchupTarget, recordChunk } from "../dr-state/copy-state";
+import { multiRowInsert } from "../sql/statements";
 
 export const COPY_CHUNK_ROWS = 10_000;
 /** One copy connection per core, at least 2 (the servers do most of the work), at most 8. */

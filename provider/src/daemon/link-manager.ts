@@ -2,16 +2,17 @@
  * The daemon's links: creates them after the prechecks, keeps their definitions on disk and a
  * runner for each in memory. The control API calls only this.
  */
-import { checkTargetTables, listSelectedTables, planCopyUnits, prepareTargetTables } from "../copy/copy-planner";
-import { deleteCopyUnits, ensureCopyStateTable, insertCopyUnits } from "../copy/copy-state";
+import { listSelectedTables } from "../catalog/selected-tables";
+import { checkTargetTables, planCopyUnits, prepareTargetTables } from "../copy/copy-planner";
+import { deleteCopyUnits, ensureCopyStateTable, insertCopyUnits } from "../dr-state/copy-state";
 import { formatHostPort } from "../core/connection-url";
 import { ObjectFilter } from "../core/object-filter";
 import { type VerifyReport, verify } from "../verify/verifier";
 import { type Connection, openConnection } from "../core/db";
 import { DrError } from "../core/errors";
 import { type ServerFacts, checkSource, checkTarget, currentGtidPosition, inspectServer } from "../core/server-inspector";
-import { initCheckpoint, lockName } from "./checkpoint-store";
-import { HEARTBEAT_TABLE } from "./heartbeat";
+import { initCheckpoint, lockName } from "../dr-state/checkpoint-store";
+import { HEARTBEAT_TABLE } from "../stream/heartbeat";
 import { type LinkDefinition, type LinkRequest, type LinkUpdate, parseLinkRequest, parseSelection, validateLinkName } from "./link-definition";
 import { type LinkRunnerHooks, type LinkStatus, LinkRunner } from "./link-runner";
 import type { LinkStore } from "./link-store";

@@ -6,8 +6,8 @@
  */
 import { Mutex } from "async-mutex";
 import { CopyModes } from "../copy/copy-modes";
-import { foreignKeyParents } from "../copy/copy-planner";
-import { type CopyUnit, loadCopyUnits } from "../copy/copy-state";
+import { foreignKeyParents } from "../catalog/selected-tables";
+import { type CopyUnit, loadCopyUnits } from "../dr-state/copy-state";
 import { TableCopier } from "../copy/table-copier";
 import { formatHostPort } from "../core/connection-url";
 import { isRetryable, openConnection } from "../core/db";
@@ -15,15 +15,15 @@ import { DrError, errorMessage } from "../core/errors";
 import { parseGtidProgress } from "../core/gtid";
 import { ObjectFilter } from "../core/object-filter";
 import { checkSource, currentGtidPosition, inspectServer } from "../core/server-inspector";
-import { Applier, type AppliedBatch } from "./applier";
-import { BinlogReader } from "./binlog-reader";
-import { BoundedQueue } from "./bounded-queue";
-import { type ApplyItem, itemWeight } from "./change-events";
-import { acquireLinkLock, ensureCheckpointTable, readCheckpoint } from "./checkpoint-store";
-import { HeartbeatWriter, type LagSource, LagTracker } from "./heartbeat";
+import { Applier, type AppliedBatch } from "../stream/applier";
+import { BinlogReader } from "../stream/binlog-reader";
+import { BoundedQueue } from "../stream/bounded-queue";
+import { type ApplyItem, itemWeight } from "../stream/change-events";
+import { acquireLinkLock, ensureCheckpointTable, readCheckpoint } from "../dr-state/checkpoint-store";
+import { HeartbeatWriter, type LagSource, LagTracker } from "../stream/heartbeat";
 import { type LinkDefinition, describeLink } from "./link-definition";
-import { TablePlans } from "./table-plans";
-import { TransactionAssembler } from "./transaction-assembler";
+import { TablePlans } from "../stream/table-plans";
+import { TransactionAssembler } from "../stream/transaction-assembler";
 
 export const LINK_STATES = ["starting", "running", "retrying", "paused", "error", "promoted"] as const;
 export type LinkState = (typeof LINK_STATES)[number];

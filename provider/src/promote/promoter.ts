@@ -14,7 +14,7 @@ import { DrError } from "../core/errors";
 import type { Flavor } from "../core/flavor";
 import { gtidCovers } from "../core/gtid";
 import { currentGtidPosition, inspectServer } from "../core/server-inspector";
-import { CHECKPOINT_SCHEMA, lockName } from "../daemon/checkpoint-store";
+import { CHECKPOINT_SCHEMA, lockName } from "../dr-state/checkpoint-store";
 
 export const DEFAULT_PROMOTION_TIMEOUT_S = 60;
 const CATCH_UP_POLL_MS = 50;

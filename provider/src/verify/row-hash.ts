@@ -5,7 +5,7 @@
  * extra or changed row changes the chunk's result, duplicates included.
  */
 import { quoteId, quoteTable } from "../core/db";
-import type { ColumnInfo } from "../daemon/table-plans";
+import type { ColumnInfo } from "../catalog/table-shape";
 
 const BINARY_TYPES = new Set(["binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob", "bit", "geometry", "point", "linestring", "polygon"]);
 

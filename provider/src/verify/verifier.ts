@@ -12,9 +12,9 @@ import type { Flavor } from "../core/flavor";
 import { gtidCovers } from "../core/gtid";
 import { ObjectFilter, type ObjectSelection } from "../core/object-filter";
 import { currentGtidPosition, inspectServer } from "../core/server-inspector";
-import { listSelectedTables } from "../copy/copy-planner";
-import { multiRowInsert } from "../copy/sql-batches";
-import { readTableShape } from "../daemon/table-plans";
+import { listSelectedTables } from "../catalog/selected-tables";
+import { multiRowInsert } from "../sql/statements";
+import { readTableShape } from "../catalog/table-shape";
 import { type HashedTable, boundarySql, chunkChecksumSql, chunkRowsSql, hashCountsSql, keyRange, rowHashSql } from "./row-hash";
 
 export const VERIFY_CHUNK_ROWS = 10_000;

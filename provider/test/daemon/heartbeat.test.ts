@@ -3,7 +3,7 @@
  * when nothing is pending. Pure: times are passed in, no clock and no server.
  */
 import * as assert from "node:assert/strict";
-import { LagTracker } from "../../src/daemon/heartbeat";
+import { LagTracker } from "../../src/stream/heartbeat";
 
 describe("heartbeat: LagTracker", () => {
   it("reports 0 when nothing was ever written", () => {

@@ -9,7 +9,7 @@ import * as assert from "node:assert/strict";
 import * as dns from "node:dns/promises";
 import type { DaemonClient } from "../../src/cli/daemon-client";
 import { DrError, type ErrorCode } from "../../src/core/errors";
-import { lockName } from "../../src/daemon/checkpoint-store";
+import { lockName } from "../../src/dr-state/checkpoint-store";
 import type { LinkRequest } from "../../src/daemon/link-definition";
 import { DaemonProcess, sql, tempStateDir, waitFor } from "../support/daemon-process";
 import { type TestServer, describeEachBackend } from "../support/servers";

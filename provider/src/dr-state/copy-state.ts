@@ -4,7 +4,7 @@
  * updated in the same target transaction as the chunk it records, so a copy resumes after a
  * crash from its last finished chunk and never copies a finished chunk again.
  */
-import { CHECKPOINT_SCHEMA } from "../daemon/checkpoint-store";
+import { CHECKPOINT_SCHEMA } from "./checkpoint-store";
 import type { Connection } from "../core/db";
 
 const TABLE = `${CHECKPOINT_SCHEMA}.copy_state`;

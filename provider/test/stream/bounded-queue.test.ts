@@ -4,7 +4,7 @@
  * waiting consumer with the error. Pure: no server.
  */
 import * as assert from "node:assert/strict";
-import { BoundedQueue } from "../../src/daemon/bounded-queue";
+import { BoundedQueue } from "../../src/stream/bounded-queue";
 
 interface Item {
   id: number;

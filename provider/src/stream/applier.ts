@@ -6,17 +6,16 @@
  * A large source transaction streams through in bounded statements and commits once, at its end.
  */
 import type { Mutex } from "async-mutex";
-import type { CopyModes } from "../copy/copy-modes";
-import { STATEMENT_MAX_BYTES, STATEMENT_MAX_ROWS, estimateBytes, multiRowSql } from "../copy/sql-batches";
+import { STATEMENT_MAX_BYTES, STATEMENT_MAX_ROWS, estimateBytes, multiRowSql } from "../sql/statements";
 import type { Connection } from "../core/db";
 import { quoteId } from "../core/db";
 import { DrError } from "../core/errors";
 import type { GtidProgress } from "../core/gtid";
 import type { BoundedQueue } from "./bounded-queue";
 import type { ApplyItem, RowChange, RowValues } from "./change-events";
-import { advanceCheckpoint, markDdlPending } from "./checkpoint-store";
+import { advanceCheckpoint, markDdlPending } from "../dr-state/checkpoint-store";
 import type { TablePlan, TablePlans } from "./table-plans";
-import type { ApplyMode } from "../copy/copy-modes";
+import type { ApplyMode, ApplyModes } from "./apply-modes";
 
 /**
  * Commit the target transaction once it holds this many rows or source transactions, or once it
@@ -59,7 +58,7 @@ export interface ApplierOptions {
   /** The DDL that was in flight when the previous run stopped, if any. */
   recoveredDdlGtid: string | null;
   /** Per-table treatment while tables are being copied; all exact without it. */
-  modes?: CopyModes;
+  modes?: ApplyModes;
   /** Held from a batch's first statement to its commit; the copier takes it for its chunks. */
   applyLock: Mutex;
   /** The master's position as last polled, recorded with each batch. */

@@ -4,7 +4,7 @@
  * MySQL append to DROP TABLE). Pure: no server.
  */
 import * as assert from "node:assert/strict";
-import { parseDdl } from "../../src/daemon/ddl-parser";
+import { parseDdl } from "../../src/stream/ddl-parser";
 
 /** The session's default schema, used for unqualified names. */
 const SCHEMA = "cur";
