@@ -17,6 +17,29 @@ export interface TableShape {
   columns: ColumnInfo[];
   /** The primary key, else the first unique key over NOT NULL, non-generated columns; undefined when none. */
   key: string[] | undefined;
+  /** Storage engine (null for a table that does not exist). */
+  engine: string | null;
+  /** information_schema's TABLE_TYPE: BASE TABLE, SEQUENCE, SYSTEM VERSIONED... */
+  tableType: string | null;
+  /** Names of the triggers defined on the table. */
+  triggers: string[];
+}
+
+/** Engines whose changes commit and roll back with the transaction that carries the checkpoint. */
+export const TRANSACTIONAL_ENGINES = new Set(["innodb", "rocksdb", "tokudb"]);
+
+/** Why rows cannot be applied to this table exactly once, or undefined when they can. */
+export function unsafeToApply(shape: TableShape, table: string): string | undefined {
+  if (shape.engine !== null && !TRANSACTIONAL_ENGINES.has(shape.engine.toLowerCase())) {
+    return `${table} uses the ${shape.engine} engine, which cannot roll back: a change applied just before a crash would be applied twice. Convert it to InnoDB (ALTER TABLE ... ENGINE=InnoDB) on both servers, or leave it out of the link with --exclude.`;
+  }
+  if (shape.triggers.length) {
+    return `${table} has trigger(s) ${shape.triggers.join(", ")} on the DR server; they would fire on replicated rows whose effects already arrive from the master. Drop them on the DR server (keep their definitions to recreate at promotion) and resume the link.`;
+  }
+  if (shape.tableType === "SYSTEM VERSIONED") {
+    return `${table} is system-versioned (WITH SYSTEM VERSIONING), whose history rows the DR server would write a second time; leave it out of the link with --exclude.`;
+  }
+  return undefined;
 }
 
 /** A table's columns and identifying key, read from information_schema (empty columns: no such table). */
@@ -50,5 +73,8 @@ export async function readTableShape(conn: Connection, db: string, table: string
       break;
     }
   }
-  return { columns, key };
+  const [tableRows] = await conn.query("SELECT ENGINE AS engine, TABLE_TYPE AS type FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? /* mysql-dr inspector */", [db, table]);
+  const [triggerRows] = await conn.query("SELECT TRIGGER_NAME AS name FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = ? AND EVENT_OBJECT_TABLE = ? ORDER BY 1 /* mysql-dr inspector */", [db, table]);
+  const info = (tableRows as { engine: string | null; type: string }[])[0];
+  return { columns, key, engine: info?.engine ?? null, tableType: info?.type ?? null, triggers: (triggerRows as { name: string }[]).map((r) => r.name) };
 }

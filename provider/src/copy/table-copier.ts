@@ -7,12 +7,15 @@
 import * as os from "node:os";
 import type { Mutex } from "async-mutex";
 import type { ServerAddress } from "../core/connection-url";
-import { type Connection, openConnection, quoteId, quoteTable } from "../core/db";
+import { readTableShape } from "../catalog/table-shape";
+import { type Connection, openConnection, openWireConnection, quoteId, quoteTable } from "../core/db";
 import type { Flavor } from "../core/flavor";
 import { currentGtidPosition } from "../core/server-inspector";
 import type { CopyModes } from "./copy-modes";
 import { type CopyUnit, type KeyValues, recordCatchupTarget, recordChunk } from "../dr-state/copy-state";
-import { multiRowInsert } from "../sql/statements";
+import { wireId, wireTable } from "../sql/literals";
+import { type ExactRead, exactRead } from "../sql/row-reads";
+import { insertStatements } from "../sql/statements";
 
 export const COPY_CHUNK_ROWS = 10_000;
 /** One copy connection per core, at least 2 (the servers do most of the work), at most 8. */
@@ -32,6 +35,13 @@ export interface TableCopierOptions {
   modes: CopyModes;
   signal: AbortSignal;
   onChunk(unit: CopyUnit, rows: number): void;
+}
+
+interface CopiedColumns {
+  names: string[];
+  read: ExactRead;
+  /** `INSERT INTO t (columns) VALUES ` in wire text. */
+  insertPrefix: string;
 }
 
 interface Worker {
@@ -70,9 +80,9 @@ export class TableCopier {
 
   private async openWorker(): Promise<Worker> {
     const source = await openConnection(this.o.source, "source");
-    const target = await openConnection(this.o.target, "target");
+    const target = await openWireConnection(this.o.target, "target", { multipleStatements: true });
     // Parents and children arrive in any order within a round; the master already checked them.
-    await target.query("SET SESSION foreign_key_checks = 0, sql_mode = 'NO_AUTO_VALUE_ON_ZERO' /* mysql-dr copy */");
+    await target.query("SET SESSION foreign_key_checks = 0 /* mysql-dr copy */");
     return { source, target };
   }
 
@@ -106,18 +116,18 @@ export class TableCopier {
     }
     const where = conditions.length ? `WHERE ${conditions.join(" AND ")}` : "";
     const [rows] = await w.source.query({
-      sql: `SELECT ${columns.map(quoteId).join(", ")} FROM ${table} ${where} ORDER BY ${keys.map(quoteId).join(", ")} LIMIT ${this.chunkRows} /* mysql-dr copy */`,
+      sql: `SELECT ${columns.read.select.join(", ")} FROM ${table} ${where} ORDER BY ${keys.map(quoteId).join(", ")} LIMIT ${this.chunkRows} /* mysql-dr copy */`,
       values: params,
       rowsAsArray: true,
     });
     const data = rows as unknown[][];
-    const keyIdx = keys.map((k) => columns.indexOf(k));
+    const keyIdx = keys.map((k) => columns.names.indexOf(k));
     const lastKey = data.length ? keyIdx.map((i) => data[data.length - 1][i]) : u.lastKey;
     const done = data.length < this.chunkRows;
     await w.target.query("START TRANSACTION /* mysql-dr copy */");
-    for (const stmt of multiRowInsert(`INSERT IGNORE INTO ${table} (${columns.map(quoteId).join(", ")}) VALUES `, columns.length, data)) {
-      await w.target.query(stmt.sql, stmt.params);
-    }
+    // A row the applier already wrote (newer than the copy's) is kept; any other error stops the copy.
+    const keep = wireId(keys[0]);
+    for (const sql of insertStatements(columns.insertPrefix, columns.read.kinds, data, ` ON DUPLICATE KEY UPDATE ${keep} = ${keep}`)) await w.target.query(sql);
     await recordChunk(w.target, this.o.link, u, lastKey, data.length, done);
     await w.target.query("COMMIT /* mysql-dr copy */");
     u.lastKey = lastKey;
@@ -139,15 +149,13 @@ export class TableCopier {
     let rows = 0;
     try {
       await w.target.query("START TRANSACTION /* mysql-dr copy */");
-      await w.target.query(`DELETE FROM ${table} /* mysql-dr copy */`);
+      await w.target.query(`DELETE FROM ${wireTable(u.db, u.table)} /* mysql-dr copy */`);
       const stream = (w.source as unknown as { connection: import("mysql2").Connection }).connection
-        .query({ sql: `SELECT ${columns.map(quoteId).join(", ")} FROM ${table} /* mysql-dr copy */`, rowsAsArray: true })
+        .query({ sql: `SELECT ${columns.read.select.join(", ")} FROM ${table} /* mysql-dr copy */`, rowsAsArray: true })
         .stream({ highWaterMark: 1000 });
       let batch: unknown[][] = [];
       const flush = async () => {
-        for (const stmt of multiRowInsert(`INSERT INTO ${table} (${columns.map(quoteId).join(", ")}) VALUES `, columns.length, batch)) {
-          await w.target.query(stmt.sql, stmt.params);
-        }
+        for (const sql of insertStatements(columns.insertPrefix, columns.read.kinds, batch)) await w.target.query(sql);
         rows += batch.length;
         batch = [];
       };
@@ -179,18 +187,16 @@ export class TableCopier {
     }
   }
 
-  private readonly columnCache = new Map<string, string[]>();
+  private readonly columnCache = new Map<string, CopiedColumns>();
 
   /** Columns the copy writes: all but generated ones, which the DR server computes itself. */
-  private async copiedColumns(source: Connection, u: CopyUnit): Promise<string[]> {
+  private async copiedColumns(source: Connection, u: CopyUnit): Promise<CopiedColumns> {
     const key = `${u.db}.${u.table}`;
     let cols = this.columnCache.get(key);
     if (!cols) {
-      const [rows] = await source.query(
-        "SELECT COLUMN_NAME AS name FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND COALESCE(GENERATION_EXPRESSION, '') = '' ORDER BY ORDINAL_POSITION /* mysql-dr copy */",
-        [u.db, u.table],
-      );
-      cols = (rows as { name: string }[]).map((r) => r.name);
+      const stored = (await readTableShape(source, u.db, u.table, this.o.flavor)).columns.filter((c) => !c.generated);
+      const names = stored.map((c) => c.name);
+      cols = { names, read: exactRead(stored), insertPrefix: `INSERT INTO ${wireTable(u.db, u.table)} (${names.map(wireId).join(", ")}) VALUES ` };
       this.columnCache.set(key, cols);
     }
     return cols;

@@ -29,15 +29,66 @@ export function connectionOptions(address: ServerAddress): mysql.ConnectionOptio
   };
 }
 
+/**
+ * The sql_mode of every session the product opens, whatever the server's global one: nothing that
+ * changes how statements are written or read (ANSI_QUOTES, NO_BACKSLASH_ESCAPES,
+ * PAD_CHAR_TO_FULL_LENGTH...).
+ */
+export const READ_SQL_MODE = "NO_ENGINE_SUBSTITUTION";
+/**
+ * Sessions that write rows on the DR server: a value that does not fit is an error, never silently
+ * truncated; values the master stored (zero dates, invalid dates allowed there, 0 in an
+ * AUTO_INCREMENT column) are written as they are.
+ */
+export const WRITE_SQL_MODE = "STRICT_ALL_TABLES,NO_AUTO_VALUE_ON_ZERO,ALLOW_INVALID_DATES,NO_ENGINE_SUBSTITUTION";
+/** For the one value strict mode refuses to write back: ENUM's empty error value (index 0). */
+export const RELAXED_WRITE_SQL_MODE = "NO_AUTO_VALUE_ON_ZERO,ALLOW_INVALID_DATES,NO_ENGINE_SUBSTITUTION";
+
 /** Opens a connection; failures become one sentence naming the server's role and what to check. */
-export async function openConnection(address: ServerAddress, role: string, options: { multipleStatements?: boolean } = {}): Promise<Connection> {
+export async function openConnection(address: ServerAddress, role: string, options: { multipleStatements?: boolean; sqlMode?: string } = {}): Promise<Connection> {
+  const { sqlMode = READ_SQL_MODE, ...connect } = options;
+  return open(address, role, { ...connectionOptions(address), ...connect }, [`SET SESSION time_zone = '+00:00', sql_mode = '${sqlMode}'`]);
+}
+
+/**
+ * A connection for statements in "wire text" (sql/literals.ts): mysql2 sends each char of the
+ * text as one byte (the handshake's binary character set), while the server reads it as utf8mb4.
+ * Session tracking of character_set_client is turned off first, or mysql2 would follow the
+ * SET NAMES and encode as UTF-8 again.
+ */
+export async function openWireConnection(address: ServerAddress, role: string, options: { multipleStatements?: boolean; sqlMode?: string } = {}): Promise<Connection> {
+  const { sqlMode = WRITE_SQL_MODE, multipleStatements } = options;
+  return open(address, role, { ...connectionOptions(address), charset: "BINARY", multipleStatements }, [
+    "SET SESSION session_track_system_variables = ''",
+    "SET NAMES utf8mb4",
+    `SET SESSION time_zone = '+00:00', sql_mode = '${sqlMode}'`,
+  ]);
+}
+
+const NON_ASCII = /[^\x00-\x7f]/;
+
+/** UTF-8 text in wire form (one char per byte), for a wire connection's statements and parameters. */
+export function wire(text: string): string {
+  return NON_ASCII.test(text) ? Buffer.from(text, "utf8").toString("latin1") : text;
+}
+
+/** Unknown system variable: session tracking does not exist before MySQL 5.7 / MariaDB 10.2. */
+const ER_UNKNOWN_SYSTEM_VARIABLE = 1193;
+
+async function open(address: ServerAddress, role: string, options: mysql.ConnectionOptions, setup: string[]): Promise<Connection> {
+  let conn: Connection | undefined;
   try {
-    const conn = await mysql.createConnection({ ...connectionOptions(address), ...options });
+    conn = await mysql.createConnection(options);
     // A session that outlives the caller's attention must not bring the process down.
     conn.on("error", () => undefined);
-    await conn.query("SET time_zone = '+00:00'");
+    for (const statement of setup) {
+      await conn.query(statement).catch((err: { errno?: number }) => {
+        if (err.errno !== ER_UNKNOWN_SYSTEM_VARIABLE) throw err;
+      });
+    }
     return conn;
   } catch (err) {
+    conn?.destroy();
     throw describeConnectError(err, address, role);
   }
 }

@@ -10,7 +10,7 @@ export interface ObjectSelection {
 }
 
 /** Schemas that never replicate: the server's own and the product's bookkeeping. */
-export const SYSTEM_SCHEMAS = ["mysql", "information_schema", "performance_schema", "sys", "mysql_dr"] as const;
+export const SYSTEM_SCHEMAS = ["mysql", "information_schema", "performance_schema", "sys", "mysql_dr", "mysql_dr_nodb"] as const;
 
 const NAME_PART = String.raw`[\p{L}\p{N}_$*-]+`;
 const PATTERN_SYNTAX = new RegExp(`^${NAME_PART}(\\.${NAME_PART})?$`, "u");

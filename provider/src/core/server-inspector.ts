@@ -51,6 +51,12 @@ export async function currentGtidPosition(conn: Connection, flavor: Flavor): Pro
   return String((rows as { pos: string | null }[])[0].pos ?? "").replace(/\s+/g, "");
 }
 
+/** Collation id -> character set name, as this server defines them (to read statements in their client's set). */
+export async function collationCharsets(conn: Connection): Promise<Map<number, string>> {
+  const [rows] = await conn.query("SELECT ID AS id, CHARACTER_SET_NAME AS charset FROM information_schema.COLLATIONS /* mysql-dr inspector */");
+  return new Map((rows as { id: number; charset: string }[]).map((r) => [Number(r.id), r.charset]));
+}
+
 /** Refuses a master that cannot feed a faithful row stream, saying which setting to change. */
 export function checkSource(facts: ServerFacts, address: ServerAddress): void {
   const where = `the source server at ${formatHostPort(address)}`;

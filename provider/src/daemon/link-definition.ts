@@ -6,6 +6,7 @@ import { type ServerAddress, parseServerUrl, redactUrl } from "../core/connectio
 import { DrError } from "../core/errors";
 import { type ObjectSelection, validatePatterns } from "../core/object-filter";
 import { DEFAULT_COPY_PARALLELISM } from "../copy/table-copier";
+import { ON_MISSING_ROW, type OnMissingRow } from "../stream/applier";
 
 const MAX_COPY_PARALLELISM = 32;
 
@@ -22,6 +23,8 @@ export interface LinkDefinition {
   overwrite: boolean;
   /** Initial copy: connections copying in parallel. */
   copyParallelism: number;
+  /** An UPDATE or DELETE that finds no row on the DR server stops the link ("error") or is counted and skipped. */
+  onMissingRow: OnMissingRow;
   paused: boolean;
   createdAt: string;
 }
@@ -36,6 +39,7 @@ export interface LinkRequest {
   initial?: string;
   overwrite?: boolean;
   parallel?: number;
+  onMissingRow?: string;
 }
 
 /** What a client sends to change a running link's selection. */
@@ -43,6 +47,7 @@ export interface LinkUpdate {
   include?: string[];
   exclude?: string[];
   overwrite?: boolean;
+  onMissingRow?: string;
 }
 
 const NAME = /^[A-Za-z0-9_-]{1,48}$/;
@@ -73,6 +78,7 @@ export function parseLinkRequest(req: LinkRequest): LinkDefinition {
   }
   return {
     name,
+    onMissingRow: parseOnMissingRow(req.onMissingRow, "error"),
     source: parseServerUrl(req.source, "source URL"),
     target: parseServerUrl(req.target, "target URL"),
     objects: { include, exclude },
@@ -93,6 +99,19 @@ export function parseSelection(update: LinkUpdate, current: ObjectSelection): Ob
   return { include, exclude };
 }
 
+export function parseOnMissingRow(value: unknown, current: OnMissingRow): OnMissingRow {
+  if (value === undefined) return current;
+  if (!(ON_MISSING_ROW as readonly unknown[]).includes(value)) {
+    throw new DrError("BAD_INPUT", `--on-missing-row ${JSON.stringify(value)} is not a choice; use error (stop the link, as native replication does) or skip-and-count.`);
+  }
+  return value as OnMissingRow;
+}
+
+/** A definition saved by an earlier version, with the defaults of what it did not know yet. */
+export function withDefaults(def: LinkDefinition): LinkDefinition {
+  return { ...def, onMissingRow: def.onMissingRow ?? "error" };
+}
+
 function stringList(value: unknown, option: string): string[] {
   if (value === undefined) return [];
   if (!Array.isArray(value) || value.some((v) => typeof v !== "string")) {
@@ -102,6 +121,6 @@ function stringList(value: unknown, option: string): string[] {
 }
 
 /** The definition without secrets. */
-export function describeLink(def: LinkDefinition): { name: string; source: string; target: string; include: string[]; exclude: string[] } {
-  return { name: def.name, source: redactUrl(def.source), target: redactUrl(def.target), include: def.objects.include, exclude: def.objects.exclude };
+export function describeLink(def: LinkDefinition): { name: string; source: string; target: string; include: string[]; exclude: string[]; onMissingRow: OnMissingRow } {
+  return { name: def.name, source: redactUrl(def.source), target: redactUrl(def.target), include: def.objects.include, exclude: def.objects.exclude, onMissingRow: def.onMissingRow };
 }

@@ -13,7 +13,7 @@ import { DrError } from "../core/errors";
 import { type ServerFacts, checkSource, checkTarget, currentGtidPosition, inspectServer } from "../core/server-inspector";
 import { initCheckpoint, lockName } from "../dr-state/checkpoint-store";
 import { HEARTBEAT_TABLE } from "../stream/heartbeat";
-import { type LinkDefinition, type LinkRequest, type LinkUpdate, parseLinkRequest, parseSelection, validateLinkName } from "./link-definition";
+import { type LinkDefinition, type LinkRequest, type LinkUpdate, parseLinkRequest, parseOnMissingRow, parseSelection, validateLinkName } from "./link-definition";
 import { type LinkRunnerHooks, type LinkStatus, LinkRunner } from "./link-runner";
 import type { LinkStore } from "./link-store";
 
@@ -68,6 +68,7 @@ export class LinkManager {
     const runner = this.runner(name);
     const def = runner.definition;
     const selection = parseSelection(update ?? {}, def.objects);
+    const onMissingRow = parseOnMissingRow(update?.onMissingRow, def.onMissingRow);
     const previous = new ObjectFilter(def.objects);
     await withServers(def, async ({ source, target, sourceFacts }) => {
       const added = (await listSelectedTables(source, new ObjectFilter(selection), sourceFacts.flavor)).filter((t) => !previous.tableSelected(t.db, t.table));
@@ -81,6 +82,7 @@ export class LinkManager {
         await insertCopyUnits(target, def.name, units);
         if (units.length) runner.planCopy();
         def.objects = selection;
+        def.onMissingRow = onMissingRow;
         this.persist();
       } finally {
         if (!def.paused) runner.start();

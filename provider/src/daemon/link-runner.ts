@@ -5,25 +5,26 @@
  * others stop the link and show the error until `resume`.
  */
 import { Mutex } from "async-mutex";
-import { CopyModes } from "../copy/copy-modes";
 import { foreignKeyParents } from "../catalog/selected-tables";
-import { type CopyUnit, loadCopyUnits } from "../dr-state/copy-state";
+import { CopyModes } from "../copy/copy-modes";
 import { TableCopier } from "../copy/table-copier";
 import { formatHostPort } from "../core/connection-url";
-import { isRetryable, openConnection } from "../core/db";
+import { isRetryable, openConnection, openWireConnection } from "../core/db";
 import { DrError, errorMessage } from "../core/errors";
 import { parseGtidProgress } from "../core/gtid";
 import { ObjectFilter } from "../core/object-filter";
-import { checkSource, currentGtidPosition, inspectServer } from "../core/server-inspector";
+import { checkSource, collationCharsets, currentGtidPosition, inspectServer } from "../core/server-inspector";
+import { acquireLinkLock, ensureCheckpointTable, readCheckpoint } from "../dr-state/checkpoint-store";
+import { type CopyUnit, loadCopyUnits } from "../dr-state/copy-state";
+import { ensureXaTable } from "../dr-state/xa-store";
 import { Applier, type AppliedBatch } from "../stream/applier";
 import { BinlogReader } from "../stream/binlog-reader";
 import { BoundedQueue } from "../stream/bounded-queue";
-import { type ApplyItem, itemWeight } from "../stream/change-events";
-import { acquireLinkLock, ensureCheckpointTable, readCheckpoint } from "../dr-state/checkpoint-store";
+import { type ApplyItem, endsTransaction, itemWeight } from "../stream/change-events";
 import { HeartbeatWriter, type LagSource, LagTracker } from "../stream/heartbeat";
-import { type LinkDefinition, describeLink } from "./link-definition";
 import { TablePlans } from "../stream/table-plans";
 import { TransactionAssembler } from "../stream/transaction-assembler";
+import { type LinkDefinition, describeLink } from "./link-definition";
 
 export const LINK_STATES = ["starting", "running", "retrying", "paused", "error", "promoted"] as const;
 export type LinkState = (typeof LINK_STATES)[number];
@@ -76,6 +77,8 @@ export interface LinkStatus {
   rowsApplied: number;
   transactionsApplied: number;
   ddlSkipped: number;
+  /** Changes that found no row on the DR server and were skipped (onMissingRow "skip-and-count"). */
+  missingRowsSkipped: number;
   lastError: string | null;
   lastVerification: VerificationSummary | null;
   /** Rows waiting between reader and applier; the reader pauses above QUEUE_HIGH_WATER_ROWS. */
@@ -99,6 +102,7 @@ export class LinkRunner {
   private rowsApplied = 0;
   private transactionsApplied = 0;
   private ddlSkipped = 0;
+  private missingRowsSkipped = 0;
   private lagSource: LagSource = "heartbeat";
   private readerPaused = false;
   private measured = false;
@@ -165,6 +169,7 @@ export class LinkRunner {
       rowsApplied: this.rowsApplied,
       transactionsApplied: this.transactionsApplied,
       ddlSkipped: this.ddlSkipped,
+      missingRowsSkipped: this.missingRowsSkipped,
       lastError: this.lastError,
       lastVerification: this.lastVerification,
       queuedRows: this.queue?.queuedWeight ?? 0,
@@ -207,12 +212,12 @@ export class LinkRunner {
     const abort = (this.abort = new AbortController());
     if (this.stopRequested) abort.abort();
     try {
-      // The applier sends a batch's statements together, several per round trip.
-      const target = await openConnection(def.target, "target", { multipleStatements: true });
+      // The applier sends a batch's statements together, several per round trip, in wire text.
+      const target = await openWireConnection(def.target, "target", { multipleStatements: true });
       closers.push(() => target.destroy());
-      await target.query("SET SESSION sql_mode = 'NO_AUTO_VALUE_ON_ZERO' /* mysql-dr applier */");
       await acquireLinkLock(target, def.name);
       await ensureCheckpointTable(target);
+      await ensureXaTable(target);
       const checkpoint = await readCheckpoint(target, def.name);
       if (!checkpoint) {
         throw Object.assign(new DrError("PRECONDITION", `The DR server at ${formatHostPort(def.target)} has no checkpoint for link ${def.name}; delete the link and create it again.`), { retryable: false });
@@ -223,12 +228,16 @@ export class LinkRunner {
       }
       this.rowsApplied = checkpoint.rowsApplied;
       this.transactionsApplied = checkpoint.transactionsApplied;
+      this.missingRowsSkipped = checkpoint.missingRowsSkipped;
       this.appliedGtid = checkpoint.sourceGtid;
 
       const inspector = await openConnection(def.source, "source");
       closers.push(() => inspector.destroy());
       const facts = await inspectServer(inspector);
       checkSource(facts, def.source);
+      const charsets = await collationCharsets(inspector);
+      const catalog = await openConnection(def.target, "target");
+      closers.push(() => catalog.destroy());
       const progress = await parseGtidProgress(facts.flavor, checkpoint.sourceGtid);
       this.copyUnits = await loadCopyUnits(target, def.name);
       const modes = await new CopyModes(facts.flavor, this.copyUnits).init();
@@ -246,6 +255,7 @@ export class LinkRunner {
         source: def.source,
         fromGtid: checkpoint.sourceGtid,
         replicaServerId: replicaServerId(def.name, facts.serverId),
+        charsetOf: (id) => charsets.get(id),
         onEvent: (event) => assembler.accept(event),
         onError: (err) => queue.close(err),
       });
@@ -268,7 +278,7 @@ export class LinkRunner {
       else abort.signal.addEventListener("abort", stopQueue, { once: true });
       const assembler = new TransactionAssembler(def.name, new ObjectFilter(def.objects), (g) => progress.contains(g), {
         push: (item) => {
-          if (item.kind !== "rows") this.eventLag.written(item.timestampMs);
+          if (endsTransaction(item) && "timestampMs" in item) this.eventLag.written(item.timestampMs);
           queue.push(item);
         },
       });
@@ -284,9 +294,11 @@ export class LinkRunner {
       const applier = new Applier({
         conn: target,
         link: def.name,
-        plans: new TablePlans(target, facts.flavor),
+        flavor: facts.flavor,
+        plans: new TablePlans(catalog, facts.flavor),
         progress,
-        recoveredDdlGtid: checkpoint.pendingDdlGtid,
+        recoveredDdl: checkpoint.pendingDdl,
+        onMissingRow: def.onMissingRow,
         modes,
         applyLock,
         sourceSeen: () => this.sourceGtid,
@@ -355,6 +367,7 @@ export class LinkRunner {
 
   private recordApplied(batch: AppliedBatch): void {
     this.rowsApplied += batch.rows;
+    this.missingRowsSkipped += batch.missingRowsSkipped;
     this.transactionsApplied += batch.transactions;
     this.appliedGtid = batch.gtid;
     if (batch.heartbeatMs !== undefined) this.heartbeatLag.applied(batch.heartbeatMs);

@@ -6,7 +6,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import writeFileAtomic from "write-file-atomic";
 import { STATE_FILES } from "../core/state-dir";
-import type { LinkDefinition } from "./link-definition";
+import { type LinkDefinition, withDefaults } from "./link-definition";
 
 const FORMAT_VERSION = 1;
 
@@ -27,7 +27,7 @@ export class LinkStore {
     }
     const doc = JSON.parse(text) as { version: number; links: LinkDefinition[] };
     if (doc.version !== FORMAT_VERSION) throw new Error(`${this.file} has format version ${doc.version}; this daemon reads version ${FORMAT_VERSION}`);
-    return doc.links;
+    return doc.links.map(withDefaults);
   }
 
   save(links: LinkDefinition[]): void {

@@ -9,12 +9,21 @@ import { DrError } from "../core/errors";
 export const CHECKPOINT_SCHEMA = "mysql_dr";
 const TABLE = "mysql_dr.checkpoint";
 
+/** A DDL that was started and not confirmed, with the state of what it touches from before it ran. */
+export interface PendingDdl {
+  gtid: string;
+  /** Digest of the touched objects' definitions before the DDL (see ddl-guard.ts). */
+  before: string;
+}
+
 export interface Checkpoint {
   sourceGtid: string;
-  /** A DDL started but not confirmed: replaying it tolerates "already done" errors. */
-  pendingDdlGtid: string | null;
+  /** The DDL in flight when the previous run stopped: replaying it checks whether it already ran. */
+  pendingDdl: PendingDdl | null;
   rowsApplied: number;
   transactionsApplied: number;
+  /** Row changes that found no row to change, skipped under onMissingRow "skip-and-count". */
+  missingRowsSkipped: number;
   /** Set by promotion: the link must never write to this server again. */
   fenced: boolean;
 }
@@ -22,6 +31,12 @@ export interface Checkpoint {
 export function lockName(link: string): string {
   return `mysql_dr.link.${link}`;
 }
+
+/** Columns added since the table's first version, added to an older table when missing. */
+const ADDED_COLUMNS: [string, string][] = [
+  ["pending_ddl_state", "LONGTEXT NULL"],
+  ["missing_rows_skipped", "BIGINT UNSIGNED NOT NULL DEFAULT 0"],
+];
 
 export async function ensureCheckpointTable(conn: Connection): Promise<void> {
   await conn.query(`CREATE DATABASE IF NOT EXISTS ${CHECKPOINT_SCHEMA} /* mysql-dr checkpoint */`);
@@ -31,28 +46,38 @@ export async function ensureCheckpointTable(conn: Connection): Promise<void> {
       source_identity VARCHAR(255) NOT NULL DEFAULT '',
       source_seen_gtid LONGTEXT NULL,
       pending_ddl_gtid VARCHAR(255) NULL,
+      pending_ddl_state LONGTEXT NULL,
       rows_applied BIGINT UNSIGNED NOT NULL DEFAULT 0,
       transactions_applied BIGINT UNSIGNED NOT NULL DEFAULT 0,
+      missing_rows_skipped BIGINT UNSIGNED NOT NULL DEFAULT 0,
       fenced TINYINT(1) NOT NULL DEFAULT 0,
       updated_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6) ON UPDATE CURRENT_TIMESTAMP(6)
     ) ENGINE=InnoDB /* mysql-dr checkpoint */`);
+  const [rows] = await conn.query(`SELECT COLUMN_NAME AS name FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = '${CHECKPOINT_SCHEMA}' AND TABLE_NAME = 'checkpoint' /* mysql-dr checkpoint */`);
+  const have = new Set((rows as { name: string }[]).map((r) => r.name));
+  for (const [name, definition] of ADDED_COLUMNS) {
+    if (!have.has(name)) await conn.query(`ALTER TABLE ${TABLE} ADD COLUMN ${name} ${definition} /* mysql-dr checkpoint */`);
+  }
 }
 
 export async function readCheckpoint(conn: Connection, link: string): Promise<Checkpoint | undefined> {
   let rows: unknown;
   try {
-    [rows] = await conn.query(`SELECT source_gtid, pending_ddl_gtid, rows_applied, transactions_applied, fenced FROM ${TABLE} WHERE link = ? /* mysql-dr checkpoint */`, [link]);
+    [rows] = await conn.query(`SELECT * FROM ${TABLE} WHERE link = ? /* mysql-dr checkpoint */`, [link]);
   } catch (err) {
     if ((err as { errno?: number }).errno === 1146 || (err as { errno?: number }).errno === 1049) return undefined;
     throw err;
   }
   const row = (rows as Record<string, unknown>[])[0];
   if (!row) return undefined;
+  const text = (v: unknown) => (v === null || v === undefined ? null : Buffer.isBuffer(v) ? v.toString("utf8") : String(v));
+  const state = text(row.pending_ddl_state);
   return {
-    sourceGtid: String(row.source_gtid),
-    pendingDdlGtid: row.pending_ddl_gtid === null ? null : String(row.pending_ddl_gtid),
+    sourceGtid: text(row.source_gtid) ?? "",
+    pendingDdl: state === null ? null : (JSON.parse(state) as PendingDdl),
     rowsApplied: Number(row.rows_applied),
     transactionsApplied: Number(row.transactions_applied),
+    missingRowsSkipped: Number(row.missing_rows_skipped ?? 0),
     fenced: Number(row.fenced) === 1,
   };
 }
@@ -67,21 +92,28 @@ export async function initCheckpoint(conn: Connection, link: string, sourceGtid:
   await conn.query(`${restart ? "REPLACE" : "INSERT IGNORE"} INTO ${TABLE} (link, source_gtid, source_identity) VALUES (?, ?, ?) /* mysql-dr checkpoint */`, [link, sourceGtid, sourceIdentity]);
 }
 
+export interface CheckpointAdvance {
+  sourceGtid: string;
+  rows: number;
+  transactions: number;
+  missingRowsSkipped?: number;
+  /** The master position last seen, kept so a forced promotion can tell what may be lost even when the daemon is gone. */
+  sourceSeenGtid?: string | null;
+  /** Whether this commit confirms the DDL in flight. */
+  clearsPendingDdl?: boolean;
+}
+
 /** Inside the applier's open transaction: the position after the batch, and its counters. */
-/**
- * Inside the applier's open transaction: the position after the batch, and its counters. The
- * master position last seen is kept too, so a forced promotion can tell what may be lost even
- * when the daemon is gone.
- */
-export async function advanceCheckpoint(conn: Connection, link: string, sourceGtid: string, rows: number, transactions: number, sourceSeenGtid: string | null = null): Promise<void> {
+export async function advanceCheckpoint(conn: Connection, link: string, a: CheckpointAdvance): Promise<void> {
   await conn.query(
-    `UPDATE ${TABLE} SET source_gtid = ?, rows_applied = rows_applied + ?, transactions_applied = transactions_applied + ?, source_seen_gtid = COALESCE(?, source_seen_gtid) WHERE link = ? /* mysql-dr applier */`,
-    [sourceGtid, rows, transactions, sourceSeenGtid, link],
+    `UPDATE ${TABLE} SET source_gtid = ?, rows_applied = rows_applied + ?, transactions_applied = transactions_applied + ?, missing_rows_skipped = missing_rows_skipped + ?, source_seen_gtid = COALESCE(?, source_seen_gtid)${a.clearsPendingDdl ? ", pending_ddl_gtid = NULL, pending_ddl_state = NULL" : ""} WHERE link = ? /* mysql-dr applier */`,
+    [a.sourceGtid, a.rows, a.transactions, a.missingRowsSkipped ?? 0, a.sourceSeenGtid ?? null, link],
   );
 }
 
-export async function markDdlPending(conn: Connection, link: string, gtid: string | null): Promise<void> {
-  await conn.query(`UPDATE ${TABLE} SET pending_ddl_gtid = ? WHERE link = ? /* mysql-dr applier */`, [gtid, link]);
+/** Marks a DDL in flight (autocommit: it must survive the DDL's own implicit commit), or clears the mark. */
+export async function markDdlPending(conn: Connection, link: string, pending: PendingDdl | null): Promise<void> {
+  await conn.query(`UPDATE ${TABLE} SET pending_ddl_gtid = ?, pending_ddl_state = ? WHERE link = ? /* mysql-dr applier */`, [pending?.gtid ?? null, pending && JSON.stringify(pending), link]);
 }
 
 export async function deleteCheckpoint(conn: Connection, link: string): Promise<void> {

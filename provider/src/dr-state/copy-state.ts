@@ -5,7 +5,7 @@
  * crash from its last finished chunk and never copies a finished chunk again.
  */
 import { CHECKPOINT_SCHEMA } from "./checkpoint-store";
-import type { Connection } from "../core/db";
+import { type Connection, wire } from "../core/db";
 
 const TABLE = `${CHECKPOINT_SCHEMA}.copy_state`;
 
@@ -91,20 +91,23 @@ export async function loadCopyUnits(conn: Connection, link: string): Promise<Cop
   }));
 }
 
-/** Inside the chunk's target transaction: where the unit stands after it. */
+/** Inside the chunk's target transaction (on the copier's wire connection): where the unit stands after it. */
 export async function recordChunk(conn: Connection, link: string, u: CopyUnit, lastKey: KeyValues | null, rows: number, done: boolean, snapshotGtid: string | null = null): Promise<void> {
-  await conn.query(
+  const [result] = await conn.query(
     `UPDATE ${TABLE} SET last_key = ?, rows_copied = rows_copied + ?, chunks_copied = chunks_copied + 1, done = ?, snapshot_gtid = COALESCE(?, snapshot_gtid) WHERE link = ? AND db = ? AND tbl = ? AND unit = ? /* mysql-dr copy */`,
-    [lastKey === null ? null : encodeKey(lastKey), rows, done ? 1 : 0, snapshotGtid, link, u.db, u.table, u.unit],
+    [lastKey === null ? null : encodeKey(lastKey), rows, done ? 1 : 0, snapshotGtid, link, wire(u.db), wire(u.table), u.unit],
   );
+  if ((result as { affectedRows: number }).affectedRows !== 1) throw new Error(`the copy progress of ${u.db}.${u.table} (unit ${u.unit}) is missing from ${TABLE}`);
 }
 
+/** On the copier's wire connection. */
 export async function recordCatchupTarget(conn: Connection, link: string, db: string, table: string, gtid: string): Promise<void> {
-  await conn.query(`UPDATE ${TABLE} SET catchup_gtid = ? WHERE link = ? AND db = ? AND tbl = ? /* mysql-dr copy */`, [gtid, link, db, table]);
+  await conn.query(`UPDATE ${TABLE} SET catchup_gtid = ? WHERE link = ? AND db = ? AND tbl = ? /* mysql-dr copy */`, [gtid, link, wire(db), wire(table)]);
 }
 
+/** JSON of the key's values, ASCII only (\u escapes), so any connection writes it unchanged. */
 export function encodeKey(key: KeyValues): string {
-  return JSON.stringify(key.map((v) => (Buffer.isBuffer(v) ? { hex: v.toString("hex") } : v)));
+  return JSON.stringify(key.map((v) => (Buffer.isBuffer(v) ? { hex: v.toString("hex") } : v))).replace(/[\u0080-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
 }
 
 export function decodeKey(text: string): KeyValues {

@@ -1,35 +1,49 @@
-/** Multi-row INSERT statements of bounded size, shared by the copier and the applier. */
+/**
+ * Row-writing statements in wire text (see literals.ts), shared by the applier, the copier and
+ * repair: multi-row INSERTs of bounded size, and the session switch around a row strict mode
+ * would refuse to write back.
+ */
+import { RELAXED_WRITE_SQL_MODE, WRITE_SQL_MODE } from "../core/db";
+import { type ValueKind, literal, needsRelaxedMode } from "./literals";
 
 export const STATEMENT_MAX_ROWS = 500;
 export const STATEMENT_MAX_BYTES = 4 * 1024 * 1024;
 
-/** `prefix` ends with "VALUES "; `suffix` (e.g. ON DUPLICATE KEY UPDATE ...) follows the rows. */
-export function multiRowSql(prefix: string, rowPlaceholders: string, rows: number, suffix = ""): string {
-  return `${prefix}${Array(rows).fill(rowPlaceholders).join(", ")}${suffix} /* mysql-dr */`;
+/** `(v1, v2, ...)` of the values at `idx` (all of them when omitted). */
+export function rowTuple(row: readonly unknown[], kinds: readonly ValueKind[], idx?: readonly number[]): string {
+  const parts: string[] = [];
+  if (idx) for (const i of idx) parts.push(literal(row[i], kinds[i]));
+  else for (let i = 0; i < row.length; i++) parts.push(literal(row[i], kinds[i]));
+  return `(${parts.join(", ")})`;
 }
 
-/** Splits rows into statements of at most STATEMENT_MAX_ROWS rows or about STATEMENT_MAX_BYTES. */
-export function* multiRowInsert(prefix: string, columns: number, rows: unknown[][]): Generator<{ sql: string; params: unknown[] }> {
-  const placeholders = `(${Array(columns).fill("?").join(", ")})`;
-  let params: unknown[] = [];
-  let count = 0;
+/** Runs `statement` under the relaxed sql_mode, then returns the session to the strict one. */
+export function relaxed(statement: string): string {
+  return `SET SESSION sql_mode = '${RELAXED_WRITE_SQL_MODE}'; ${statement}; SET SESSION sql_mode = '${WRITE_SQL_MODE}'`;
+}
+
+/**
+ * INSERTs of all `rows` (`prefix` ends with "VALUES "), at most STATEMENT_MAX_ROWS rows or about
+ * STATEMENT_MAX_BYTES each; a row holding ENUM's empty value goes alone, under the relaxed mode.
+ * Each yielded text is one statement, or three for a relaxed row (multipleStatements needed).
+ */
+export function* insertStatements(prefix: string, kinds: readonly ValueKind[], rows: readonly unknown[][], suffix = ""): Generator<string> {
+  let tuples: string[] = [];
   let bytes = 0;
+  const statement = (list: string[]) => `${prefix}${list.join(", ")}${suffix} /* mysql-dr */`;
   for (const row of rows) {
-    for (const v of row) params.push(v);
-    count++;
-    bytes += estimateBytes(row);
-    if (count >= STATEMENT_MAX_ROWS || bytes >= STATEMENT_MAX_BYTES) {
-      yield { sql: multiRowSql(prefix, placeholders, count), params };
-      params = [];
-      count = 0;
+    const tuple = rowTuple(row, kinds);
+    if (needsRelaxedMode(row, kinds)) {
+      yield relaxed(statement([tuple]));
+      continue;
+    }
+    tuples.push(tuple);
+    bytes += tuple.length;
+    if (tuples.length >= STATEMENT_MAX_ROWS || bytes >= STATEMENT_MAX_BYTES) {
+      yield statement(tuples);
+      tuples = [];
       bytes = 0;
     }
   }
-  if (count) yield { sql: multiRowSql(prefix, placeholders, count), params };
-}
-
-export function estimateBytes(values: unknown[]): number {
-  let n = 0;
-  for (const v of values) n += typeof v === "string" || Buffer.isBuffer(v) ? v.length * 2 + 4 : 12;
-  return n;
+  if (tuples.length) yield statement(tuples);
 }

@@ -4,18 +4,28 @@
  * transaction, and the checkpoint is exact: it commits with the rows it covers. A batch commits
  * when the queue runs dry (low latency when caught up) or grows large (bounded transaction size).
  * A large source transaction streams through in bounded statements and commits once, at its end.
+ *
+ * Every change is applied exactly as the master did it, or the link stops: an UPDATE or DELETE
+ * must find its row (as native replication requires, error 1032), values are written in strict
+ * mode, the master session's foreign_key_checks/unique_checks apply per statement, DDL runs under
+ * the master session's context. When a batch fails, it is rolled back and replayed one row at a
+ * time to name the GTID, table and key (values redacted) of the change that cannot be applied.
  */
 import type { Mutex } from "async-mutex";
-import { STATEMENT_MAX_BYTES, STATEMENT_MAX_ROWS, estimateBytes, multiRowSql } from "../sql/statements";
-import type { Connection } from "../core/db";
-import { quoteId } from "../core/db";
+import { type Connection, RELAXED_WRITE_SQL_MODE, WRITE_SQL_MODE } from "../core/db";
 import { DrError } from "../core/errors";
+import type { Flavor } from "../core/flavor";
 import type { GtidProgress } from "../core/gtid";
-import type { BoundedQueue } from "./bounded-queue";
-import type { ApplyItem, RowChange, RowValues } from "./change-events";
-import { advanceCheckpoint, markDdlPending } from "../dr-state/checkpoint-store";
-import type { TablePlan, TablePlans } from "./table-plans";
+import { type PendingDdl, advanceCheckpoint, markDdlPending } from "../dr-state/checkpoint-store";
+import { definitionsDigest } from "./ddl-guard";
+import { deleteXa, loadXa, saveXa } from "../dr-state/xa-store";
+import { needsRelaxedMode, wire, wireId } from "../sql/literals";
+import { STATEMENT_MAX_BYTES, STATEMENT_MAX_ROWS } from "../sql/statements";
 import type { ApplyMode, ApplyModes } from "./apply-modes";
+import type { BoundedQueue } from "./bounded-queue";
+import type { ApplyItem, RowChange } from "./change-events";
+import { contextStatements } from "./session-context";
+import type { TablePlan, TablePlans } from "./table-plans";
 
 /**
  * Commit the target transaction once it holds this many rows or source transactions, or once it
@@ -28,35 +38,36 @@ export const BATCH_MAX_AGE_MS = 100;
 /** Statements sent to the DR server in one round trip (a multi-statement query). */
 export const ROUND_TRIP_MAX_STATEMENTS = 200;
 
-/** Errors a replayed DDL may raise when it already ran before a crash ("already done"). */
-const DDL_ALREADY_DONE_ERRNOS = new Set([
-  1007, // database exists
-  1008, // database does not exist
-  1050, // table exists
-  1051, // unknown table
-  1054, // unknown column
-  1060, // duplicate column name
-  1061, // duplicate key name
-  1091, // cannot drop field or key
-  1146, // table does not exist
-  1826, // duplicate foreign key constraint name
-]);
+/** What to do when an UPDATE or DELETE finds no row on the DR server. */
+export const ON_MISSING_ROW = ["error", "skip-and-count"] as const;
+export type OnMissingRow = (typeof ON_MISSING_ROW)[number];
+
+/** Errors a retry from the checkpoint can fix; anything else stops the link. */
+const RETRYABLE_APPLY_ERRNOS = new Set([1205, 1213, 1927, 2006, 2013]);
+/** The applier's session between statements that change it. */
+const RESET_SESSION = `SET SESSION foreign_key_checks = 1, unique_checks = 1, sql_mode = '${WRITE_SQL_MODE}'`;
+/** The DR server's empty default database, for a DDL whose session database it lacks. */
+const NO_DATABASE = "mysql_dr_nodb";
 
 export interface AppliedBatch {
   rows: number;
   transactions: number;
+  missingRowsSkipped: number;
   gtid: string;
   heartbeatMs?: number;
   lastEventMs: number;
 }
 
 export interface ApplierOptions {
+  /** A wire-text connection (openWireConnection) with multipleStatements, holding the link's lock. */
   conn: Connection;
   link: string;
+  flavor: Flavor;
   plans: TablePlans;
   progress: GtidProgress;
   /** The DDL that was in flight when the previous run stopped, if any. */
-  recoveredDdlGtid: string | null;
+  recoveredDdl: PendingDdl | null;
+  onMissingRow: OnMissingRow;
   /** Per-table treatment while tables are being copied; all exact without it. */
   modes?: ApplyModes;
   /** Held from a batch's first statement to its commit; the copier takes it for its chunks. */
@@ -66,54 +77,236 @@ export interface ApplierOptions {
   onApplied(batch: AppliedBatch): void;
 }
 
-type PendingStatement = { kind: "insert" | "upsert" | "delete"; plan: TablePlan; params: unknown[]; rows: number; bytes: number };
+/** A statement waiting to be sent, with the rows it must affect (UPDATE/DELETE: found rows). */
+interface Outgoing {
+  sql: string;
+  expect?: number;
+}
+
+/** A multi-row statement being filled. */
+interface Pending {
+  kind: "insert" | "upsert" | "delete-in";
+  plan: TablePlan;
+  parts: string[];
+  bytes: number;
+}
+
+/** An UPDATE or DELETE that found fewer rows than it had to change. */
+class MissingRows extends Error {
+  constructor(readonly missing: number) {
+    super("a row to change was not found");
+  }
+}
 
 export class Applier {
   private inTransaction = false;
   private batchRows = 0;
   private batchTransactions = 0;
+  private batchMissing = 0;
   private batchHeartbeatMs?: number;
   private batchLastEventMs = 0;
-  private pending?: PendingStatement;
-  /** Statements built but not sent yet, in order; sent together in one round trip. */
-  private outgoing: { sql: string; params: unknown[]; table: string }[] = [];
-  private outgoingBytes = 0;
   private batchStartedAt = 0;
+  /** Every item since the batch began: replayed one row at a time when the batch fails. */
+  private batchItems: ApplyItem[] = [];
+  /** A CREATE ... SELECT's DDL ran in this batch: its commit confirms it. */
+  private batchConfirmsDdl = false;
+  private pending?: Pending;
+  private outgoing: Outgoing[] = [];
+  private outgoingBytes = 0;
+  /** Diagnosing: every row is its own statement, sent at once and checked. */
+  private oneByOne = false;
+  private session = { foreignKeyChecks: true, uniqueChecks: true };
   private releaseLock?: () => void;
+  /** Changes of XA transactions prepared in this run (the table keeps them across runs). */
+  private readonly xaKept = new Map<string, RowChange[]>();
+  private recoveredDdl: PendingDdl | null;
 
-  constructor(private readonly o: ApplierOptions) {}
+  constructor(private readonly o: ApplierOptions) {
+    this.recoveredDdl = o.recoveredDdl;
+  }
 
   /** Applies items until the queue is closed; rejects with the reason it was closed, or the apply error. */
   async run(queue: BoundedQueue<ApplyItem>): Promise<never> {
     for (;;) {
       const item = await queue.take();
-      switch (item.kind) {
-        case "rows":
-          await this.begin();
-          await this.applyRows(item.change, this.o.modes?.modeOf(item.change.db, item.change.table, item.gtid) ?? "exact");
-          break;
-        case "commit":
-          await this.begin();
-          this.o.progress.add(item.gtid);
-          this.batchTransactions++;
-          this.batchLastEventMs = item.timestampMs;
-          if (item.heartbeatMs !== undefined) this.batchHeartbeatMs = item.heartbeatMs;
-          if (queue.isEmpty() || this.batchRows >= BATCH_MAX_ROWS || this.batchTransactions >= BATCH_MAX_TRANSACTIONS || Date.now() - this.batchStartedAt >= BATCH_MAX_AGE_MS) {
-            await this.commitBatch();
-          }
-          break;
-        case "ddl":
+      if (item.kind === "ddl") {
+        await this.applyDdl(item);
+        continue;
+      }
+      await this.begin();
+      this.batchItems.push(item);
+      await this.guard(() => this.applyChanges(item));
+      if (item.kind === "commit" || item.kind === "xa-prepare" || item.kind === "xa-end") {
+        this.o.progress.add(item.gtid);
+        this.batchTransactions++;
+        this.batchLastEventMs = item.timestampMs;
+        if (item.kind === "commit" && item.heartbeatMs !== undefined) this.batchHeartbeatMs = item.heartbeatMs;
+        if (queue.isEmpty() || this.batchRows >= BATCH_MAX_ROWS || this.batchTransactions >= BATCH_MAX_TRANSACTIONS || Date.now() - this.batchStartedAt >= BATCH_MAX_AGE_MS) {
           await this.commitBatch();
-          this.releaseLock = await this.o.applyLock.acquire();
-          try {
-            await this.applyDdl(item);
-          } finally {
-            this.unlock();
-          }
-          break;
+        }
       }
     }
   }
+
+  // ---------------------------------------------------------------------------------------------
+  // Changes
+  // ---------------------------------------------------------------------------------------------
+
+  /** Queues the statements of one item (an ending item's own statements, if any). */
+  private async applyChanges(item: Exclude<ApplyItem, { kind: "ddl" }>): Promise<void> {
+    switch (item.kind) {
+      case "rows":
+        return this.applyRows(item.change, this.o.modes?.modeOf(item.change.db, item.change.table, item.gtid) ?? "exact");
+      case "savepoint":
+        await this.flush();
+        return this.execute(`${item.rollback ? "ROLLBACK TO SAVEPOINT" : "SAVEPOINT"} ${wireId(item.name)}`);
+      case "xa-prepare":
+        this.xaKept.set(item.xid, item.changes);
+        await this.flush();
+        await this.send();
+        return saveXa(this.o.conn, this.o.link, item.xid, item.gtid, item.changes);
+      case "xa-end":
+        return this.applyXaEnd(item);
+      case "refuse":
+        throw new DrError("APPLY_FAILED", item.message);
+      case "commit":
+        return;
+    }
+  }
+
+  private async applyXaEnd(item: Extract<ApplyItem, { kind: "xa-end" }>): Promise<void> {
+    await this.flush();
+    await this.send();
+    const changes = this.xaKept.get(item.xid) ?? (await loadXa<RowChange>(this.o.conn, this.o.link, item.xid));
+    if (item.commit) {
+      if (changes === undefined) {
+        throw new DrError("APPLY_FAILED", `XA COMMIT ${item.xid} (GTID ${item.gtid}) commits a transaction this link did not see prepared (it was prepared before the link's starting position); recreate the link with --initial full.`);
+      }
+      for (const change of changes) await this.applyRows(change, "exact");
+    }
+    await this.flush();
+    await this.send();
+    await deleteXa(this.o.conn, this.o.link, item.xid);
+    this.xaKept.delete(item.xid);
+  }
+
+  private async applyRows(change: RowChange, mode: ApplyMode): Promise<void> {
+    if (mode === "skip") return;
+    const plan = await this.o.plans.plan(change.db, change.table, change.columns);
+    this.batchRows += change.rows.length;
+    await this.sessionFlags(change);
+    if (mode === "idempotent") return this.applyIdempotent(change, plan);
+    const kinds = change.columns.kinds;
+    switch (change.op) {
+      case "insert":
+        for (const row of change.rows) {
+          if (needsRelaxedMode(row, kinds)) await this.relaxed(`${plan.insertPrefix}${plan.insertTuple(row)} /* mysql-dr applier */`);
+          else await this.append("insert", plan, plan.insertTuple(row));
+        }
+        return;
+      case "delete":
+        if (plan.deleteInPrefix) {
+          for (const row of change.rows) await this.append("delete-in", plan, plan.keyLiteral(row));
+          return;
+        }
+        await this.flush();
+        for (const row of change.rows) await this.execute(plan.delete(row), 1);
+        return;
+      case "update": {
+        await this.flush();
+        const after = change.after!;
+        for (let i = 0; i < change.rows.length; i++) {
+          const sql = plan.update(change.rows[i], after[i]);
+          if (needsRelaxedMode(after[i], kinds)) await this.relaxed(sql, 1);
+          else await this.execute(sql, 1);
+        }
+        return;
+      }
+    }
+  }
+
+  /**
+   * While a copied table catches up, a change may meet a row that the copy wrote later or not at
+   * all: inserts become upserts of the new image, deletes by key may find nothing, and an update
+   * moves the row it finds before upserting the new image (never a DELETE: ON DELETE CASCADE on
+   * the DR server would remove children that the master only updated).
+   */
+  private async applyIdempotent(change: RowChange, plan: TablePlan): Promise<void> {
+    if (change.op === "delete") {
+      await this.flush();
+      for (const row of change.rows) await this.execute(plan.delete(row));
+      return;
+    }
+    for (let i = 0; i < change.rows.length; i++) {
+      const image = change.op === "insert" ? change.rows[i] : change.after![i];
+      if (change.op === "update") {
+        await this.flush();
+        await this.execute(plan.update(change.rows[i], image));
+      }
+      await this.append("upsert", plan, plan.insertTuple(image));
+    }
+  }
+
+  /** The master session's foreign_key_checks and unique_checks for the statement that follows. */
+  private async sessionFlags(change: RowChange): Promise<void> {
+    if (change.foreignKeyChecks === this.session.foreignKeyChecks && change.uniqueChecks === this.session.uniqueChecks) return;
+    await this.flush();
+    this.session = { foreignKeyChecks: change.foreignKeyChecks, uniqueChecks: change.uniqueChecks };
+    await this.execute(`SET SESSION foreign_key_checks = ${change.foreignKeyChecks ? 1 : 0}, unique_checks = ${change.uniqueChecks ? 1 : 0}`);
+  }
+
+  /** A statement holding ENUM's empty value, which strict mode refuses: alone, under the relaxed mode. */
+  private async relaxed(sql: string, expect?: number): Promise<void> {
+    await this.flush();
+    await this.execute(`SET SESSION sql_mode = '${RELAXED_WRITE_SQL_MODE}'`);
+    await this.execute(sql, expect);
+    await this.execute(`SET SESSION sql_mode = '${WRITE_SQL_MODE}'`);
+  }
+
+  /** Adds a row to the pending multi-row statement, flushing it when the table, kind or size changes. */
+  private async append(kind: Pending["kind"], plan: TablePlan, part: string): Promise<void> {
+    if (this.pending && (this.pending.kind !== kind || this.pending.plan !== plan)) await this.flush();
+    const p = (this.pending ??= { kind, plan, parts: [], bytes: 0 });
+    p.parts.push(part);
+    p.bytes += part.length;
+    if (this.oneByOne || p.parts.length >= STATEMENT_MAX_ROWS || p.bytes >= STATEMENT_MAX_BYTES) await this.flush();
+  }
+
+  private async flush(): Promise<void> {
+    const p = this.pending;
+    if (!p) return;
+    this.pending = undefined;
+    if (p.kind === "delete-in") return this.execute(`${p.plan.deleteInPrefix}${p.parts.join(", ")}) /* mysql-dr applier */`, p.parts.length);
+    await this.execute(`${p.plan.insertPrefix}${p.parts.join(", ")}${p.kind === "upsert" ? p.plan.upsertSuffix : ""} /* mysql-dr applier */`);
+  }
+
+  /** Queues a statement; the queue goes out when it is full and before the batch commits. */
+  private async execute(sql: string, expect?: number): Promise<void> {
+    this.outgoing.push({ sql, expect });
+    this.outgoingBytes += sql.length;
+    if (this.oneByOne || this.outgoing.length >= ROUND_TRIP_MAX_STATEMENTS || this.outgoingBytes >= STATEMENT_MAX_BYTES) await this.send();
+  }
+
+  /** Sends the queued statements in one round trip and checks the rows each found. */
+  private async send(): Promise<void> {
+    const statements = this.outgoing;
+    if (!statements.length) return;
+    this.outgoing = [];
+    this.outgoingBytes = 0;
+    const [results] = await this.o.conn.query(statements.map((s) => s.sql).join(";\n"));
+    const headers = (statements.length === 1 ? [results] : results) as { affectedRows?: number }[];
+    let missing = 0;
+    statements.forEach((s, i) => {
+      if (s.expect !== undefined) missing += Math.max(0, s.expect - (headers[i]?.affectedRows ?? 0));
+    });
+    if (missing === 0) return;
+    if (this.o.onMissingRow === "skip-and-count") this.batchMissing += missing;
+    else throw new MissingRows(missing);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Batches
+  // ---------------------------------------------------------------------------------------------
 
   private async begin(): Promise<void> {
     if (this.inTransaction) return;
@@ -123,153 +316,220 @@ export class Applier {
     this.batchStartedAt = Date.now();
   }
 
+  private async commitBatch(): Promise<void> {
+    if (!this.inTransaction) return;
+    await this.guard(async () => {
+      await this.flush();
+      await this.send();
+    });
+    const gtid = this.o.progress.toString();
+    if (!this.session.foreignKeyChecks || !this.session.uniqueChecks) await this.o.conn.query(RESET_SESSION);
+    this.session = { foreignKeyChecks: true, uniqueChecks: true };
+    await advanceCheckpoint(this.o.conn, this.o.link, {
+      sourceGtid: gtid,
+      rows: this.batchRows,
+      transactions: this.batchTransactions,
+      missingRowsSkipped: this.batchMissing,
+      sourceSeenGtid: this.o.sourceSeen(),
+      clearsPendingDdl: this.batchConfirmsDdl,
+    });
+    await this.o.conn.query("COMMIT /* mysql-dr applier */");
+    this.inTransaction = false;
+    this.unlock();
+    this.o.modes?.applied(gtid);
+    this.o.onApplied({ rows: this.batchRows, transactions: this.batchTransactions, missingRowsSkipped: this.batchMissing, gtid, heartbeatMs: this.batchHeartbeatMs, lastEventMs: this.batchLastEventMs });
+    this.resetBatch();
+  }
+
+  private resetBatch(): void {
+    this.batchRows = 0;
+    this.batchTransactions = 0;
+    this.batchMissing = 0;
+    this.batchHeartbeatMs = undefined;
+    this.batchItems = [];
+    this.batchConfirmsDdl = false;
+    this.pending = undefined;
+    this.outgoing = [];
+    this.outgoingBytes = 0;
+  }
+
   private unlock(): void {
     const release = this.releaseLock;
     this.releaseLock = undefined;
     release?.();
   }
 
-  private async commitBatch(): Promise<void> {
-    if (!this.inTransaction) return;
-    await this.flush();
-    await this.send();
-    const gtid = this.o.progress.toString();
-    await advanceCheckpoint(this.o.conn, this.o.link, gtid, this.batchRows, this.batchTransactions, this.o.sourceSeen());
-    await this.o.conn.query("COMMIT /* mysql-dr applier */");
-    this.inTransaction = false;
-    this.unlock();
-    this.o.modes?.applied(gtid);
-    this.o.onApplied({ rows: this.batchRows, transactions: this.batchTransactions, gtid, heartbeatMs: this.batchHeartbeatMs, lastEventMs: this.batchLastEventMs });
-    this.batchRows = 0;
-    this.batchTransactions = 0;
-    this.batchHeartbeatMs = undefined;
+  /**
+   * Runs batch work; when it fails for a reason a retry cannot fix, rolls the batch back and
+   * replays it one row at a time to say which change failed and why.
+   */
+  private async guard(work: () => Promise<void>): Promise<void> {
+    try {
+      await work();
+    } catch (err) {
+      // The product's own errors already say what is wrong; a retry starts over from the checkpoint.
+      if (this.oneByOne || isRetryableApplyError(err) || err instanceof DrError) throw err;
+      await this.o.conn.query("ROLLBACK /* mysql-dr applier */");
+      throw await this.diagnose(err);
+    }
   }
 
-  private async applyRows(change: RowChange, mode: ApplyMode): Promise<void> {
-    if (mode === "skip") return;
-    const plan = await this.o.plans.plan(change.db, change.table, change.columns);
-    this.batchRows += change.rows.length;
-    if (mode === "idempotent") return this.applyIdempotent(change, plan);
-    if (change.op === "insert") {
-      for (const row of change.rows) await this.append("insert", plan, pick(row, plan.writeIdx));
+  /** Replays the failed batch's items one row at a time, in a transaction rolled back at the end. */
+  private async diagnose(original: unknown): Promise<unknown> {
+    const items = this.batchItems;
+    this.resetBatch();
+    this.oneByOne = true;
+    try {
+      this.session = { foreignKeyChecks: true, uniqueChecks: true };
+      await this.o.conn.query(`${RESET_SESSION}; START TRANSACTION /* mysql-dr applier */`);
+      for (const item of items) {
+        if (item.kind === "ddl") continue;
+        try {
+          await this.applyChanges(item);
+          await this.flush();
+          await this.send();
+        } catch (err) {
+          if (isRetryableApplyError(err)) return err;
+          return describeFailure(err, item);
+        }
+      }
+      return describeFailure(original, undefined);
+    } finally {
+      this.oneByOne = false;
+      this.resetBatch();
+      await this.o.conn.query("ROLLBACK /* mysql-dr applier */").catch(() => undefined);
+      this.inTransaction = false;
+      this.unlock();
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // DDL
+  // ---------------------------------------------------------------------------------------------
+
+  /**
+   * DDL commits by itself, so it is bracketed: the mark of the DDL in flight (with a digest of what
+   * it touches) is written first, the DDL runs, then the checkpoint moves past it. A replayed DDL
+   * runs again unless the digest shows it already ran.
+   */
+  private async applyDdl(item: Extract<ApplyItem, { kind: "ddl" }>): Promise<void> {
+    await this.commitBatch();
+    const { conn, link } = this.o;
+    this.releaseLock = await this.o.applyLock.acquire();
+    try {
+      const recovered = this.recoveredDdl?.gtid === item.gtid ? this.recoveredDdl : null;
+      this.recoveredDdl = null;
+      const alreadyRan = recovered !== null && !item.ddl.idempotent && (await definitionsDigest(conn, item.ddl.touches)) !== recovered.before;
+      if (!alreadyRan) {
+        await markDdlPending(conn, link, { gtid: item.gtid, before: await definitionsDigest(conn, item.ddl.touches) });
+        await this.runDdl(item);
+      }
+      this.o.plans.invalidate();
+    } finally {
+      this.unlock();
+    }
+    if (!item.ends) {
+      // CREATE TABLE ... SELECT: the rows that follow commit with the checkpoint that confirms it.
+      await this.begin();
+      this.batchConfirmsDdl = true;
       return;
     }
-    if (change.op === "delete" && plan.deleteInPrefix) {
-      for (const row of change.rows) await this.append("delete", plan, [row[plan.keyIdx[0]]]);
-      return;
-    }
-    await this.flush();
-    if (change.op === "delete") {
-      for (const row of change.rows) await this.execute(plan.deleteSql, pick(row, plan.keyIdx), plan);
-      return;
-    }
-    const after = change.after!;
-    for (let i = 0; i < change.rows.length; i++) {
-      await this.execute(plan.updateSql, [...pick(after[i], plan.writeIdx), ...pick(change.rows[i], plan.keyIdx)], plan);
+    this.o.progress.add(item.gtid);
+    const gtid = this.o.progress.toString();
+    await conn.query("START TRANSACTION /* mysql-dr applier */");
+    await advanceCheckpoint(conn, link, { sourceGtid: gtid, rows: 0, transactions: 1, clearsPendingDdl: true });
+    await conn.query("COMMIT /* mysql-dr applier */");
+    this.o.modes?.applied(gtid);
+    this.o.onApplied({ rows: 0, transactions: 1, missingRowsSkipped: 0, gtid, lastEventMs: item.timestampMs });
+  }
+
+  /** Runs the DDL under the master session's context, then returns the session to the applier's. */
+  private async runDdl(item: Extract<ApplyItem, { kind: "ddl" }>): Promise<void> {
+    const { conn } = this.o;
+    const { statement, rewritten } = item.ddl;
+    try {
+      await this.useDatabase(statement.schema);
+      for (const sql of contextStatements(statement.context, this.o.flavor)) await conn.query(sql);
+      // A rewritten statement is UTF-8 text; the master's own runs in the client character set it logged.
+      if (rewritten !== undefined) await conn.query("SET NAMES utf8mb4");
+      await conn.query(rewritten !== undefined ? wire(rewritten) : statement.raw.toString("latin1"));
+    } catch (err) {
+      const e = err as { errno?: number; message?: string };
+      if (isRetryableApplyError(err) || e.errno === undefined) throw err;
+      // It failed, so it did not run (DDL is atomic): nothing is left in flight.
+      await markDdlPending(conn, this.o.link, null).catch(() => undefined);
+      throw new DrError("APPLY_FAILED", `DDL from the master failed on the DR server at GTID ${item.gtid} (${serverMessage(err)}): ${truncate(rewritten ?? statement.sql)}; make the DR server's objects match the master's, then resume the link.`, { cause: err, errno: e.errno });
+    } finally {
+      await conn.query(`SET NAMES utf8mb4; SET SESSION sql_mode = '${WRITE_SQL_MODE}', time_zone = '+00:00', foreign_key_checks = 1, unique_checks = 1, sql_auto_is_null = 0, timestamp = DEFAULT, lc_time_names = DEFAULT, auto_increment_increment = DEFAULT, auto_increment_offset = DEFAULT`).catch(() => undefined);
+      this.session = { foreignKeyChecks: true, uniqueChecks: true };
     }
   }
 
   /**
-   * While a copied table catches up, a change may meet a row that the copy wrote later or not at
-   * all: inserts and updates become upserts of the after image, deletes by key may find nothing.
+   * The master session's default database. When the DR server lacks it, the session gets none
+   * (dropping the current database clears it), so an unqualified name fails as on a native
+   * replica instead of landing in whatever database the session used before.
    */
-  private async applyIdempotent(change: RowChange, plan: TablePlan): Promise<void> {
-    if (change.op === "delete") {
-      await this.flush();
-      for (const row of change.rows) await this.execute(plan.deleteSql, pick(row, plan.keyIdx), plan);
-      return;
-    }
-    for (let i = 0; i < change.rows.length; i++) {
-      const image = change.op === "insert" ? change.rows[i] : change.after![i];
-      if (change.op === "update" && plan.keyIdx.some((k) => !sameValue(change.rows[i][k], image[k]))) {
-        await this.flush();
-        await this.execute(plan.deleteSql, pick(change.rows[i], plan.keyIdx), plan);
-      }
-      await this.append("upsert", plan, pick(image, plan.writeIdx));
-    }
-  }
-
-  /** Adds a row to the pending multi-row statement, flushing it when the table, kind or size changes. */
-  private async append(kind: PendingStatement["kind"], plan: TablePlan, params: unknown[]): Promise<void> {
-    if (this.pending && (this.pending.kind !== kind || this.pending.plan !== plan)) await this.flush();
-    const p = (this.pending ??= { kind, plan, params: [], rows: 0, bytes: 0 });
-    for (const v of params) p.params.push(v);
-    p.rows++;
-    p.bytes += estimateBytes(params);
-    if (p.rows >= STATEMENT_MAX_ROWS || p.bytes >= STATEMENT_MAX_BYTES) await this.flush();
-  }
-
-  private async flush(): Promise<void> {
-    const p = this.pending;
-    if (!p) return;
-    this.pending = undefined;
-    const sql = p.kind === "delete"
-      ? `${p.plan.deleteInPrefix}(${Array(p.rows).fill("?").join(", ")}) /* mysql-dr applier */`
-      : multiRowSql(p.plan.insertPrefix, p.plan.rowPlaceholders, p.rows, p.kind === "upsert" ? p.plan.upsertSuffix : "");
-    await this.execute(sql, p.params, p.plan);
-  }
-
-  /** Queues a statement; the queue goes out when it is full and before the batch commits. */
-  private async execute(sql: string, params: unknown[], plan: TablePlan): Promise<void> {
-    this.outgoing.push({ sql, params, table: plan.table });
-    this.outgoingBytes += sql.length + estimateBytes(params);
-    if (this.outgoing.length >= ROUND_TRIP_MAX_STATEMENTS || this.outgoingBytes >= STATEMENT_MAX_BYTES) await this.send();
-  }
-
-  private async send(): Promise<void> {
-    const statements = this.outgoing;
-    if (!statements.length) return;
-    this.outgoing = [];
-    this.outgoingBytes = 0;
-    try {
-      await this.o.conn.query(statements.map((s) => s.sql).join(";\n"), statements.flatMap((s) => s.params));
-    } catch (err) {
-      throw describeApplyError(err, [...new Set(statements.map((s) => s.table))].join(" or "));
-    }
-  }
-
-  /** DDL commits implicitly, so it is bracketed: mark pending, run, then record it applied. */
-  private async applyDdl(item: Extract<ApplyItem, { kind: "ddl" }>): Promise<void> {
-    const { conn, link } = this.o;
-    const replay = item.gtid === this.o.recoveredDdlGtid;
-    await markDdlPending(conn, link, item.gtid);
-    try {
-      if (item.schema) await conn.query(`USE ${quoteId(item.schema)}`).catch((err) => {
+  private async useDatabase(schema: string): Promise<void> {
+    const { conn } = this.o;
+    if (schema !== "") {
+      try {
+        await conn.query(`USE ${wireId(schema)}`);
+        return;
+      } catch (err) {
         if ((err as { errno?: number }).errno !== 1049) throw err;
-      });
-      await conn.query(item.sql);
-    } catch (err) {
-      const errno = (err as { errno?: number }).errno ?? -1;
-      if (!(replay && DDL_ALREADY_DONE_ERRNOS.has(errno))) {
-        throw new DrError("APPLY_FAILED", `DDL from the master failed on the DR server (${(err as Error).message}): ${truncate(item.sql)}`, { cause: err, errno });
       }
     }
-    this.o.plans.invalidate();
-    this.o.progress.add(item.gtid);
-    const gtid = this.o.progress.toString();
-    await conn.query("START TRANSACTION /* mysql-dr applier */");
-    await advanceCheckpoint(conn, link, gtid, 0, 1);
-    await markDdlPending(conn, link, null);
-    await conn.query("COMMIT /* mysql-dr applier */");
-    this.o.onApplied({ rows: 0, transactions: 1, gtid, lastEventMs: item.timestampMs });
+    await conn.query(`CREATE DATABASE IF NOT EXISTS ${NO_DATABASE}; USE ${NO_DATABASE}; DROP DATABASE ${NO_DATABASE}`);
   }
 }
 
-function pick(row: RowValues, idx: number[]): unknown[] {
-  return idx.map((i) => row[i]);
+function isRetryableApplyError(err: unknown): boolean {
+  const e = err as { errno?: number; fatal?: boolean; code?: string };
+  return (e.errno !== undefined && RETRYABLE_APPLY_ERRNOS.has(e.errno)) || e.fatal === true || e.code === "PROTOCOL_CONNECTION_LOST";
 }
 
-function sameValue(a: unknown, b: unknown): boolean {
-  return Buffer.isBuffer(a) && Buffer.isBuffer(b) ? a.equals(b) : a === b;
+/** One sentence naming the change that failed: GTID, table, operation, key columns (never values). */
+function describeFailure(err: unknown, item: ApplyItem | undefined): unknown {
+  if (err instanceof DrError) return err;
+  const where = item === undefined ? "a change of the batch" : describeItem(item);
+  if (err instanceof MissingRows) {
+    return new DrError("APPLY_FAILED", `${where} found no row to change on the DR server (native replication stops here too, error 1032): the DR copy has diverged from the master. Re-copy the table (remove it from the link and add it back with 'mysql-dr link update'), or set onMissingRow to skip-and-count to skip such changes.`, { errno: 1032 });
+  }
+  const e = err as { errno?: number };
+  return new DrError("APPLY_FAILED", `${where} failed on the DR server: ${serverMessage(err)}; the DR copy has diverged from the master (fix or re-copy the table, then resume the link).`, { cause: err, errno: e.errno });
 }
 
-/** Errors that retrying cannot fix keep their errno (for classification) and name the table. */
-function describeApplyError(err: unknown, table: string): unknown {
-  const e = err as { errno?: number; code?: string; message?: string; fatal?: boolean };
-  if (e.errno === undefined || e.fatal) return err;
-  const retryable = [1205, 1213, 1927, 2006, 2013].includes(e.errno);
-  if (retryable) return err;
-  return new DrError("APPLY_FAILED", `Applying a change to ${table} failed on the DR server: ${e.message}; the DR copy has diverged from the master (fix or re-copy the table, then resume the link).`, { cause: err, errno: e.errno });
+function describeItem(item: ApplyItem): string {
+  if (item.kind === "rows") {
+    const c = item.change;
+    return `The ${c.op.toUpperCase()} of ${quoteName(c.db, c.table)} in GTID ${item.gtid} (row key values redacted)`;
+  }
+  return `The ${item.kind} in GTID ${item.gtid}`;
+}
+
+function quoteName(db: string, table: string): string {
+  return `\`${db}\`.\`${table}\``;
+}
+
+/** Server error numbers whose messages quote row values: described without them. */
+const VALUE_QUOTING_ERRORS: Record<number, string> = {
+  1062: "a row with the same unique key already exists (error 1062)",
+  1292: "a value is not valid for its column (error 1292)",
+  1366: "a value is not valid for its column (error 1366)",
+  1265: "a value does not fit its column (error 1265)",
+  1406: "a value is too long for its column (error 1406)",
+  1264: "a value is out of range for its column (error 1264)",
+  1452: "a foreign key's parent row does not exist (error 1452)",
+  1451: "a row still has children through a foreign key (error 1451)",
+};
+
+/** The server's message, without row values; mysql2 decoded it as latin1 on a wire connection. */
+function serverMessage(err: unknown): string {
+  const e = err as { errno?: number; message?: string };
+  if (e.errno !== undefined && VALUE_QUOTING_ERRORS[e.errno]) return VALUE_QUOTING_ERRORS[e.errno];
+  const text = Buffer.from(e.message ?? String(err), "latin1").toString("utf8");
+  return e.errno !== undefined ? `${text} (error ${e.errno})` : text;
 }
 
 function truncate(sql: string): string {

@@ -1,7 +1,8 @@
 /**
- * Finds which objects a DDL statement from the binlog touches, so the assembler can decide whether
- * it belongs to the link's selection. Recognizes the statements the product replays; anything else
- * is "other" and is not applied.
+ * Classifies a statement from the binlog: the DDL the product replays and the objects it touches
+ * (so the assembler can apply the link's selection), transaction control (BEGIN, COMMIT,
+ * savepoints, XA), DML logged as a statement (which a row stream cannot replay exactly), and
+ * everything else ("other", not replayed).
  */
 
 export interface TableName {
@@ -9,33 +10,84 @@ export interface TableName {
   table: string;
 }
 
-export type DdlTarget =
-  | { kind: "tables"; verb: "create" | "alter" | "drop" | "truncate" | "index"; tables: TableName[] }
+export type StatementTarget =
+  | {
+      kind: "tables";
+      verb: "create" | "alter" | "drop" | "truncate" | "index";
+      tables: TableName[];
+      /** Running it twice is harmless: IF [NOT] EXISTS, CREATE OR REPLACE, TRUNCATE. */
+      idempotent: boolean;
+      /** ALTER TABLE ... RENAME TO: the table's new name. */
+      renameTo?: TableName;
+    }
   | { kind: "rename"; pairs: { from: TableName; to: TableName }[] }
-  | { kind: "database"; verb: "create" | "drop" | "alter"; db: string }
-  | { kind: "transaction-control" }
+  | { kind: "database"; verb: "create" | "drop" | "alter"; db: string; idempotent: boolean }
+  | { kind: "transaction"; verb: "begin" | "commit" | "rollback" }
+  | { kind: "savepoint"; verb: "set" | "rollback-to" | "release"; name: string }
+  | { kind: "xa"; verb: "start" | "end" | "prepare" | "commit" | "rollback"; xid: string }
+  /** INSERT/UPDATE/DELETE/REPLACE/LOAD DATA logged as a statement; `table`: the first one it names. */
+  | { kind: "dml"; table?: TableName }
   | { kind: "other" };
 
-const ID = "(?:`(?:[^`]|``)+`|[\\p{L}\\p{N}_$]+)";
-const QNAME = String.raw`(${ID}(?:\s*\.\s*${ID})?)`;
+export interface ParseOptions {
+  /** sql_mode ANSI_QUOTES: "name" is an identifier, not a string. */
+  ansiQuotes?: boolean;
+}
+
+const BACKTICKED = "`(?:[^`]|``)+`";
+const DOUBLE_QUOTED = '"(?:[^"]|"")+"';
+const BARE = "[\\p{L}\\p{N}_$]+";
 const IF_EXISTS = String.raw`(?:IF\s+EXISTS\s+)?`;
 const IF_NOT_EXISTS = String.raw`(?:IF\s+NOT\s+EXISTS\s+)?`;
 
-const RULES: [RegExp, (m: RegExpExecArray, schema: string) => DdlTarget][] = [
-  [re(String.raw`^CREATE\s+(?:OR\s+REPLACE\s+)?TABLE\s+${IF_NOT_EXISTS}${QNAME}`), (m, s) => tables("create", [m[1]], s)],
-  [re(String.raw`^ALTER\s+(?:ONLINE\s+)?(?:IGNORE\s+)?TABLE\s+${IF_EXISTS}${QNAME}`), (m, s) => tables("alter", [m[1]], s)],
-  [re(String.raw`^DROP\s+TABLE\s+${IF_EXISTS}(.*?)(?:\s+(?:RESTRICT|CASCADE))?\s*(?:/\*.*\*/)?\s*$`), (m, s) => tables("drop", splitNames(m[1]), s)],
-  [re(String.raw`^TRUNCATE\s+(?:TABLE\s+)?${QNAME}`), (m, s) => tables("truncate", [m[1]], s)],
-  [re(String.raw`^CREATE\s+(?:OR\s+REPLACE\s+)?(?:ONLINE\s+|OFFLINE\s+)?(?:UNIQUE\s+|FULLTEXT\s+|SPATIAL\s+)?INDEX\s+${IF_NOT_EXISTS}${ID}(?:\s+USING\s+\w+)?\s+ON\s+${QNAME}`), (m, s) => tables("index", [m[1]], s)],
-  [re(String.raw`^DROP\s+INDEX\s+${IF_EXISTS}${ID}\s+ON\s+${QNAME}`), (m, s) => tables("index", [m[1]], s)],
-  [re(String.raw`^RENAME\s+TABLES?\s+(.*)$`), (m, s) => renames(m[1], s)],
-  [re(String.raw`^(CREATE|DROP|ALTER)\s+(?:DATABASE|SCHEMA)\s+(?:IF\s+(?:NOT\s+)?EXISTS\s+)?(${ID})`), (m) => ({ kind: "database", verb: m[1].toLowerCase() as "create" | "drop" | "alter", db: unquote(m[2]) })],
-  [re(String.raw`^(?:BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE\s+SAVEPOINT|ROLLBACK\s+TO|XA\s)`), () => ({ kind: "transaction-control" })],
-];
+interface Grammar {
+  id: string;
+  qname: string;
+  rules: [RegExp, (m: RegExpExecArray, schema: string) => StatementTarget][];
+}
 
-export function parseDdl(sql: string, schema: string): DdlTarget {
+const grammars = new Map<boolean, Grammar>();
+
+function grammar(ansiQuotes: boolean): Grammar {
+  let g = grammars.get(ansiQuotes);
+  if (g) return g;
+  const id = `(?:${BACKTICKED}|${ansiQuotes ? `${DOUBLE_QUOTED}|` : ""}${BARE})`;
+  const qname = String.raw`(${id}(?:\s*\.\s*${id})?)`;
+  const q = (m: string, s: string) => qualify(m, s, id);
+  // The match ends at the object's name, so these words can only be the statement's own.
+  const ifExists = (m: RegExpExecArray) => /\bIF\s+(?:NOT\s+)?EXISTS\b|^CREATE\s+OR\s+REPLACE\b/i.test(m[0]);
+  const rules: Grammar["rules"] = [
+    [re(String.raw`^CREATE\s+(?:OR\s+REPLACE\s+)?TABLE\s+${IF_NOT_EXISTS}${qname}`), (m, s) => tables("create", [q(m[1], s)], ifExists(m))],
+    [re(String.raw`^CREATE\s+(?:OR\s+REPLACE\s+)?SEQUENCE\s+${IF_NOT_EXISTS}${qname}`), (m, s) => tables("create", [q(m[1], s)], ifExists(m))],
+    [re(String.raw`^ALTER\s+(?:ONLINE\s+)?(?:IGNORE\s+)?TABLE\s+${IF_EXISTS}${qname}([\s\S]*)$`), (m, s) => alterTable(q(m[1], s), m[2], s, id, ansiQuotes)],
+    [re(String.raw`^ALTER\s+SEQUENCE\s+${IF_EXISTS}${qname}`), (m, s) => tables("alter", [q(m[1], s)], false)],
+    [re(String.raw`^DROP\s+(?:TABLE|SEQUENCE)\s+(${IF_EXISTS})(.*?)(?:\s+(?:RESTRICT|CASCADE))?\s*(?:/\*.*\*/)?\s*$`), (m, s) => tables("drop", splitNames(m[2], qname).map((n) => q(n, s)), m[1] !== "")],
+    [re(String.raw`^TRUNCATE\s+(?:TABLE\s+)?${qname}`), (m, s) => tables("truncate", [q(m[1], s)], true)],
+    [re(String.raw`^CREATE\s+(?:OR\s+REPLACE\s+)?(?:ONLINE\s+|OFFLINE\s+)?(?:UNIQUE\s+|FULLTEXT\s+|SPATIAL\s+)?INDEX\s+${IF_NOT_EXISTS}${id}(?:\s+USING\s+\w+)?\s+ON\s+${qname}`), (m, s) => tables("index", [q(m[1], s)], ifExists(m))],
+    [re(String.raw`^DROP\s+INDEX\s+${IF_EXISTS}${id}\s+ON\s+${qname}`), (m, s) => tables("index", [q(m[1], s)], ifExists(m))],
+    [re(String.raw`^RENAME\s+TABLES?\s+(.*)$`), (m, s) => renames(m[1], s, qname, id)],
+    [re(String.raw`^(CREATE|DROP|ALTER)\s+(?:DATABASE|SCHEMA)\s+(IF\s+(?:NOT\s+)?EXISTS\s+)?(${id})`), (m) => ({ kind: "database", verb: m[1].toLowerCase() as "create" | "drop" | "alter", db: unquote(m[3]), idempotent: m[2] !== undefined })],
+    [re(String.raw`^(?:BEGIN|START\s+TRANSACTION)\b`), () => ({ kind: "transaction", verb: "begin" })],
+    [re(String.raw`^COMMIT\b`), () => ({ kind: "transaction", verb: "commit" })],
+    [re(String.raw`^ROLLBACK\s+(?:WORK\s+)?TO\s+(?:SAVEPOINT\s+)?(${id})`), (m) => ({ kind: "savepoint", verb: "rollback-to", name: unquote(m[1]) })],
+    [re(String.raw`^ROLLBACK\b`), () => ({ kind: "transaction", verb: "rollback" })],
+    [re(String.raw`^SAVEPOINT\s+(${id})`), (m) => ({ kind: "savepoint", verb: "set", name: unquote(m[1]) })],
+    [re(String.raw`^RELEASE\s+SAVEPOINT\s+(${id})`), (m) => ({ kind: "savepoint", verb: "release", name: unquote(m[1]) })],
+    [re(String.raw`^XA\s+(START|BEGIN|END|PREPARE|COMMIT|ROLLBACK)\s+(.*?)\s*(?:\b(?:ONE\s+PHASE|JOIN|RESUME|SUSPEND(?:\s+FOR\s+MIGRATE)?)\s*)?$`), (m) => ({ kind: "xa", verb: (m[1].toUpperCase() === "BEGIN" ? "start" : m[1].toLowerCase()) as "start", xid: m[2].replace(/\s+/g, "") })],
+    [re(String.raw`^(?:INSERT|REPLACE)\s+(?:(?:LOW_PRIORITY|DELAYED|HIGH_PRIORITY|IGNORE)\s+)*(?:INTO\s+)?${qname}`), (m, s) => ({ kind: "dml", table: q(m[1], s) })],
+    [re(String.raw`^UPDATE\s+(?:(?:LOW_PRIORITY|IGNORE)\s+)*${qname}`), (m, s) => ({ kind: "dml", table: q(m[1], s) })],
+    [re(String.raw`^DELETE\s+(?:(?:LOW_PRIORITY|QUICK|IGNORE)\s+)*FROM\s+${qname}`), (m, s) => ({ kind: "dml", table: q(m[1], s) })],
+    [re(String.raw`^LOAD\s+(?:DATA|XML)\b[\s\S]*?\bINTO\s+TABLE\s+${qname}`), (m, s) => ({ kind: "dml", table: q(m[1], s) })],
+    [re(String.raw`^(?:DELETE|UPDATE|INSERT|REPLACE|LOAD)\b`), () => ({ kind: "dml" })],
+  ];
+  g = { id, qname, rules };
+  grammars.set(ansiQuotes, g);
+  return g;
+}
+
+export function parseStatement(sql: string, schema: string, options: ParseOptions = {}): StatementTarget {
   const text = stripLeadingComments(sql);
-  for (const [pattern, build] of RULES) {
+  for (const [pattern, build] of grammar(options.ansiQuotes === true).rules) {
     const m = pattern.exec(text);
     if (m) return build(m, schema);
   }
@@ -46,35 +98,51 @@ function re(source: string): RegExp {
   return new RegExp(source, "isu");
 }
 
-function tables(verb: "create" | "alter" | "drop" | "truncate" | "index", names: string[], schema: string): DdlTarget {
-  return { kind: "tables", verb, tables: names.map((n) => qualify(n, schema)) };
+function tables(verb: "create" | "alter" | "drop" | "truncate" | "index", names: TableName[], idempotent: boolean): StatementTarget {
+  return { kind: "tables", verb, tables: names, idempotent };
 }
 
-function renames(list: string, schema: string): DdlTarget {
-  const pairRe = new RegExp(String.raw`${QNAME}\s+TO\s+${QNAME}`, "giu");
+/** An ALTER TABLE, with the new name when one of its clauses renames the table. */
+function alterTable(table: TableName, body: string, schema: string, id: string, ansiQuotes: boolean): StatementTarget {
+  const clauses = withoutLiterals(body, ansiQuotes);
+  const m = new RegExp(String.raw`\bRENAME\s+(?!COLUMN\b|INDEX\b|KEY\b)(?:TO\s+|AS\s+)?(${id}(?:\s*\.\s*${id})?)`, "isu").exec(clauses);
+  const target: StatementTarget = { kind: "tables", verb: "alter", tables: [table], idempotent: false };
+  if (m) target.renameTo = qualify(m[1], schema, id);
+  return target;
+}
+
+function renames(list: string, schema: string, qname: string, id: string): StatementTarget {
+  const pairRe = new RegExp(String.raw`${qname}\s+TO\s+${qname}`, "giu");
   const pairs: { from: TableName; to: TableName }[] = [];
-  for (let m = pairRe.exec(list); m; m = pairRe.exec(list)) pairs.push({ from: qualify(m[1], schema), to: qualify(m[2], schema) });
+  for (let m = pairRe.exec(list); m; m = pairRe.exec(list)) pairs.push({ from: qualify(m[1], schema, id), to: qualify(m[2], schema, id) });
   return pairs.length ? { kind: "rename", pairs } : { kind: "other" };
 }
 
-function splitNames(list: string): string[] {
-  const nameRe = new RegExp(QNAME, "gu");
-  return [...list.matchAll(nameRe)].map((m) => m[1]);
+function splitNames(list: string, qname: string): string[] {
+  return [...list.matchAll(new RegExp(qname, "gu"))].map((m) => m[1]);
 }
 
-function qualify(name: string, schema: string): TableName {
-  const [first, second] = name.match(new RegExp(ID, "gu")) ?? [name];
+function qualify(name: string, schema: string, id: string): TableName {
+  const [first, second] = name.match(new RegExp(id, "gu")) ?? [name];
   return second === undefined ? { db: schema, table: unquote(first) } : { db: unquote(first), table: unquote(second) };
 }
 
 function unquote(id: string): string {
-  return id.startsWith("`") ? id.slice(1, -1).replace(/``/g, "`") : id;
+  if (id.startsWith("`")) return id.slice(1, -1).replace(/``/g, "`");
+  if (id.startsWith('"')) return id.slice(1, -1).replace(/""/g, '"');
+  return id;
+}
+
+/** The text with string literals emptied, so words inside them are not read as clauses. */
+function withoutLiterals(text: string, ansiQuotes: boolean): string {
+  const literal = ansiQuotes ? /'(?:[^'\\]|\\.|'')*'/gs : /'(?:[^'\\]|\\.|'')*'|"(?:[^"\\]|\\.|"")*"/gs;
+  return text.replace(literal, "''");
 }
 
 function stripLeadingComments(sql: string): string {
   let s = sql.trimStart();
   for (;;) {
-    if (s.startsWith("/*") && !s.startsWith("/*!")) s = s.slice(s.indexOf("*/") + 2).trimStart();
+    if (s.startsWith("/*") && !s.startsWith("/*!") && !s.startsWith("/*M!")) s = s.slice(s.indexOf("*/") + 2).trimStart();
     else if (s.startsWith("-- ") || s.startsWith("#")) s = s.slice(s.indexOf("\n") + 1).trimStart();
     else return s;
   }

@@ -1,33 +1,84 @@
 /**
- * Per-table apply plans: the INSERT/UPDATE/DELETE text for a table, built once from the DR
- * server's metadata and the binlog's column list, and reused until a DDL touches the schema.
+ * Per-table apply plans: how rows of a table are written on the DR server (INSERT/UPDATE/DELETE
+ * in wire text), built once from the DR server's catalog and the binlog's columns, and reused
+ * until a DDL touches the schema. A table that cannot take rows exactly once (a non-transactional
+ * engine, triggers, system versioning) has no plan: the link stops and says why.
  */
-import { type Connection, quoteId, quoteTable } from "../core/db";
+import { type ColumnInfo, readTableShape, unsafeToApply } from "../catalog/table-shape";
+import { type Connection, quoteTable } from "../core/db";
 import { DrError } from "../core/errors";
 import type { Flavor } from "../core/flavor";
-import { type ColumnInfo, readTableShape } from "../catalog/table-shape";
+import { type ValueKind, literal, wireId, wireTable } from "../sql/literals";
+import { rowTuple } from "../sql/statements";
+import type { RowValues, TableColumns } from "./change-events";
 
-export interface TablePlan {
-  table: string;
-  /** Indexes into the binlog's column list of the columns written (generated ones are not). */
-  writeIdx: number[];
-  /** Indexes of the columns that identify a row in WHERE clauses. */
-  keyIdx: number[];
-  /** True when no unique key exists: rows are matched on every column, one at a time. */
-  keyless: boolean;
-  insertPrefix: string;
+export class TablePlan {
+  /** `db`.`table` for messages (UTF-8). */
+  readonly name: string;
+  readonly insertPrefix: string;
   /** Appended to a multi-row INSERT to make it an upsert (while a copied table catches up). */
-  upsertSuffix: string;
-  rowPlaceholders: string;
-  updateSql: string;
-  deleteSql: string;
-  /** DELETE ... WHERE key IN (...) prefix, for single-column keys. */
-  deleteInPrefix?: string;
+  readonly upsertSuffix: string;
+  /** `DELETE ... WHERE key IN (`, for single-column keys. */
+  readonly deleteInPrefix?: string;
+  /** The key's column names, for messages. */
+  readonly keyNames: string[];
+  private readonly table: string;
+  private readonly setColumns: string[];
+  private readonly whereColumns: string[];
+
+  constructor(
+    db: string,
+    table: string,
+    columns: TableColumns,
+    /** Indexes into the binlog's columns of the columns written (generated ones are not). */
+    readonly writeIdx: number[],
+    /** Indexes of the columns that identify a row in WHERE clauses. */
+    readonly keyIdx: number[],
+    /** No unique key: rows are matched on every column, one at a time. */
+    readonly keyless: boolean,
+  ) {
+    this.name = quoteTable(db, table);
+    this.table = wireTable(db, table);
+    this.kinds = columns.kinds;
+    const ids = columns.names.map(wireId);
+    this.setColumns = writeIdx.map((i) => ids[i]);
+    this.whereColumns = keyIdx.map((i) => `${ids[i]} ${keyless ? "<=>" : "="} `);
+    this.keyNames = keyIdx.map((i) => columns.names[i]);
+    this.insertPrefix = `INSERT INTO ${this.table} (${this.setColumns.join(", ")}) VALUES `;
+    this.upsertSuffix = ` ON DUPLICATE KEY UPDATE ${this.setColumns.map((c) => `${c} = VALUES(${c})`).join(", ")}`;
+    if (!keyless && keyIdx.length === 1) this.deleteInPrefix = `DELETE FROM ${this.table} WHERE ${ids[keyIdx[0]]} IN (`;
+  }
+
+  readonly kinds: readonly ValueKind[];
+
+  /** `(v1, v2, ...)` of the written columns. */
+  insertTuple(row: RowValues): string {
+    return rowTuple(row, this.kinds, this.writeIdx);
+  }
+
+  keyLiteral(row: RowValues): string {
+    return literal(row[this.keyIdx[0]], this.kinds[this.keyIdx[0]]);
+  }
+
+  update(before: RowValues, after: RowValues): string {
+    const set = this.writeIdx.map((i, n) => `${this.setColumns[n]} = ${literal(after[i], this.kinds[i])}`).join(", ");
+    return `UPDATE ${this.table} SET ${set} WHERE ${this.where(before)} /* mysql-dr applier */`;
+  }
+
+  delete(before: RowValues): string {
+    return `DELETE FROM ${this.table} WHERE ${this.where(before)} /* mysql-dr applier */`;
+  }
+
+  private where(row: RowValues): string {
+    const where = this.keyIdx.map((i, n) => `${this.whereColumns[n]}${literal(row[i], this.kinds[i])}`).join(" AND ");
+    return this.keyless ? `${where} LIMIT 1` : where;
+  }
 }
 
 export class TablePlans {
   private readonly plans = new Map<string, TablePlan>();
 
+  /** `conn` reads the DR server's catalog (a plain connection, not the applier's). */
   constructor(private readonly conn: Connection, private readonly flavor: Flavor) {}
 
   /** Forgets every plan: after DDL the tables' shapes may have changed. */
@@ -35,50 +86,35 @@ export class TablePlans {
     this.plans.clear();
   }
 
-  async plan(db: string, table: string, binlogColumns: string[]): Promise<TablePlan> {
-    const cacheKey = `${db}\u0000${table}\u0000${binlogColumns.join("\u0000")}`;
+  async plan(db: string, table: string, columns: TableColumns): Promise<TablePlan> {
+    const cacheKey = `${db}\u0000${table}\u0000${columns.names.join("\u0000")}`;
     let plan = this.plans.get(cacheKey);
     if (!plan) {
-      plan = await this.build(db, table, binlogColumns);
+      plan = await this.build(db, table, columns);
       this.plans.set(cacheKey, plan);
     }
     return plan;
   }
 
-  private async build(db: string, table: string, binlogColumns: string[]): Promise<TablePlan> {
+  private async build(db: string, table: string, columns: TableColumns): Promise<TablePlan> {
     const shape = await readTableShape(this.conn, db, table, this.flavor);
-    const targetColumns = new Map(shape.columns.map((c) => [c.name, c]));
+    const targetColumns = new Map<string, ColumnInfo>(shape.columns.map((c) => [c.name, c]));
     const quoted = quoteTable(db, table);
     if (targetColumns.size === 0) {
       throw new DrError("APPLY_FAILED", `Table ${quoted} does not exist on the DR server; create it there (or recreate the link with --initial full).`, { errno: 1146 });
     }
-    const missing = binlogColumns.filter((c) => !targetColumns.has(c));
+    const unsafe = unsafeToApply(shape, `Table ${quoted}`);
+    if (unsafe) throw new DrError("APPLY_FAILED", unsafe);
+    const missing = columns.names.filter((c) => !targetColumns.has(c));
     if (missing.length) {
       throw new DrError("APPLY_FAILED", `Table ${quoted} on the DR server lacks column(s) ${missing.join(", ")} that the master writes; align its definition with the master's.`, { errno: 1054 });
     }
-    const writeIdx = binlogColumns.flatMap((c, i) => (targetColumns.get(c)!.generated ? [] : [i]));
-    const keyColumns = shape.key;
-    const keyless = keyColumns === undefined;
-    const keyIdx = keyless ? writeIdx : keyColumns.map((c) => binlogColumns.indexOf(c));
+    const writeIdx = columns.names.flatMap((c, i) => (targetColumns.get(c)!.generated ? [] : [i]));
+    const keyless = shape.key === undefined;
+    const keyIdx = keyless ? writeIdx : shape.key!.map((c) => columns.names.indexOf(c));
     if (keyIdx.some((i) => i < 0)) {
       throw new DrError("APPLY_FAILED", `The key of ${quoted} on the DR server uses columns the master does not write; align its definition with the master's.`);
     }
-    const value = (i: number) => (targetColumns.get(binlogColumns[i])!.json ? "CAST(? AS JSON)" : "?");
-    const where = keyIdx.map((i) => `${quoteId(binlogColumns[i])} ${keyless ? "<=>" : "="} ${value(i)}`).join(" AND ");
-    const limit = keyless ? " LIMIT 1" : "";
-    const setList = writeIdx.map((i) => `${quoteId(binlogColumns[i])} = ?`).join(", ");
-    const written = writeIdx.map((i) => quoteId(binlogColumns[i]));
-    return {
-      table: quoted,
-      writeIdx,
-      keyIdx,
-      keyless,
-      insertPrefix: `INSERT INTO ${quoted} (${written.join(", ")}) VALUES `,
-      upsertSuffix: ` ON DUPLICATE KEY UPDATE ${written.map((c) => `${c} = VALUES(${c})`).join(", ")}`,
-      rowPlaceholders: `(${writeIdx.map(() => "?").join(", ")})`,
-      updateSql: `UPDATE ${quoted} SET ${setList} WHERE ${where}${limit} /* mysql-dr applier */`,
-      deleteSql: `DELETE FROM ${quoted} WHERE ${where}${limit} /* mysql-dr applier */`,
-      deleteInPrefix: !keyless && keyIdx.length === 1 && !targetColumns.get(binlogColumns[keyIdx[0]])!.json ? `DELETE FROM ${quoted} WHERE ${quoteId(binlogColumns[keyIdx[0]])} IN ` : undefined,
-    };
+    return new TablePlan(db, table, columns, writeIdx, keyIdx, keyless);
   }
 }

@@ -1,22 +1,46 @@
 /**
- * Groups source events into transactions and applies the link's selection: rows and DDL of
- * selected objects go on to the applier; everything else is dropped, but every source transaction
- * still ends in a `commit` item so the checkpoint moves past it. Heartbeat rows of this link are
- * turned into lag markers here and never applied.
+ * Groups source events into transactions (one per GTID) and applies the link's selection. Rows and
+ * DDL of selected objects go on to the applier; everything else is dropped, but every source
+ * transaction still ends in exactly one ending item (`endsTransaction`), so the checkpoint moves
+ * past it. Heartbeat rows of this link are turned into lag markers here and never applied.
+ *
+ * A group is what the master wrote under one GTID: rows and a commit; a DDL alone; a DDL followed
+ * by rows (CREATE TABLE ... SELECT); rows with savepoints; an XA transaction's prepared part (its
+ * rows are kept until the XA COMMIT or XA ROLLBACK, a group of its own). What the link cannot
+ * apply exactly (a table entering the selection by RENAME, DML logged as a statement) becomes a
+ * `refuse` item, so the link stops at that GTID instead of diverging.
  */
-import { ObjectFilter, isSystemSchema } from "../core/object-filter";
 import { quoteTable } from "../core/db";
-import type { ApplyItem, SourceEvent } from "./change-events";
-import { type DdlTarget, parseDdl } from "./ddl-parser";
+import { ObjectFilter, isSystemSchema } from "../core/object-filter";
+import type { ApplyItem, DdlStatement, QueryStatement, RowChange, SourceEvent } from "./change-events";
+import { type StatementTarget, type TableName, parseStatement } from "./ddl-parser";
 import { HEARTBEAT_TABLE } from "./heartbeat";
 
 export interface AssemblerOutput {
   push(item: ApplyItem): void;
 }
 
+/** sql_mode's ANSI_QUOTES bit (the same in MySQL and MariaDB). */
+const MODE_ANSI_QUOTES = 4n;
+
+/** An XA transaction's prepared part: its selected changes, and its xid once XA END names it. */
+interface XaBuffer {
+  xid?: string;
+  changes: RowChange[];
+  savepoints: Map<string, number>;
+}
+
+interface Group {
+  gtid: string;
+  /** Already applied before (a resumed stream re-reads it): swallow its events. */
+  skip: boolean;
+  standalone: boolean | undefined;
+  xa?: XaBuffer;
+  heartbeatMs?: number;
+}
+
 export class TransactionAssembler {
-  private gtid?: string;
-  private heartbeatMs?: number;
+  private group?: Group;
   /** Statements of a kind the product does not replay (views, routines, users...), for status. */
   ddlSkipped = 0;
 
@@ -28,78 +52,210 @@ export class TransactionAssembler {
   ) {}
 
   accept(event: SourceEvent): void {
+    if (event.kind === "gtid") {
+      // A group without its terminator (never written by a server) ends where the next begins.
+      if (this.group) this.commit(event.timestampMs);
+      this.group = {
+        gtid: event.gtid,
+        skip: this.alreadyApplied(event.gtid),
+        standalone: event.standalone,
+        xa: event.xa ? { changes: [], savepoints: new Map() } : undefined,
+      };
+      return;
+    }
+    const group = this.group;
+    if (!group) return;
+    if (group.skip) {
+      if (event.kind === "xid" || event.kind === "xa-prepare") this.group = undefined;
+      return;
+    }
     switch (event.kind) {
-      case "gtid":
-        this.gtid = this.alreadyApplied(event.gtid) ? undefined : event.gtid;
-        this.heartbeatMs = undefined;
-        return;
       case "rows":
-        return this.acceptRows(event);
-      case "commit":
-        return this.endTransaction(event.timestampMs);
+        return this.acceptRows(group, event.change);
+      case "xid":
+        return this.commit(event.timestampMs);
+      case "xa-prepare":
+        return this.endPrepared(group, event.onePhase, event.timestampMs);
       case "query":
-        return this.acceptQuery(event.schema, event.sql, event.timestampMs);
+        return this.acceptStatement(group, event.statement, event.timestampMs);
     }
   }
 
-  private acceptRows(event: Extract<SourceEvent, { kind: "rows" }>): void {
-    if (this.gtid === undefined) return;
-    const { change } = event;
+  private acceptRows(group: Group, change: RowChange): void {
     if (change.db === HEARTBEAT_TABLE.db && change.table === HEARTBEAT_TABLE.table) {
-      const linkIdx = change.columns.indexOf("link");
-      const tsIdx = change.columns.indexOf("ts_ms");
+      const linkIdx = change.columns.names.indexOf("link");
+      const tsIdx = change.columns.names.indexOf("ts_ms");
       for (const row of change.after ?? change.rows) {
-        if (row[linkIdx] === this.linkName) this.heartbeatMs = Number(row[tsIdx]);
+        const link = row[linkIdx];
+        if ((Buffer.isBuffer(link) ? link.toString("utf8") : link) === this.linkName) group.heartbeatMs = Number(row[tsIdx]);
       }
       return;
     }
-    if (this.filter.tableSelected(change.db, change.table)) this.out.push({ kind: "rows", gtid: this.gtid, change });
+    if (!this.filter.tableSelected(change.db, change.table)) return;
+    if (group.xa) group.xa.changes.push(change);
+    else this.out.push({ kind: "rows", gtid: group.gtid, change });
   }
 
-  private acceptQuery(schema: string, sql: string, timestampMs: number): void {
-    if (this.gtid === undefined) return;
-    const target = parseDdl(sql, schema);
-    if (target.kind === "transaction-control") {
-      if (/^\s*(COMMIT|ROLLBACK)\s*$/i.test(sql)) this.endTransaction(timestampMs);
-      return;
+  private acceptStatement(group: Group, statement: QueryStatement, timestampMs: number): void {
+    const ansiQuotes = statement.context.sqlMode !== undefined && (BigInt(statement.context.sqlMode) & MODE_ANSI_QUOTES) !== 0n;
+    const target = parseStatement(statement.sql, statement.schema, { ansiQuotes });
+    switch (target.kind) {
+      case "transaction":
+        // ROLLBACK ends a group only when non-transactional changes were logged: those stayed.
+        if (target.verb !== "begin") this.commit(timestampMs);
+        return;
+      case "savepoint":
+        return this.savepoint(group, target.verb, target.name);
+      case "xa":
+        return this.xaStatement(group, target.verb, target.xid, timestampMs);
+      case "dml":
+        if (target.table === undefined || this.filter.tableSelected(target.table.db, target.table.table)) {
+          this.refuse(group, `The master logged a statement instead of rows (${truncate(statement.sql)}), which cannot be applied exactly; set binlog_format=ROW for every session on the master (GTID ${group.gtid}).`);
+        }
+        return this.endIfStatementEnds(group, statement, timestampMs);
+      case "other":
+        if (!isSystemSchema(statement.schema)) this.ddlSkipped++;
+        return this.endIfStatementEnds(group, statement, timestampMs);
+      default:
+        return this.ddl(group, target, statement, timestampMs);
     }
-    const statement = this.selectedStatement(target, sql);
-    if (statement === undefined) {
-      if (target.kind === "other" && !isSystemSchema(schema)) this.ddlSkipped++;
-      this.endTransaction(timestampMs);
-      return;
-    }
-    this.out.push({ kind: "ddl", gtid: this.gtid, timestampMs, schema, sql: statement });
-    this.gtid = undefined;
   }
 
-  /** The statement to replay for the selected part of a DDL, or undefined when nothing of it is selected. */
-  private selectedStatement(target: DdlTarget, sql: string): string | undefined {
+  private ddl(group: Group, target: Exclude<StatementTarget, { kind: "transaction" | "savepoint" | "xa" | "dml" | "other" }>, statement: QueryStatement, timestampMs: number): void {
+    const ends = this.statementEnds(group, statement);
+    const selected = this.selectDdl(target, statement, group.gtid);
+    if (selected === undefined) return this.endIfStatementEnds(group, statement, timestampMs);
+    if (typeof selected === "string") return this.refuse(group, selected);
+    this.out.push({ kind: "ddl", gtid: group.gtid, timestampMs, ddl: selected, ends });
+    if (ends) this.group = undefined;
+  }
+
+  /**
+   * The part of a DDL that concerns the selection: the statement as the master ran it, a rewrite
+   * when only part of it is selected, undefined when none is, or why it cannot be applied.
+   */
+  private selectDdl(target: Exclude<StatementTarget, { kind: "transaction" | "savepoint" | "xa" | "dml" | "other" }>, statement: QueryStatement, gtid: string): DdlStatement | string | undefined {
+    const sel = (t: TableName) => this.filter.tableSelected(t.db, t.table);
+    const asIs = (tables: TableName[], databases: string[], idempotent: boolean): DdlStatement => ({ statement, touches: { tables, databases }, idempotent });
     switch (target.kind) {
       case "database":
-        return this.filter.databaseSelected(target.db) ? sql : undefined;
+        return this.filter.databaseSelected(target.db) ? asIs([], [target.db], target.idempotent) : undefined;
       case "tables": {
-        const selected = target.tables.filter((t) => this.filter.tableSelected(t.db, t.table));
+        if (target.renameTo) return this.renames(statement, [{ from: target.tables[0], to: target.renameTo }], gtid);
+        const selected = target.tables.filter(sel);
         if (selected.length === 0) return undefined;
-        if (selected.length === target.tables.length) return sql;
+        if (selected.length === target.tables.length) return asIs(selected, [], target.idempotent);
         // A multi-table DROP of which only some tables are selected: drop just those.
-        return `DROP TABLE IF EXISTS ${selected.map((t) => quoteTable(t.db, t.table)).join(", ")}`;
+        return { ...asIs(selected, [], true), rewritten: `DROP TABLE IF EXISTS ${selected.map((t) => quoteTable(t.db, t.table)).join(", ")}` };
       }
-      case "rename": {
-        const selected = target.pairs.filter((p) => this.filter.tableSelected(p.from.db, p.from.table));
-        if (selected.length === 0) return undefined;
-        if (selected.length === target.pairs.length) return sql;
-        return `RENAME TABLE ${selected.map((p) => `${quoteTable(p.from.db, p.from.table)} TO ${quoteTable(p.to.db, p.to.table)}`).join(", ")}`;
-      }
-      default:
-        return undefined;
+      case "rename":
+        return this.renames(statement, target.pairs, gtid);
     }
   }
 
-  private endTransaction(timestampMs: number): void {
-    if (this.gtid === undefined) return;
-    this.out.push({ kind: "commit", gtid: this.gtid, timestampMs, heartbeatMs: this.heartbeatMs });
-    this.gtid = undefined;
-    this.heartbeatMs = undefined;
+  /**
+   * RENAME by every name involved: the renames are followed through (a swap goes through
+   * temporary names), then each selected table ends up under its new name, a table leaving the
+   * selection is dropped on the DR server, and a table entering it stops the link (the DR server
+   * never held its rows).
+   */
+  private renames(statement: QueryStatement, pairs: { from: TableName; to: TableName }[], gtid: string): DdlStatement | string | undefined {
+    const key = (t: TableName) => `${t.db}\u0000${t.table}`;
+    const sel = (t: TableName) => this.filter.tableSelected(t.db, t.table);
+    const origin = new Map<string, TableName>();
+    const names = new Map<string, TableName>();
+    for (const { from, to } of pairs) {
+      const source = origin.get(key(from)) ?? from;
+      origin.delete(key(from));
+      origin.set(key(to), source);
+      names.set(key(to), to);
+    }
+    const moves: { from: TableName; to: TableName }[] = [];
+    const leaving: TableName[] = [];
+    for (const [k, from] of origin) {
+      const to = names.get(k)!;
+      if (key(from) === k) continue;
+      if (sel(from) && sel(to)) moves.push({ from, to });
+      else if (sel(to)) {
+        return `RENAME brings ${quoteTable(from.db, from.table)} into the selection as ${quoteTable(to.db, to.table)} at GTID ${gtid}, and the DR server does not hold that table's rows; include the online schema change tool's tables in the link's selection (for example its _*_gho or _*_new tables), then recreate the link with --initial full.`;
+      } else if (sel(from)) leaving.push(from);
+    }
+    // Tables moved away and not replaced: a selected name vacated by the renames.
+    if (moves.length === 0 && leaving.length === 0) return undefined;
+    const touched = [...moves.flatMap((m) => [m.from, m.to]), ...leaving];
+    const allSelected = pairs.every((p) => sel(p.from) && sel(p.to));
+    if (allSelected) return { statement, touches: { tables: touched, databases: [] }, idempotent: false };
+    const steps: string[] = [];
+    if (moves.length) {
+      const temp = (i: number, t: TableName) => quoteTable(t.db, `_mysql_dr_rename_${i}`);
+      steps.push(`RENAME TABLE ${[...moves.map((m, i) => `${quoteTable(m.from.db, m.from.table)} TO ${temp(i, m.from)}`), ...moves.map((m, i) => `${temp(i, m.from)} TO ${quoteTable(m.to.db, m.to.table)}`)].join(", ")}`);
+    }
+    if (leaving.length) steps.push(`DROP TABLE IF EXISTS ${leaving.map((t) => quoteTable(t.db, t.table)).join(", ")}`);
+    return { statement, rewritten: steps.join(";\n"), touches: { tables: touched, databases: [] }, idempotent: false };
   }
+
+  private savepoint(group: Group, verb: "set" | "rollback-to" | "release", name: string): void {
+    if (verb === "release") return;
+    if (group.xa) {
+      // An XA transaction's rows are kept here until it commits: its savepoints cut the list.
+      if (verb === "set") group.xa.savepoints.set(name, group.xa.changes.length);
+      else group.xa.changes.length = group.xa.savepoints.get(name) ?? group.xa.changes.length;
+      return;
+    }
+    this.out.push({ kind: "savepoint", gtid: group.gtid, name, rollback: verb === "rollback-to" });
+  }
+
+  private xaStatement(group: Group, verb: "start" | "end" | "prepare" | "commit" | "rollback", xid: string, timestampMs: number): void {
+    switch (verb) {
+      case "start":
+        group.xa ??= { changes: [], savepoints: new Map() };
+        return;
+      case "end":
+        if (group.xa) group.xa.xid = xid;
+        return;
+      case "commit":
+      case "rollback":
+        this.out.push({ kind: "xa-end", gtid: group.gtid, timestampMs, xid, commit: verb === "commit" });
+        this.group = undefined;
+        return;
+      default:
+        return;
+    }
+  }
+
+  /** The end of an XA-prepared group; XA COMMIT ... ONE PHASE commits at once. */
+  private endPrepared(group: Group, onePhase: boolean, timestampMs: number): void {
+    const xa: XaBuffer = group.xa ?? { changes: [], savepoints: new Map() };
+    if (onePhase) {
+      for (const change of xa.changes) this.out.push({ kind: "rows", gtid: group.gtid, change });
+      return this.commit(timestampMs);
+    }
+    if (xa.xid === undefined) return this.refuse(group, `An XA transaction was prepared without naming its xid (GTID ${group.gtid}); its changes cannot be matched to its XA COMMIT.`);
+    this.out.push({ kind: "xa-prepare", gtid: group.gtid, timestampMs, xid: xa.xid, changes: xa.changes });
+    this.group = undefined;
+  }
+
+  /** MariaDB marks one-statement groups; MySQL ends them at the statement, unless it says rows follow. */
+  private statementEnds(group: Group, statement: QueryStatement): boolean {
+    return group.standalone ?? !/\bSTART\s+TRANSACTION\s*$/i.test(statement.sql);
+  }
+
+  private endIfStatementEnds(group: Group, statement: QueryStatement, timestampMs: number): void {
+    if (this.statementEnds(group, statement)) this.commit(timestampMs);
+  }
+
+  private refuse(group: Group, message: string): void {
+    this.out.push({ kind: "refuse", gtid: group.gtid, message });
+  }
+
+  private commit(timestampMs: number): void {
+    const group = this.group;
+    this.group = undefined;
+    if (!group || group.skip) return;
+    this.out.push({ kind: "commit", gtid: group.gtid, timestampMs, heartbeatMs: group.heartbeatMs });
+  }
+}
+
+function truncate(sql: string): string {
+  return sql.length > 120 ? `${sql.slice(0, 120)}...` : sql;
 }

@@ -1,13 +1,15 @@
 /**
  * The per-row hash both servers compute for verification: CRC32 over every stored column in a
- * form that is the same on both sides (binary values as hex, text in utf8mb4, a NULL bitmap so
- * NULL and '' differ). Chunk checksums aggregate it with COUNT, SUM and BIT_XOR, so a missing,
- * extra or changed row changes the chunk's result, duplicates included.
+ * form that is the same on both sides (binary values as hex, text in utf8mb4, FLOAT through
+ * DOUBLE so every bit counts), each column length-prefixed (`5:hello`) or `N` for NULL, so no two
+ * different rows concatenate alike (CONCAT_WS would hash ('a#', 'b') and ('a', '#b') alike).
+ * Chunk checksums aggregate it with COUNT, SUM and BIT_XOR, so a missing, extra or changed row
+ * changes the chunk's result, duplicates included.
  */
 import { quoteId, quoteTable } from "../core/db";
 import type { ColumnInfo } from "../catalog/table-shape";
 
-const BINARY_TYPES = new Set(["binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob", "bit", "geometry", "point", "linestring", "polygon"]);
+const BINARY_TYPES = new Set(["binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob", "bit", "geometry", "point", "linestring", "polygon", "multipoint", "multilinestring", "multipolygon", "geometrycollection", "geomcollection"]);
 
 export interface HashedTable {
   db: string;
@@ -19,9 +21,12 @@ export interface HashedTable {
 }
 
 export function rowHashSql(t: HashedTable): string {
-  const values = t.columns.map((c) => (BINARY_TYPES.has(c.type) ? `HEX(${quoteId(c.name)})` : `CONVERT(${quoteId(c.name)} USING utf8mb4)`));
-  const nulls = `CONCAT(${t.columns.map((c) => `ISNULL(${quoteId(c.name)})`).join(", ")})`;
-  return `CRC32(CONCAT_WS('#', ${values.join(", ")}, ${nulls}))`;
+  const parts = t.columns.map((c) => {
+    const id = quoteId(c.name);
+    const value = BINARY_TYPES.has(c.type) ? `HEX(${id})` : c.type === "float" ? `CONVERT(${id} + 0E0 USING utf8mb4)` : `CONVERT(${id} USING utf8mb4)`;
+    return `COALESCE(CONCAT(LENGTH(${value}), ':', ${value}), 'N')`;
+  });
+  return `CRC32(CONCAT(${parts.join(", ")}))`;
 }
 
 /** `key > lo AND key <= hi` (either bound optional), spelled out for composite keys. */

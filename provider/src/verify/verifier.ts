@@ -6,15 +6,17 @@
  * difference counts only if it survives several such rounds, so rows that are merely behind are
  * never reported.
  */
+import { listSelectedTables } from "../catalog/selected-tables";
+import { readTableShape } from "../catalog/table-shape";
 import type { ServerAddress } from "../core/connection-url";
-import { type Connection, openConnection, quoteId, quoteTable } from "../core/db";
+import { type Connection, openConnection, openWireConnection, quoteId, quoteTable, wire } from "../core/db";
 import type { Flavor } from "../core/flavor";
 import { gtidCovers } from "../core/gtid";
 import { ObjectFilter, type ObjectSelection } from "../core/object-filter";
 import { currentGtidPosition, inspectServer } from "../core/server-inspector";
-import { listSelectedTables } from "../catalog/selected-tables";
-import { multiRowInsert } from "../sql/statements";
-import { readTableShape } from "../catalog/table-shape";
+import { PLAIN, literal, wireId, wireTable } from "../sql/literals";
+import { exactRead } from "../sql/row-reads";
+import { insertStatements } from "../sql/statements";
 import { type HashedTable, boundarySql, chunkChecksumSql, chunkRowsSql, hashCountsSql, keyRange, rowHashSql } from "./row-hash";
 
 export const VERIFY_CHUNK_ROWS = 10_000;
@@ -103,6 +105,11 @@ export async function verify(o: VerifyOptions): Promise<VerifyReport> {
   }
 }
 
+/** `INSERT INTO t (stored columns) VALUES ` in wire text. */
+function insertPrefix(t: HashedTable): string {
+  return `INSERT INTO ${wireTable(t.db, t.table)} (${t.columns.map((c) => wireId(c.name)).join(", ")}) VALUES `;
+}
+
 function hasDifferences(r: TableReport): boolean {
   return r.missingOnDr.length + r.extraOnDr.length + r.different.length + r.moreDifferences > 0;
 }
@@ -126,7 +133,6 @@ class Verifier {
     for (let i = 1; i < Math.max(1, o.parallelism ?? DEFAULT_VERIFY_PARALLELISM); i++) {
       v.sessions.push({ master: await openConnection(o.source, "source"), dr: await openConnection(o.target, "target") });
     }
-    for (const s of v.sessions) await s.dr.query("SET SESSION foreign_key_checks = 0, sql_mode = 'NO_AUTO_VALUE_ON_ZERO'");
     return v;
   }
 
@@ -233,32 +239,38 @@ class Verifier {
   /** Rewrites the differing rows on the DR server from the master. Returns rows changed per table. */
   async repair(reports: TableReport[]): Promise<Map<string, number>> {
     const { master, dr } = this.sessions[0];
-    const changed = new Map<string, number>();
-    for (const r of reports) {
-      const t = this.tableByName(r.table)!;
-      const rows = t.key ? await this.repairKeyed(master, dr, t) : await this.repairKeyless(master, dr, t);
-      changed.set(r.table, rows);
+    // Rows are written in wire text (exact bytes); the master's copy decides, foreign keys or not.
+    const writer = await openWireConnection(this.o.target, "target", { multipleStatements: true });
+    try {
+      await writer.query("SET SESSION foreign_key_checks = 0");
+      const changed = new Map<string, number>();
+      for (const r of reports) {
+        const t = this.tableByName(r.table)!;
+        const rows = t.key ? await this.repairKeyed({ master, dr }, writer, t) : await this.repairKeyless(master, dr, writer, t);
+        changed.set(r.table, rows);
+      }
+      return changed;
+    } finally {
+      writer.destroy();
     }
-    return changed;
   }
 
-  private async repairKeyed(master: Connection, dr: Connection, t: HashedTable): Promise<number> {
+  private async repairKeyed(s: Session, writer: Connection, t: HashedTable): Promise<number> {
     // The reports list at most DIFFERENCES_SHOWN keys: find all of them again, chunk by chunk.
-    const s = { master, dr };
     const full = await this.compareKeyedAllDifferences(s, t);
-    const cols = t.columns.map((c) => quoteId(c.name));
+    const read = exactRead(t.columns);
+    const insert = insertPrefix(t);
     let changed = 0;
-    await dr.query("START TRANSACTION");
+    await writer.query("START TRANSACTION");
     for (const d of full) {
       const where = keyIn(t.key!, [d.key]);
-      const [rows] = await master.query({ sql: `SELECT ${cols.join(", ")} FROM ${quoteTable(t.db, t.table)} WHERE ${where.sql}`, values: where.params, rowsAsArray: true });
-      await dr.query(`DELETE FROM ${quoteTable(t.db, t.table)} WHERE ${where.sql} /* mysql-dr repair */`, where.params);
-      for (const stmt of multiRowInsert(`INSERT INTO ${quoteTable(t.db, t.table)} (${cols.join(", ")}) VALUES `, cols.length, rows as unknown[][])) {
-        await dr.query(stmt.sql, stmt.params);
-      }
+      const [rows] = await s.master.query({ sql: `SELECT ${read.select.join(", ")} FROM ${quoteTable(t.db, t.table)} WHERE ${where.sql}`, values: where.params, rowsAsArray: true });
+      const match = t.key!.map((k, i) => `${wireId(k)} = ${literal(d.key[i], PLAIN)}`).join(" AND ");
+      await writer.query(`DELETE FROM ${wireTable(t.db, t.table)} WHERE ${match} /* mysql-dr repair */`);
+      for (const sql of insertStatements(insert, read.kinds, rows as unknown[][])) await writer.query(sql);
       changed++;
     }
-    await dr.query("COMMIT");
+    await writer.query("COMMIT");
     return changed;
   }
 
@@ -277,29 +289,27 @@ class Verifier {
     }
   }
 
-  private async repairKeyless(master: Connection, dr: Connection, t: HashedTable): Promise<number> {
+  private async repairKeyless(master: Connection, dr: Connection, writer: Connection, t: HashedTable): Promise<number> {
     const [m, d] = await Promise.all([master.query(hashCountsSql(t)), dr.query(hashCountsSql(t))]);
-    const cols = t.columns.map((c) => quoteId(c.name));
+    const read = exactRead(t.columns);
     let changed = 0;
-    await dr.query("START TRANSACTION");
+    await writer.query("START TRANSACTION");
     for (const x of diffCounts(m[0] as Record<string, unknown>[], d[0] as Record<string, unknown>[])) {
       const n = Math.abs(x.master - x.dr);
       if (x.dr > x.master) {
-        await dr.query(`DELETE FROM ${quoteTable(t.db, t.table)} WHERE ${rowHashSql(t)} = ? LIMIT ${n} /* mysql-dr repair */`, [x.hash]);
+        await writer.query(wire(`DELETE FROM ${quoteTable(t.db, t.table)} WHERE ${rowHashSql(t)} = ? LIMIT ${n} /* mysql-dr repair */`), [x.hash]);
       } else {
-        const row = await this.rowWithHash(master, t, x.hash);
-        for (const stmt of multiRowInsert(`INSERT INTO ${quoteTable(t.db, t.table)} (${cols.join(", ")}) VALUES `, cols.length, Array(n).fill(row))) {
-          await dr.query(stmt.sql, stmt.params);
-        }
+        const row = await this.rowWithHash(master, t, x.hash, read.select);
+        for (const sql of insertStatements(insertPrefix(t), read.kinds, Array(n).fill(row))) await writer.query(sql);
       }
       changed += n;
     }
-    await dr.query("COMMIT");
+    await writer.query("COMMIT");
     return changed;
   }
 
-  private async rowWithHash(conn: Connection, t: HashedTable, hash: string): Promise<unknown[]> {
-    const [rows] = await conn.query({ sql: `SELECT ${t.columns.map((c) => quoteId(c.name)).join(", ")} FROM ${quoteTable(t.db, t.table)} WHERE ${rowHashSql(t)} = ? LIMIT 1`, values: [hash], rowsAsArray: true });
+  private async rowWithHash(conn: Connection, t: HashedTable, hash: string, select = t.columns.map((c) => quoteId(c.name))): Promise<unknown[]> {
+    const [rows] = await conn.query({ sql: `SELECT ${select.join(", ")} FROM ${quoteTable(t.db, t.table)} WHERE ${rowHashSql(t)} = ? LIMIT 1`, values: [hash], rowsAsArray: true });
     return (rows as unknown[][])[0] ?? [];
   }
 

@@ -1,0 +1,90 @@
+/**
+ * SQL text that carries values exactly, for every statement that writes rows on the DR server
+ * (applier, copier, repair). mysql2's own formatting turns a Buffer into a hex literal (twice its
+ * size: a BLOB over half of max_allowed_packet cannot be written) and sends text in the
+ * connection's character set (a latin1 value the JavaScript decoder could not map comes out as
+ * '?'). Here a value's bytes go on the wire as they were read: text with the introducer of its
+ * column's character set (`_latin1'...'`, so the server neither converts it nor loses the index on
+ * the column), binary as `_binary'...'`, both escaped like mysql_real_escape_string does.
+ *
+ * Statements are "wire text": a JavaScript string whose char codes are the bytes to send, which a
+ * connection opened by `openWireConnection` (core/db.ts) sends one byte per char. Anything that is
+ * not ASCII must pass through `wire` (UTF-8 text) or a literal function before it joins the text.
+ */
+import { wire } from "../core/db";
+
+export { wire };
+
+/** How a column's values are written back, decided from the binlog's table map or the catalog. */
+export type ValueKind =
+  /** Raw bytes in the column's character set (CHAR, VARCHAR, TEXT). */
+  | { kind: "text"; charset: string }
+  /** Raw bytes (BINARY, VARBINARY, BLOB, BIT, GEOMETRY, VECTOR). */
+  | { kind: "binary" }
+  /** The 1-based index of the member; 0 is the empty "error" value. */
+  | { kind: "enum" }
+  /** The members' bit mask, as a decimal string. */
+  | { kind: "set" }
+  /** JSON text (MySQL's JSON type). */
+  | { kind: "json" }
+  /** Numbers and exact ASCII forms: integers, DECIMAL, floats, temporal values. */
+  | { kind: "plain" };
+
+export const PLAIN: ValueKind = { kind: "plain" };
+
+const NON_ASCII = /[^\x00-\x7f]/;
+const ESCAPED = /[\0\n\r\x1a'\\]/g;
+const ESCAPES: Record<string, string> = { "\0": "\\0", "\n": "\\n", "\r": "\\r", "\x1a": "\\Z", "'": "\\'", "\\": "\\\\" };
+
+/** A backtick-quoted identifier in wire form. */
+export function wireId(name: string): string {
+  return "`" + wire(name).replace(/`/g, "``") + "`";
+}
+
+export function wireTable(db: string, table: string): string {
+  return `${wireId(db)}.${wireId(table)}`;
+}
+
+/** A literal of raw bytes read as `charset` ("binary" for bytes without one). */
+export function bytesLiteral(bytes: Buffer, charset: string): string {
+  return `_${charset}'${escape(bytes.toString("latin1"))}'`;
+}
+
+/** One value as a literal for a column of the given kind. */
+export function literal(value: unknown, kind: ValueKind): string {
+  if (value === null || value === undefined) return "NULL";
+  if (Buffer.isBuffer(value)) return bytesLiteral(value, kind.kind === "text" ? kind.charset : "binary");
+  switch (typeof value) {
+    case "number":
+      if (!Number.isFinite(value)) throw new Error(`cannot write the number ${value} as SQL`);
+      return String(value);
+    case "bigint":
+      return value.toString();
+    case "string": {
+      const text = stringLiteral(value);
+      return kind.kind === "json" ? `CAST(${text} AS JSON)` : text;
+    }
+    case "boolean":
+      return value ? "1" : "0";
+    default:
+      throw new Error(`cannot write a value of type ${typeof value} as SQL`);
+  }
+}
+
+/** A JavaScript string (UTF-8 text) as a literal. */
+export function stringLiteral(text: string): string {
+  return NON_ASCII.test(text) ? bytesLiteral(Buffer.from(text, "utf8"), "utf8mb4") : `'${escape(text)}'`;
+}
+
+/**
+ * Whether a row holds ENUM's empty error value (index 0), which strict mode refuses to write back:
+ * such a row is written on its own under a relaxed sql_mode (see `relaxed` in statements.ts).
+ */
+export function needsRelaxedMode(row: readonly unknown[], kinds: readonly ValueKind[]): boolean {
+  for (let i = 0; i < row.length; i++) if (kinds[i].kind === "enum" && row[i] === 0) return true;
+  return false;
+}
+
+function escape(latin1: string): string {
+  return latin1.replace(ESCAPED, (c) => ESCAPES[c]);
+}

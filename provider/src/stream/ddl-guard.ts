@@ -1,0 +1,38 @@
+/**
+ * Tells whether a DDL that was in flight when the daemon stopped already ran on the DR server.
+ * DDL commits by itself, so the checkpoint cannot commit with it: before running one the applier
+ * records a digest of the definitions of everything it touches; on replay, a changed digest means
+ * the DDL ran (DDL is atomic on the servers' transactional engines) and is skipped, an unchanged
+ * one means it did not and it runs again, and whatever error it raises then is real. Nothing is
+ * forgiven by error number.
+ */
+import * as crypto from "node:crypto";
+import type { Connection } from "../core/db";
+import { wireId, wireTable } from "../sql/literals";
+
+export interface Touched {
+  tables: { db: string; table: string }[];
+  databases: string[];
+}
+
+const NO_SUCH_TABLE = new Set([1146, 1049]);
+const NO_SUCH_DATABASE = 1049;
+
+/** Digest of the current definitions (or absence) of the touched objects; `conn` sends wire text. */
+export async function definitionsDigest(conn: Connection, touched: Touched): Promise<string> {
+  const parts: string[] = [];
+  for (const t of touched.tables) parts.push(`table ${t.db}.${t.table}: ${await definition(conn, `SHOW CREATE TABLE ${wireTable(t.db, t.table)}`, NO_SUCH_TABLE)}`);
+  for (const db of touched.databases) parts.push(`database ${db}: ${await definition(conn, `SHOW CREATE DATABASE ${wireId(db)}`, new Set([NO_SUCH_DATABASE]))}`);
+  return crypto.createHash("sha256").update(parts.join("\n")).digest("hex");
+}
+
+async function definition(conn: Connection, sql: string, absent: Set<number>): Promise<string> {
+  try {
+    const [rows] = await conn.query(`${sql} /* mysql-dr applier */`);
+    const row = (rows as Record<string, unknown>[])[0] ?? {};
+    return Object.values(row).map(String).join("\n");
+  } catch (err) {
+    if (absent.has((err as { errno?: number }).errno ?? -1)) return "(absent)";
+    throw err;
+  }
+}
