@@ -21,10 +21,12 @@ export interface ServerFacts {
   /** MySQL: gtid_mode; MariaDB: always "ON". */
   gtidMode: string;
   readOnly: boolean;
+  /** The largest value (and statement) the server takes, in bytes. */
+  maxAllowedPacket: number;
 }
 
 export async function inspectServer(conn: Connection): Promise<ServerFacts> {
-  const [rows] = await conn.query("SHOW GLOBAL VARIABLES WHERE Variable_name IN ('version','server_id','server_uuid','hostname','port','datadir','log_bin','binlog_format','binlog_row_image','binlog_row_metadata','gtid_mode','read_only') /* mysql-dr inspector */");
+  const [rows] = await conn.query("SHOW GLOBAL VARIABLES WHERE Variable_name IN ('version','server_id','server_uuid','hostname','port','datadir','log_bin','binlog_format','binlog_row_image','binlog_row_metadata','gtid_mode','read_only','max_allowed_packet') /* mysql-dr inspector */");
   const v = new Map((rows as { Variable_name: string; Value: string }[]).map((r) => [r.Variable_name, r.Value]));
   const version = v.get("version") ?? "";
   const flavor = flavorOfVersion(version);
@@ -39,6 +41,7 @@ export async function inspectServer(conn: Connection): Promise<ServerFacts> {
     binlogRowMetadata: v.has("binlog_row_metadata") ? (v.get("binlog_row_metadata") ?? "").toUpperCase() : null,
     gtidMode: flavor === "mariadb" ? "ON" : (v.get("gtid_mode") ?? "OFF").toUpperCase(),
     readOnly: v.get("read_only") === "ON" || v.get("read_only") === "1",
+    maxAllowedPacket: Number(v.get("max_allowed_packet") ?? 0),
   };
 }
 
@@ -91,5 +94,8 @@ export function checkTarget(target: ServerFacts, source: ServerFacts, address: S
   }
   if (!target.logBin) {
     throw new DrError("PRECONDITION", `Binary logging is off on ${where}; turn on log_bin (ROW) so the DR copy can later feed a reverse link after promotion.`);
+  }
+  if (target.maxAllowedPacket < source.maxAllowedPacket) {
+    throw new DrError("PRECONDITION", `The target server at ${formatHostPort(address)} has max_allowed_packet=${target.maxAllowedPacket}, smaller than the source's ${source.maxAllowedPacket}: a value the master holds might not fit; raise it to at least ${source.maxAllowedPacket} (SET GLOBAL max_allowed_packet and in the server's configuration).`);
   }
 }

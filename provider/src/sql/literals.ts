@@ -77,6 +77,56 @@ export function stringLiteral(text: string): string {
 }
 
 /**
+ * Values longer than this are not written inline: they are assembled on the server in a session
+ * variable, this many bytes per statement, so no statement grows past max_allowed_packet however
+ * large the value (the server's own limit for a value is the same variable, checked when a link
+ * is created).
+ */
+export const SPILL_BYTES = 64 * 1024;
+
+/**
+ * Writes literals like `literal`, but a large value becomes a session variable (`@mysql_dr_v0`)
+ * set by statements that must run first: `takePreamble()` hands them out. Variable names are
+ * reused after `reset()`, once the statements that referenced them have run.
+ */
+export class ValueWriter {
+  private next = 0;
+  private preamble: string[] = [];
+
+  literal(value: unknown, kind: ValueKind): string {
+    const bytes = Buffer.isBuffer(value) ? value : typeof value === "string" && value.length > SPILL_BYTES / 4 ? Buffer.from(value, "utf8") : undefined;
+    if (bytes === undefined || bytes.length <= SPILL_BYTES) return literal(value, kind);
+    const charset = !Buffer.isBuffer(value) ? "utf8mb4" : kind.kind === "text" ? kind.charset : "binary";
+    const name = `@mysql_dr_v${this.next++}`;
+    for (let offset = 0; offset < bytes.length; offset += SPILL_BYTES) {
+      const chunk = bytesLiteral(bytes.subarray(offset, offset + SPILL_BYTES), charset);
+      this.preamble.push(offset === 0 ? `SET ${name} = ${chunk}` : `SET ${name} = CONCAT(${name}, ${chunk})`);
+    }
+    return kind.kind === "json" ? `CAST(${name} AS JSON)` : name;
+  }
+
+  /** `(v1, v2, ...)` of the values at `idx` (all of them when omitted). */
+  tuple(row: readonly unknown[], kinds: readonly ValueKind[], idx?: readonly number[]): string {
+    const parts: string[] = [];
+    if (idx) for (const i of idx) parts.push(this.literal(row[i], kinds[i]));
+    else for (let i = 0; i < row.length; i++) parts.push(this.literal(row[i], kinds[i]));
+    return `(${parts.join(", ")})`;
+  }
+
+  /** The statements that set the variables written since the last call. */
+  takePreamble(): string[] {
+    const statements = this.preamble;
+    this.preamble = [];
+    return statements;
+  }
+
+  reset(): void {
+    this.next = 0;
+    this.preamble = [];
+  }
+}
+
+/**
  * Whether a row holds ENUM's empty error value (index 0), which strict mode refuses to write back:
  * such a row is written on its own under a relaxed sql_mode (see `relaxed` in statements.ts).
  */

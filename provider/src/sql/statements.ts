@@ -4,18 +4,11 @@
  * would refuse to write back.
  */
 import { RELAXED_WRITE_SQL_MODE, WRITE_SQL_MODE } from "../core/db";
-import { type ValueKind, literal, needsRelaxedMode } from "./literals";
+import { type ValueKind, ValueWriter, needsRelaxedMode } from "./literals";
 
 export const STATEMENT_MAX_ROWS = 500;
-export const STATEMENT_MAX_BYTES = 4 * 1024 * 1024;
-
-/** `(v1, v2, ...)` of the values at `idx` (all of them when omitted). */
-export function rowTuple(row: readonly unknown[], kinds: readonly ValueKind[], idx?: readonly number[]): string {
-  const parts: string[] = [];
-  if (idx) for (const i of idx) parts.push(literal(row[i], kinds[i]));
-  else for (let i = 0; i < row.length; i++) parts.push(literal(row[i], kinds[i]));
-  return `(${parts.join(", ")})`;
-}
+/** Statements (and round trips) stay well under the smallest common max_allowed_packet (4 MiB). */
+export const STATEMENT_MAX_BYTES = 1024 * 1024;
 
 /** Runs `statement` under the relaxed sql_mode, then returns the session to the strict one. */
 export function relaxed(statement: string): string {
@@ -25,14 +18,17 @@ export function relaxed(statement: string): string {
 /**
  * INSERTs of all `rows` (`prefix` ends with "VALUES "), at most STATEMENT_MAX_ROWS rows or about
  * STATEMENT_MAX_BYTES each; a row holding ENUM's empty value goes alone, under the relaxed mode.
- * Each yielded text is one statement, or three for a relaxed row (multipleStatements needed).
+ * Each yielded text is one statement, or three for a relaxed row (multipleStatements needed);
+ * large values come with the statements that assemble them, yielded first.
  */
 export function* insertStatements(prefix: string, kinds: readonly ValueKind[], rows: readonly unknown[][], suffix = ""): Generator<string> {
+  const values = new ValueWriter();
   let tuples: string[] = [];
   let bytes = 0;
   const statement = (list: string[]) => `${prefix}${list.join(", ")}${suffix} /* mysql-dr */`;
   for (const row of rows) {
-    const tuple = rowTuple(row, kinds);
+    const tuple = values.tuple(row, kinds);
+    yield* values.takePreamble();
     if (needsRelaxedMode(row, kinds)) {
       yield relaxed(statement([tuple]));
       continue;
@@ -41,6 +37,7 @@ export function* insertStatements(prefix: string, kinds: readonly ValueKind[], r
     bytes += tuple.length;
     if (tuples.length >= STATEMENT_MAX_ROWS || bytes >= STATEMENT_MAX_BYTES) {
       yield statement(tuples);
+      values.reset();
       tuples = [];
       bytes = 0;
     }

@@ -19,7 +19,7 @@ import type { GtidProgress } from "../core/gtid";
 import { type PendingDdl, advanceCheckpoint, markDdlPending } from "../dr-state/checkpoint-store";
 import { definitionsDigest } from "./ddl-guard";
 import { deleteXa, loadXa, saveXa } from "../dr-state/xa-store";
-import { needsRelaxedMode, wire, wireId } from "../sql/literals";
+import { ValueWriter, needsRelaxedMode, wire, wireId } from "../sql/literals";
 import { STATEMENT_MAX_BYTES, STATEMENT_MAX_ROWS } from "../sql/statements";
 import type { ApplyMode, ApplyModes } from "./apply-modes";
 import type { BoundedQueue } from "./bounded-queue";
@@ -111,6 +111,7 @@ export class Applier {
   /** A CREATE ... SELECT's DDL ran in this batch: its commit confirms it. */
   private batchConfirmsDdl = false;
   private pending?: Pending;
+  private readonly values = new ValueWriter();
   private outgoing: Outgoing[] = [];
   private outgoingBytes = 0;
   /** Diagnosing: every row is its own statement, sent at once and checked. */
@@ -200,23 +201,23 @@ export class Applier {
     switch (change.op) {
       case "insert":
         for (const row of change.rows) {
-          if (needsRelaxedMode(row, kinds)) await this.relaxed(`${plan.insertPrefix}${plan.insertTuple(row)} /* mysql-dr applier */`);
-          else await this.append("insert", plan, plan.insertTuple(row));
+          if (needsRelaxedMode(row, kinds)) await this.relaxed(`${plan.insertPrefix}${plan.insertTuple(row, this.values)} /* mysql-dr applier */`);
+          else await this.append("insert", plan, plan.insertTuple(row, this.values));
         }
         return;
       case "delete":
         if (plan.deleteInPrefix) {
-          for (const row of change.rows) await this.append("delete-in", plan, plan.keyLiteral(row));
+          for (const row of change.rows) await this.append("delete-in", plan, plan.keyLiteral(row, this.values));
           return;
         }
         await this.flush();
-        for (const row of change.rows) await this.execute(plan.delete(row), 1);
+        for (const row of change.rows) await this.execute(plan.delete(row, this.values), 1);
         return;
       case "update": {
         await this.flush();
         const after = change.after!;
         for (let i = 0; i < change.rows.length; i++) {
-          const sql = plan.update(change.rows[i], after[i]);
+          const sql = plan.update(change.rows[i], after[i], this.values);
           if (needsRelaxedMode(after[i], kinds)) await this.relaxed(sql, 1);
           else await this.execute(sql, 1);
         }
@@ -234,16 +235,16 @@ export class Applier {
   private async applyIdempotent(change: RowChange, plan: TablePlan): Promise<void> {
     if (change.op === "delete") {
       await this.flush();
-      for (const row of change.rows) await this.execute(plan.delete(row));
+      for (const row of change.rows) await this.execute(plan.delete(row, this.values));
       return;
     }
     for (let i = 0; i < change.rows.length; i++) {
       const image = change.op === "insert" ? change.rows[i] : change.after![i];
       if (change.op === "update") {
         await this.flush();
-        await this.execute(plan.update(change.rows[i], image));
+        await this.execute(plan.update(change.rows[i], image, this.values));
       }
-      await this.append("upsert", plan, plan.insertTuple(image));
+      await this.append("upsert", plan, plan.insertTuple(image, this.values));
     }
   }
 
@@ -265,6 +266,7 @@ export class Applier {
 
   /** Adds a row to the pending multi-row statement, flushing it when the table, kind or size changes. */
   private async append(kind: Pending["kind"], plan: TablePlan, part: string): Promise<void> {
+    for (const sql of this.values.takePreamble()) await this.enqueue({ sql });
     if (this.pending && (this.pending.kind !== kind || this.pending.plan !== plan)) await this.flush();
     const p = (this.pending ??= { kind, plan, parts: [], bytes: 0 });
     p.parts.push(part);
@@ -282,8 +284,14 @@ export class Applier {
 
   /** Queues a statement; the queue goes out when it is full and before the batch commits. */
   private async execute(sql: string, expect?: number): Promise<void> {
-    this.outgoing.push({ sql, expect });
-    this.outgoingBytes += sql.length;
+    // Large values the statement refers to are assembled first (see ValueWriter).
+    for (const preamble of this.values.takePreamble()) await this.enqueue({ sql: preamble });
+    await this.enqueue({ sql, expect });
+  }
+
+  private async enqueue(statement: Outgoing): Promise<void> {
+    this.outgoing.push(statement);
+    this.outgoingBytes += statement.sql.length;
     if (this.oneByOne || this.outgoing.length >= ROUND_TRIP_MAX_STATEMENTS || this.outgoingBytes >= STATEMENT_MAX_BYTES) await this.send();
   }
 
@@ -351,6 +359,7 @@ export class Applier {
     this.pending = undefined;
     this.outgoing = [];
     this.outgoingBytes = 0;
+    this.values.reset();
   }
 
   private unlock(): void {

@@ -44,23 +44,28 @@ const RELAXED_UNIQUE_CHECKS_F = 0x4;
 
 /** Column type codes of the binlog's table map. */
 const T = {
-  YEAR: 13, BIT: 16, VARCHAR: 15, BLOB_COMPRESSED: 140, VARCHAR_COMPRESSED: 141, JSON: 245, ENUM: 247, SET: 248,
-  TINY_BLOB: 249, MEDIUM_BLOB: 250, LONG_BLOB: 251, BLOB: 252, VAR_STRING: 253, STRING: 254, GEOMETRY: 255,
+  TIME: 11, YEAR: 13, BIT: 16, TIME2: 19, VARCHAR: 15, BLOB_COMPRESSED: 140, VARCHAR_COMPRESSED: 141, JSON: 245, ENUM: 247,
+  SET: 248, TINY_BLOB: 249, MEDIUM_BLOB: 250, LONG_BLOB: 251, BLOB: 252, VAR_STRING: 253, STRING: 254, GEOMETRY: 255,
 } as const;
 const STRING_TYPES = new Set<number>([T.VARCHAR, T.VAR_STRING, T.STRING, T.VARCHAR_COMPRESSED]);
 const BLOB_TYPES = new Set<number>([T.TINY_BLOB, T.MEDIUM_BLOB, T.LONG_BLOB, T.BLOB, T.BLOB_COMPRESSED]);
 /** MariaDB types carried as binary strings whose text form zongji already writes exactly. */
 const FORMATTED_STRING_TYPES = /^(uuid|inet4|inet6)\b/;
-
-/** A YEAR column: written like any number, read with zongji's +1900 undone for 0000. */
-const YEAR: ValueKind = { kind: "plain" };
+/** MariaDB 5.3-era fractional TIME, which zongji decodes correctly itself. */
+const HIRES_TIME = /^time\(\d\)/;
 
 /** zongji reads an ENUM value as `values[index - 1]` and a SET as `values[bit]` joined with commas. */
 const ENUM_INDEXES = indexList((i) => i + 1);
 const SET_BITS = indexList((i) => i);
 
-/** The adjusted columns of a table map entry (the entry is zongji's; this rides along on it). */
-type PatchedEntry = TableMapEntry & { mysqlDrColumns?: TableColumns };
+type Decode = (value: unknown) => unknown;
+
+/** What the reader adds to zongji's table map entry: how to write each column back, and how to finish decoding it. */
+interface Adjusted {
+  columns: TableColumns;
+  decode: (Decode | undefined)[];
+}
+type PatchedEntry = TableMapEntry & { mysqlDr?: Adjusted };
 
 /** The packet zongji is handling while it emits that packet's events (it emits synchronously). */
 interface PacketTap {
@@ -189,9 +194,14 @@ function tapPackets(zongji: ZongJi, tap: PacketTap): void {
   };
 }
 
-/** Makes zongji read the table's values in an exact form, and records how to write each back. */
+/**
+ * Makes zongji read the table's values in an exact form, and records how to write each back:
+ * text and spatial values as raw bytes, ENUM and SET as indexes, TIME as its raw bytes (zongji
+ * decodes negative TIMEs wrongly: -12:30:00 as -12:29:64), YEAR 0000 as 0 (zongji adds 1900).
+ */
 function adjustTableMap(entry: PatchedEntry): void {
-  if (entry.mysqlDrColumns || !entry.columns) return;
+  if (entry.mysqlDr || !entry.columns) return;
+  const decode: (Decode | undefined)[] = [];
   const kinds: ValueKind[] = entry.columns.map((column, i) => {
     const schema = entry.columnSchemas[i];
     const charset = schema.CHARACTER_SET_NAME;
@@ -212,32 +222,48 @@ function adjustTableMap(entry: PatchedEntry): void {
         return { kind: "enum" };
       case T.SET:
         schema.SET_VALUES = SET_BITS;
+        decode[i] = setMask;
         return { kind: "set" };
       case T.GEOMETRY:
         // Read as the BLOB it is stored as: the server's internal form (SRID + WKB), written back as is.
         column.type = T.LONG_BLOB;
         column.charset = null;
         return { kind: "binary" };
+      case T.TIME2: {
+        // zongji reads a BIT column's bytes as they are: here the TIME2 value's 3 to 6 bytes.
+        const decimals = Number(column.metadata.decimals ?? 0);
+        column.type = T.BIT;
+        column.metadata = { bits: 8 * (3 + FRACTION_BYTES[decimals]) };
+        decode[i] = (v) => (Buffer.isBuffer(v) ? time2(v, decimals) : v);
+        return PLAIN;
+      }
+      case T.TIME:
+        if (HIRES_TIME.test(schema.COLUMN_TYPE)) return PLAIN;
+        column.type = T.BIT;
+        column.metadata = { bits: 24 };
+        decode[i] = (v) => (Buffer.isBuffer(v) ? classicTime(v) : v);
+        return PLAIN;
+      case T.YEAR:
+        decode[i] = (v) => (v === 1900 ? 0 : v);
+        return PLAIN;
       case T.BIT:
         return { kind: "binary" };
-      case T.YEAR:
-        return YEAR;
       case T.JSON:
         return { kind: "json" };
       default:
         return PLAIN;
     }
   });
-  entry.mysqlDrColumns = { names: entry.columns.map((c) => c.name), kinds };
+  entry.mysqlDr = { columns: { names: entry.columns.map((c) => c.name), kinds }, decode };
 }
 
 function rowChange(event: BinlogEventByName<"writerows" | "deleterows" | "updaterows">): RowChange {
   const entry = event.tableMap[event.tableId] as PatchedEntry;
-  const columns = entry.mysqlDrColumns;
-  if (!columns) throw new Error(`no table map was read for the rows of ${entry.parentSchema}.${entry.tableName}`);
+  if (!entry.mysqlDr) throw new Error(`no table map was read for the rows of ${entry.parentSchema}.${entry.tableName}`);
+  const { columns, decode } = entry.mysqlDr;
   const name = event.getEventName();
   const op: RowOperation = name === "writerows" ? "insert" : name === "deleterows" ? "delete" : "update";
-  const values = (row: RowData) => columns.names.map((c, i) => exactValue(row[c], columns.kinds[i]));
+  const values = (row: RowData) => columns.names.map((c, i) => (decode[i] ? decode[i](row[c]) : row[c]));
   const base = {
     db: entry.parentSchema,
     table: entry.tableName,
@@ -253,16 +279,57 @@ function rowChange(event: BinlogEventByName<"writerows" | "deleterows" | "update
   return { ...base, rows: (event.rows as RowData[]).map(values) };
 }
 
-/**
- * A SET read as "0,3" (member bits) becomes its bit mask; YEAR 0000 (stored as 0, read as
- * 0 + 1900) becomes 0 again; everything else is already exact.
- */
-function exactValue(value: unknown, kind: ValueKind): unknown {
-  if (kind === YEAR) return value === 1900 ? 0 : value;
-  if (kind.kind !== "set" || typeof value !== "string") return value;
+/** A SET read as "0,3" (member bits) becomes its bit mask. */
+function setMask(value: unknown): unknown {
+  if (typeof value !== "string") return value;
   let mask = 0n;
   for (const bit of value.split(",")) if (bit !== "") mask |= 1n << BigInt(bit);
   return mask.toString();
+}
+
+/** Bytes of the fractional part of TIME2/DATETIME2/TIMESTAMP2 per number of decimals. */
+const FRACTION_BYTES = [0, 1, 1, 2, 2, 3, 3];
+const TIMEF_INT_OFS = 0x800000n;
+const TIMEF_OFS = 0x800000000000n;
+
+/**
+ * A TIME2 value (MySQL 5.6.4+ and MariaDB's default format): big-endian, offset so it sorts as
+ * unsigned, fractions in 1, 2 or 3 bytes (sql-common/my_time.c, my_time_packed_from_binary).
+ */
+export function time2(bytes: Buffer, decimals: number): string {
+  let packed: bigint;
+  if (decimals >= 5) packed = BigInt(bytes.readUIntBE(0, 6)) - TIMEF_OFS;
+  else {
+    let int = BigInt(bytes.readUIntBE(0, 3)) - TIMEF_INT_OFS;
+    let frac = 0n;
+    if (decimals > 0) {
+      const size = FRACTION_BYTES[decimals];
+      frac = BigInt(bytes.readUIntBE(3, size));
+      if (int < 0n && frac !== 0n) {
+        int++;
+        frac -= 1n << BigInt(8 * size);
+      }
+      frac *= decimals <= 2 ? 10_000n : 100n;
+    }
+    packed = (int << 24n) + frac;
+  }
+  const negative = packed < 0n;
+  if (negative) packed = -packed;
+  const hms = packed >> 24n;
+  const micros = packed % (1n << 24n);
+  const text = `${negative ? "-" : ""}${pad((hms >> 12n) % 1024n, 2)}:${pad((hms >> 6n) % 64n, 2)}:${pad(hms % 64n, 2)}`;
+  return decimals > 0 ? `${text}.${pad(micros, 6)}` : text;
+}
+
+/** A classic TIME value: a signed little-endian 3-byte integer HHMMSS. */
+export function classicTime(bytes: Buffer): string {
+  const value = bytes.readIntLE(0, 3);
+  const abs = Math.abs(value);
+  return `${value < 0 ? "-" : ""}${pad(BigInt(Math.floor(abs / 10000)), 2)}:${pad(BigInt(Math.floor(abs / 100) % 100), 2)}:${pad(BigInt(abs % 100), 2)}`;
+}
+
+function pad(n: bigint, digits: number): string {
+  return n.toString().padStart(digits, "0");
 }
 
 /** An array whose element at any integer index (negative ones too) is `at(index)`. */

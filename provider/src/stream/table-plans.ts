@@ -8,8 +8,7 @@ import { type ColumnInfo, readTableShape, unsafeToApply } from "../catalog/table
 import { type Connection, quoteTable } from "../core/db";
 import { DrError } from "../core/errors";
 import type { Flavor } from "../core/flavor";
-import { type ValueKind, literal, wireId, wireTable } from "../sql/literals";
-import { rowTuple } from "../sql/statements";
+import { type ValueKind, type ValueWriter, wireId, wireTable } from "../sql/literals";
 import type { RowValues, TableColumns } from "./change-events";
 
 export class TablePlan {
@@ -22,6 +21,7 @@ export class TablePlan {
   readonly deleteInPrefix?: string;
   /** The key's column names, for messages. */
   readonly keyNames: string[];
+  readonly kinds: readonly ValueKind[];
   private readonly table: string;
   private readonly setColumns: string[];
   private readonly whereColumns: string[];
@@ -49,28 +49,26 @@ export class TablePlan {
     if (!keyless && keyIdx.length === 1) this.deleteInPrefix = `DELETE FROM ${this.table} WHERE ${ids[keyIdx[0]]} IN (`;
   }
 
-  readonly kinds: readonly ValueKind[];
-
   /** `(v1, v2, ...)` of the written columns. */
-  insertTuple(row: RowValues): string {
-    return rowTuple(row, this.kinds, this.writeIdx);
+  insertTuple(row: RowValues, w: ValueWriter): string {
+    return w.tuple(row, this.kinds, this.writeIdx);
   }
 
-  keyLiteral(row: RowValues): string {
-    return literal(row[this.keyIdx[0]], this.kinds[this.keyIdx[0]]);
+  keyLiteral(row: RowValues, w: ValueWriter): string {
+    return w.literal(row[this.keyIdx[0]], this.kinds[this.keyIdx[0]]);
   }
 
-  update(before: RowValues, after: RowValues): string {
-    const set = this.writeIdx.map((i, n) => `${this.setColumns[n]} = ${literal(after[i], this.kinds[i])}`).join(", ");
-    return `UPDATE ${this.table} SET ${set} WHERE ${this.where(before)} /* mysql-dr applier */`;
+  update(before: RowValues, after: RowValues, w: ValueWriter): string {
+    const set = this.writeIdx.map((i, n) => `${this.setColumns[n]} = ${w.literal(after[i], this.kinds[i])}`).join(", ");
+    return `UPDATE ${this.table} SET ${set} WHERE ${this.where(before, w)} /* mysql-dr applier */`;
   }
 
-  delete(before: RowValues): string {
-    return `DELETE FROM ${this.table} WHERE ${this.where(before)} /* mysql-dr applier */`;
+  delete(before: RowValues, w: ValueWriter): string {
+    return `DELETE FROM ${this.table} WHERE ${this.where(before, w)} /* mysql-dr applier */`;
   }
 
-  private where(row: RowValues): string {
-    const where = this.keyIdx.map((i, n) => `${this.whereColumns[n]}${literal(row[i], this.kinds[i])}`).join(" AND ");
+  private where(row: RowValues, w: ValueWriter): string {
+    const where = this.keyIdx.map((i, n) => `${this.whereColumns[n]}${w.literal(row[i], this.kinds[i])}`).join(" AND ");
     return this.keyless ? `${where} LIMIT 1` : where;
   }
 }

@@ -22,6 +22,7 @@ function mysqlFacts(over: Partial<ServerFacts> = {}): ServerFacts {
     binlogRowMetadata: "FULL",
     gtidMode: "ON",
     readOnly: false,
+    maxAllowedPacket: 64 * 1024 * 1024,
     ...over,
   };
 }
@@ -114,6 +115,11 @@ describe("server-inspector", () => {
     it("refuses a target with binary logging off, saying a reverse link needs it", () => {
       const err = refused(() => checkTarget(mysqlFacts({ identity: "other", logBin: false }), mysqlFacts(), TARGET));
       assert.match(err.message, /Binary logging is off on the target server at dr\.example:3307; turn on log_bin/);
+    });
+
+    it("refuses a target whose max_allowed_packet is smaller than the source's: a value might not fit", () => {
+      const err = refused(() => checkTarget(mysqlFacts({ identity: "other", maxAllowedPacket: 4194304 }), mysqlFacts(), TARGET));
+      assert.match(err.message, /has max_allowed_packet=4194304, smaller than the source's 67108864: .* raise it to at least 67108864/);
     });
   });
 });

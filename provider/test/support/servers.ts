@@ -338,6 +338,16 @@ function sandboxFactory(label: string): ServerPairFactory {
   };
 }
 
+/**
+ * One more sandbox server, for a test that needs a third one beside its pair (a native replica as
+ * the reference). Stopped by the root hook with the others, or by its own stop().
+ */
+export async function startExtraSandbox(tag: string, role: string): Promise<TestServer> {
+  const [port] = await distinctFreePorts(1);
+  const binary = findServerBinary();
+  return startTestSandbox(`${tag}#${++tagCounter}`, role, port, `sandbox ${binary.flavor} ${binary.version}`);
+}
+
 async function startTestSandbox(tag: string, role: string, port: number, label: string): Promise<TestServer> {
   const name = `${tag.replace(/[^A-Za-z0-9_-]+/g, "-").slice(0, MAX_SANDBOX_NAME_CHARS)}-${role}`;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mysql-dr-test-"));
