@@ -5,7 +5,8 @@
 import type { Connection } from "../core/db";
 import type { Flavor } from "../core/flavor";
 import { type ObjectFilter, SYSTEM_SCHEMAS } from "../core/object-filter";
-import { readTableShape } from "./table-shape";
+import { DrError } from "../core/errors";
+import { type TableShape, readTableShape, unsafeToApply } from "./table-shape";
 
 const INTEGER_TYPES = new Set(["tinyint", "smallint", "mediumint", "int", "integer", "bigint"]);
 
@@ -17,12 +18,14 @@ export interface SourceTable {
   rowsEstimated: number;
   /** Foreign key parents (db.table) among any tables. */
   parents: string[];
+  /** The master's catalog entry (engine, table type, triggers). */
+  shape: TableShape;
 }
 
 export async function listSelectedTables(source: Connection, filter: ObjectFilter, flavor: Flavor): Promise<SourceTable[]> {
   const [rows] = await source.query(
     `SELECT TABLE_SCHEMA AS db, TABLE_NAME AS tbl, COALESCE(TABLE_ROWS, 0) AS est FROM information_schema.TABLES
-      WHERE TABLE_TYPE = 'BASE TABLE' AND TABLE_SCHEMA NOT IN (${SYSTEM_SCHEMAS.map(() => "?").join(", ")}) ORDER BY 1, 2 /* mysql-dr copy */`,
+      WHERE TABLE_TYPE IN ('BASE TABLE', 'SEQUENCE', 'SYSTEM VERSIONED') AND TABLE_SCHEMA NOT IN (${SYSTEM_SCHEMAS.map(() => "?").join(", ")}) ORDER BY 1, 2 /* mysql-dr copy */`,
     [...SYSTEM_SCHEMAS],
   );
   const parents = await foreignKeyParents(source);
@@ -32,9 +35,24 @@ export async function listSelectedTables(source: Connection, filter: ObjectFilte
     const shape = await readTableShape(source, r.db, r.tbl, flavor);
     const key = shape.key ?? null;
     const keyType = key && key.length === 1 ? shape.columns.find((c) => c.name === key[0])?.type : undefined;
-    tables.push({ db: r.db, table: r.tbl, keyColumns: key, integerKey: keyType !== undefined && INTEGER_TYPES.has(keyType), rowsEstimated: Number(r.est), parents: parents.get(`${r.db}.${r.tbl}`) ?? [] });
+    tables.push({ db: r.db, table: r.tbl, keyColumns: key, integerKey: keyType !== undefined && INTEGER_TYPES.has(keyType), rowsEstimated: Number(r.est), parents: parents.get(`${r.db}.${r.tbl}`) ?? [], shape });
   }
   return tables;
+}
+
+/**
+ * Refuses, before anything is written, selected tables whose rows cannot be applied exactly once:
+ * a non-transactional or system-versioned table on the master or the DR server, triggers on the
+ * DR server (the master's triggers are fine: their effects arrive as rows).
+ */
+export async function refuseUnsafeTables(tables: SourceTable[], target: Connection, flavor: Flavor): Promise<void> {
+  for (const t of tables) {
+    const name = `Table \`${t.db}\`.\`${t.table}\``;
+    const onMaster = unsafeToApply({ ...t.shape, triggers: [] }, name);
+    if (onMaster) throw new DrError("PRECONDITION", onMaster);
+    const onTarget = unsafeToApply(await readTableShape(target, t.db, t.table, flavor), name);
+    if (onTarget) throw new DrError("PRECONDITION", onTarget);
+  }
 }
 
 /** db.table -> the tables its foreign keys reference (self-references left out). */

@@ -31,10 +31,10 @@ export const TRANSACTIONAL_ENGINES = new Set(["innodb", "rocksdb", "tokudb"]);
 /** Why rows cannot be applied to this table exactly once, or undefined when they can. */
 export function unsafeToApply(shape: TableShape, table: string): string | undefined {
   if (shape.engine !== null && !TRANSACTIONAL_ENGINES.has(shape.engine.toLowerCase())) {
-    return `${table} uses the ${shape.engine} engine, which cannot roll back: a change applied just before a crash would be applied twice. Convert it to InnoDB (ALTER TABLE ... ENGINE=InnoDB) on both servers, or leave it out of the link with --exclude.`;
+    return `${table} uses the ${shape.engine} engine, which cannot roll back, so a change applied just before a crash would be applied twice; convert it to InnoDB (ENGINE=InnoDB) on both servers, or leave it out of the link with --exclude.`;
   }
   if (shape.triggers.length) {
-    return `${table} has trigger(s) ${shape.triggers.join(", ")} on the DR server; they would fire on replicated rows whose effects already arrive from the master. Drop them on the DR server (keep their definitions to recreate at promotion) and resume the link.`;
+    return `${table} has trigger(s) ${shape.triggers.join(", ")} on the DR server, which would fire on replicated rows whose effects already arrive from the master; drop them on the DR server (keep their definitions to recreate at promotion), then resume or create the link.`;
   }
   if (shape.tableType === "SYSTEM VERSIONED") {
     return `${table} is system-versioned (WITH SYSTEM VERSIONING), whose history rows the DR server would write a second time; leave it out of the link with --exclude.`;

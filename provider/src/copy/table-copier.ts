@@ -42,6 +42,7 @@ interface CopiedColumns {
   read: ExactRead;
   /** `INSERT INTO t (columns) VALUES ` in wire text. */
   insertPrefix: string;
+  sequence: boolean;
 }
 
 interface Worker {
@@ -149,7 +150,8 @@ export class TableCopier {
     let rows = 0;
     try {
       await w.target.query("START TRANSACTION /* mysql-dr copy */");
-      await w.target.query(`DELETE FROM ${wireTable(u.db, u.table)} /* mysql-dr copy */`);
+      // A sequence cannot be emptied, and needs not be: writing its one row resets it.
+      if (!columns.sequence) await w.target.query(`DELETE FROM ${wireTable(u.db, u.table)} /* mysql-dr copy */`);
       const stream = (w.source as unknown as { connection: import("mysql2").Connection }).connection
         .query({ sql: `SELECT ${columns.read.select.join(", ")} FROM ${table} /* mysql-dr copy */`, rowsAsArray: true })
         .stream({ highWaterMark: 1000 });
@@ -194,9 +196,10 @@ export class TableCopier {
     const key = `${u.db}.${u.table}`;
     let cols = this.columnCache.get(key);
     if (!cols) {
-      const stored = (await readTableShape(source, u.db, u.table, this.o.flavor)).columns.filter((c) => !c.generated);
+      const shape = await readTableShape(source, u.db, u.table, this.o.flavor);
+      const stored = shape.columns.filter((c) => !c.generated);
       const names = stored.map((c) => c.name);
-      cols = { names, read: exactRead(stored), insertPrefix: `INSERT INTO ${wireTable(u.db, u.table)} (${names.map(wireId).join(", ")}) VALUES ` };
+      cols = { names, read: exactRead(stored), insertPrefix: `INSERT INTO ${wireTable(u.db, u.table)} (${names.map(wireId).join(", ")}) VALUES `, sequence: shape.tableType === "SEQUENCE" };
       this.columnCache.set(key, cols);
     }
     return cols;

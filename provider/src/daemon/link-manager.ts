@@ -2,7 +2,7 @@
  * The daemon's links: creates them after the prechecks, keeps their definitions on disk and a
  * runner for each in memory. The control API calls only this.
  */
-import { listSelectedTables } from "../catalog/selected-tables";
+import { listSelectedTables, refuseUnsafeTables } from "../catalog/selected-tables";
 import { checkTargetTables, planCopyUnits, prepareTargetTables } from "../copy/copy-planner";
 import { deleteCopyUnits, ensureCopyStateTable, insertCopyUnits } from "../dr-state/copy-state";
 import { formatHostPort } from "../core/connection-url";
@@ -72,6 +72,7 @@ export class LinkManager {
     const previous = new ObjectFilter(def.objects);
     await withServers(def, async ({ source, target, sourceFacts }) => {
       const added = (await listSelectedTables(source, new ObjectFilter(selection), sourceFacts.flavor)).filter((t) => !previous.tableSelected(t.db, t.table));
+      await refuseUnsafeTables(added, target, sourceFacts.flavor);
       await checkTargetTables(target, added, update.overwrite === true);
       const units = await planCopyUnits(source, added, def.copyParallelism);
       // The runner reads the copy plan when it starts: stop it while the plan grows.
@@ -190,11 +191,12 @@ async function prepareLink(def: LinkDefinition): Promise<boolean> {
       throw new DrError("CONFLICT", `Link ${def.name} is already being applied to the DR server at ${formatHostPort(def.target)} by another daemon (connection ${holder} holds lock ${lockName(def.name)}); delete it there or choose another name.`);
     }
     const position = await currentGtidPosition(source, sourceFacts.flavor);
+    const tables = await listSelectedTables(source, new ObjectFilter(def.objects), sourceFacts.flavor);
+    await refuseUnsafeTables(tables, target, sourceFacts.flavor);
     if (def.initial === "none") {
       await initCheckpoint(target, def.name, position, sourceFacts.identity);
       return false;
     }
-    const tables = await listSelectedTables(source, new ObjectFilter(def.objects), sourceFacts.flavor);
     await checkTargetTables(target, tables, def.overwrite);
     const units = await planCopyUnits(source, tables, def.copyParallelism);
     await prepareTargetTables(source, target, tables, def.overwrite);

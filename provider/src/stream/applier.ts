@@ -503,7 +503,7 @@ function describeFailure(err: unknown, item: ApplyItem | undefined): unknown {
   if (err instanceof DrError) return err;
   const where = item === undefined ? "a change of the batch" : describeItem(item);
   if (err instanceof MissingRows) {
-    return new DrError("APPLY_FAILED", `${where} found no row to change on the DR server (native replication stops here too, error 1032): the DR copy has diverged from the master. Re-copy the table (remove it from the link and add it back with 'mysql-dr link update'), or set onMissingRow to skip-and-count to skip such changes.`, { errno: 1032 });
+    return new DrError("APPLY_FAILED", `${where} found no row to change on the DR server (native replication stops here too, error 1032), so the DR copy has diverged from the master; re-copy the table (remove it from the link and add it back with 'mysql-dr link update'), or set onMissingRow to skip-and-count to skip such changes.`, { errno: 1032 });
   }
   const e = err as { errno?: number };
   return new DrError("APPLY_FAILED", `${where} failed on the DR server: ${serverMessage(err)}; the DR copy has diverged from the master (fix or re-copy the table, then resume the link).`, { cause: err, errno: e.errno });

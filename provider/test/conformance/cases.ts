@@ -248,7 +248,7 @@ export const CASES: ConformanceCase[] = [
     setup: "CREATE TABLE t (id INT PRIMARY KEY); CREATE TABLE audit (id INT AUTO_INCREMENT PRIMARY KEY, seen INT)",
     replicas: "CREATE TRIGGER ti AFTER INSERT ON t FOR EACH ROW INSERT INTO audit (seen) VALUES (NEW.id)",
     script: "INSERT INTO t VALUES (1), (2)",
-    daemon: /`cf_triggers_on_replica`.`t` has trigger\(s\) ti on the DR server; they would fire on replicated rows/,
+    daemon: /`cf_triggers_on_replica`.`t` has trigger\(s\) ti on the DR server, which would fire on replicated rows/,
     native: "identical",
     why: "applied as SQL, the rows would fire the trigger and double its effects, which already arrive from the master; native row replication does not fire triggers. Drop the trigger on the DR server and keep its definition for promotion",
   },

@@ -188,6 +188,34 @@ describeEachBackend("prechecks", (getPair) => {
     assert.match(err.message, /^--include pattern "shop\.orders\.x" is malformed/);
   });
 
+  it("refuses a selected non-transactional table (MyISAM), naming it and the fix", async () => {
+    await sql(master, "CREATE DATABASE pre_engine; CREATE TABLE pre_engine.m (id INT PRIMARY KEY) ENGINE=MyISAM; CREATE TABLE pre_engine.ok (id INT PRIMARY KEY)");
+    await sql(replica, "CREATE DATABASE pre_engine; CREATE TABLE pre_engine.m (id INT PRIMARY KEY) ENGINE=MyISAM; CREATE TABLE pre_engine.ok (id INT PRIMARY KEY)");
+    try {
+      const err = await expectRefusedOnCleanTarget({ name: "myisam", include: ["pre_engine"] }, "PRECONDITION");
+      assert.match(err.message, /^Table `pre_engine`.`m` uses the MyISAM engine, which cannot roll back, .*convert it to InnoDB \(ENGINE=InnoDB\) on both servers, or leave it out of the link with --exclude\.$/);
+      // Excluded, the rest of the database is accepted.
+      await client.createLink({ name: "myisam-excluded", source: master.url, target: replica.url, include: ["pre_engine"], exclude: ["pre_engine.m"], initial: "none" });
+      await client.deleteLink("myisam-excluded");
+    } finally {
+      await sql(master, "DROP DATABASE pre_engine");
+      await sql(replica, "DROP DATABASE pre_engine");
+    }
+  });
+
+  it("refuses a selected table with a trigger on the DR server (it would fire on replicated rows)", async () => {
+    await sql(master, "CREATE DATABASE pre_trigger; CREATE TABLE pre_trigger.t (id INT PRIMARY KEY); CREATE TABLE pre_trigger.log (n INT)");
+    await sql(replica, `CREATE DATABASE pre_trigger; CREATE TABLE pre_trigger.t (id INT PRIMARY KEY); CREATE TABLE pre_trigger.log (n INT);
+      CREATE TRIGGER pre_trigger.t_ins AFTER INSERT ON pre_trigger.t FOR EACH ROW INSERT INTO pre_trigger.log VALUES (NEW.id)`);
+    try {
+      const err = await expectRefused({ name: "dr-trigger", include: ["pre_trigger"] }, "PRECONDITION");
+      assert.match(err.message, /^Table `pre_trigger`.`t` has trigger\(s\) t_ins on the DR server, which would fire on replicated rows/);
+    } finally {
+      await sql(master, "DROP DATABASE pre_trigger");
+      await sql(replica, "DROP DATABASE pre_trigger");
+    }
+  });
+
   it("refuses an existing link name (CONFLICT) and leaves the existing link as it was", async () => {
     await client.createLink({ name: "dup", source: master.url, target: replica.url, initial: "none" });
     await waitFor("link dup to run", async () => (await client.getLink("dup")).state === "running");
