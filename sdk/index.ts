@@ -77,6 +77,7 @@ export class SyncLink extends pulumi.dynamic.Resource {
   declare readonly appliedGtid: pulumi.Output<string | undefined>;
   declare readonly sourceGtid: pulumi.Output<string | undefined>;
   declare readonly rowsApplied: Outputs<SyncLinkOutputs>["rowsApplied"];
+  declare readonly missingRowsSkipped: Outputs<SyncLinkOutputs>["missingRowsSkipped"];
   declare readonly lastError: pulumi.Output<string | undefined>;
   declare readonly copy: pulumi.Output<SyncLinkOutputs["copy"]>;
 
@@ -86,7 +87,7 @@ export class SyncLink extends pulumi.dynamic.Resource {
       providerShim("SyncLink"),
       name,
       {
-        ...outputSlots(["daemonUrl", "state", "phase", "lagSeconds", "appliedGtid", "sourceGtid", "rowsApplied", "lastError", "copy"]),
+        ...outputSlots(["daemonUrl", "state", "phase", "lagSeconds", "appliedGtid", "sourceGtid", "rowsApplied", "missingRowsSkipped", "lastError", "copy"]),
         linkName: name,
         ...rest,
         instance: { id: instance.id, master: instance.master, connection: instance.connection },

@@ -203,6 +203,8 @@ export interface SyncLinkArgs {
   objects?: pulumi.Input<ObjectSelectionInput>;
   /** "full": create the selected tables on the DR server and copy their rows first; "none": the DR server already holds the data. Only used when the link is created. */
   initialSync?: pulumi.Input<"full" | "none">;
+  /** What an UPDATE or DELETE that finds no row on the DR server does: "error" stops the link at that GTID, as native replication stops (error 1032); "skip-and-count" skips it and counts it in missingRowsSkipped. Changing it updates the running link. */
+  onMissingRow?: pulumi.Input<"error" | "skip-and-count">;
   /** The link's name in the daemon and in mysql_dr.checkpoint on the DR server; defaults to the resource's name. */
   linkName?: pulumi.Input<string>;
   /** A daemon running elsewhere. Default: a local daemon that the provider starts in its own session (it outlives the deployment) and that later runs reuse. */
@@ -227,6 +229,8 @@ export interface SyncLinkOutputs {
   sourceGtid?: string;
   /** Rows applied from the binlog since the link was created. */
   rowsApplied: number;
+  /** UPDATEs and DELETEs that found no row on the DR server and were skipped (onMissingRow "skip-and-count"); 0 otherwise. */
+  missingRowsSkipped: number;
   /** The last error, while the link retries or after it stopped; absent when none. */
   lastError?: string;
   /** Initial copy progress while the link copies or catches up. */

@@ -52,10 +52,11 @@ export function buildProgram(): Command {
     .addOption(new Option("--initial <mode>", "full: create and copy the selected tables first; none: start from the DR checkpoint or the master's current position").choices(["full", "none"]).default("none"))
     .option("--overwrite", "with --initial full: empty selected DR tables that already hold rows instead of refusing")
     .option("--parallel <n>", "with --initial full: connections copying in parallel", parsePositive)
+    .option("--on-missing-row <mode>", "an UPDATE or DELETE finding no row on the DR server: error (stop the link, as native replication does) or skip-and-count", "error")
     .option("--wait", "wait until the copy is done and the link is in sync, drawing a progress bar")
-    .action(async (name: string, o: DaemonLocation & { source: string; target: string; include: string[]; exclude: string[]; initial: string; overwrite?: boolean; parallel?: number; wait?: boolean; json?: boolean }) => {
+    .action(async (name: string, o: DaemonLocation & { source: string; target: string; include: string[]; exclude: string[]; initial: string; overwrite?: boolean; parallel?: number; onMissingRow: string; wait?: boolean; json?: boolean }) => {
       const c = client(o);
-      let status = await c.createLink({ name, source: o.source, target: o.target, include: o.include, exclude: o.exclude, initial: o.initial, overwrite: o.overwrite, parallel: o.parallel });
+      let status = await c.createLink({ name, source: o.source, target: o.target, include: o.include, exclude: o.exclude, initial: o.initial, overwrite: o.overwrite, parallel: o.parallel, onMissingRow: o.onMissingRow });
       if (o.wait) status = await waitInSync(c, name, !o.json);
       print(o, status, () => statusTable([status]));
     });
@@ -64,10 +65,11 @@ export function buildProgram(): Command {
     .option("--include <pattern>", "the new include patterns (replace the current ones); repeatable", collect)
     .option("--exclude <pattern>", "the new exclude patterns (replace the current ones); repeatable", collect)
     .option("--overwrite", "empty newly selected DR tables that already hold rows instead of refusing")
+    .option("--on-missing-row <mode>", "change what an UPDATE or DELETE finding no row does: error or skip-and-count")
     .option("--wait", "wait until the new tables are copied and in sync, drawing a progress bar")
-    .action(async (name: string, o: DaemonLocation & { include?: string[]; exclude?: string[]; overwrite?: boolean; wait?: boolean; json?: boolean }) => {
+    .action(async (name: string, o: DaemonLocation & { include?: string[]; exclude?: string[]; overwrite?: boolean; onMissingRow?: string; wait?: boolean; json?: boolean }) => {
       const c = client(o);
-      let status = await c.updateLink(name, { include: o.include, exclude: o.exclude, overwrite: o.overwrite });
+      let status = await c.updateLink(name, { include: o.include, exclude: o.exclude, overwrite: o.overwrite, onMissingRow: o.onMissingRow });
       if (o.wait) status = await waitInSync(c, name, !o.json);
       print(o, status, () => statusTable([status]));
     });

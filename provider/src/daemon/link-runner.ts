@@ -17,7 +17,7 @@ import { checkSource, collationCharsets, currentGtidPosition, inspectServer } fr
 import { acquireLinkLock, ensureCheckpointTable, readCheckpoint } from "../dr-state/checkpoint-store";
 import { type CopyUnit, loadCopyUnits } from "../dr-state/copy-state";
 import { ensureXaTable } from "../dr-state/xa-store";
-import { Applier, type AppliedBatch } from "../stream/applier";
+import { Applier, type AppliedBatch, type OnMissingRow } from "../stream/applier";
 import { BinlogReader } from "../stream/binlog-reader";
 import { BoundedQueue } from "../stream/bounded-queue";
 import { type ApplyItem, endsTransaction, itemWeight } from "../stream/change-events";
@@ -69,6 +69,7 @@ export interface LinkStatus {
   target: string;
   include: string[];
   exclude: string[];
+  onMissingRow: OnMissingRow;
   /** Seconds behind the master, millisecond resolution; null until measured. */
   lagSeconds: number | null;
   lagSource: LagSource;

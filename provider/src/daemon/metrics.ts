@@ -24,6 +24,7 @@ export class Metrics {
     gauge("mysql_dr_link_lag_seconds", "Seconds the DR copy is behind the master (heartbeat-based).", (s) => s.lagSeconds);
     gauge("mysql_dr_link_rows_applied", "Rows applied to the DR server since the link was created.", (s) => s.rowsApplied);
     gauge("mysql_dr_link_transactions_applied", "Source transactions applied since the link was created.", (s) => s.transactionsApplied);
+    gauge("mysql_dr_link_missing_rows_skipped", "UPDATEs and DELETEs that found no row on the DR server and were skipped (onMissingRow skip-and-count).", (s) => s.missingRowsSkipped);
     new client.Gauge({
       name: "mysql_dr_link_state",
       help: "1 for the link's current state.",

@@ -1,6 +1,6 @@
 /**
  * SyncLink handlers: thin over the daemon's control API. Create registers the link (the daemon
- * runs the prechecks before anything is written); changing `objects` updates the running link;
+ * runs the prechecks before anything is written); changing `objects` or `onMissingRow` updates the running link;
  * delete removes the link and leaves the data; read refreshes state and lag.
  */
 import { DrError } from "../core/errors";
@@ -18,6 +18,7 @@ export interface SyncLinkInputs {
   instance: InstanceReference;
   objects?: ObjectSelection;
   initialSync: "full" | "none";
+  onMissingRow: "error" | "skip-and-count";
   linkName: string;
   daemon?: DaemonConnection;
 }
@@ -43,6 +44,7 @@ export async function create(inputs: SyncLinkInputs): Promise<{ id: string; outs
     include: inputs.objects?.include,
     exclude: inputs.objects?.exclude,
     initial: inputs.initialSync,
+    onMissingRow: inputs.onMissingRow,
   });
   return { id: inputs.linkName, outs: outputs(inputs, client.url, status) };
 }
@@ -60,7 +62,7 @@ export async function read(id: string, props: SyncLinkOutputs): Promise<{ id?: s
 
 export async function update(_id: string, olds: SyncLinkOutputs, news: SyncLinkInputs): Promise<{ outs: SyncLinkOutputs }> {
   const client = await daemonClient(news.daemon);
-  const status = await client.updateLink(news.linkName, { include: news.objects?.include ?? [], exclude: news.objects?.exclude ?? [] });
+  const status = await client.updateLink(news.linkName, { include: news.objects?.include ?? [], exclude: news.objects?.exclude ?? [], onMissingRow: news.onMissingRow });
   return { outs: outputs({ ...news, initialSync: olds.initialSync }, client.url, status) };
 }
 
@@ -82,6 +84,7 @@ function outputs(inputs: SyncLinkInputs, daemonUrl: string, s: LinkStatus): Sync
     state: s.state,
     phase: s.phase,
     rowsApplied: s.rowsApplied,
+    missingRowsSkipped: s.missingRowsSkipped,
     ...optional("lagSeconds", s.lagSeconds),
     ...optional("appliedGtid", s.appliedGtid),
     ...optional("sourceGtid", s.sourceGtid),

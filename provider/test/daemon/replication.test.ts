@@ -172,6 +172,29 @@ describeEachBackend("replication", (getPair) => {
     await client.deleteLink("replay");
   });
 
+  it("with onMissingRow skip-and-count, skips and counts changes to rows the DR server lacks; with error, stops at them", async () => {
+    await onBoth("CREATE DATABASE miss_db; CREATE TABLE miss_db.t (id INT PRIMARY KEY, v INT); INSERT INTO miss_db.t VALUES (1, 1), (2, 2), (3, 3)");
+    await client.createLink({ name: "miss", source: master.url, target: replica.url, include: ["miss_db"], initial: "none", onMissingRow: "skip-and-count" });
+    await sql(replica, "DELETE FROM miss_db.t WHERE id IN (1, 2)");
+    await sql(master, "UPDATE miss_db.t SET v = 10 WHERE id = 1; DELETE FROM miss_db.t WHERE id = 2; UPDATE miss_db.t SET v = 30 WHERE id = 3; INSERT INTO miss_db.t VALUES (4, 4)");
+    const status = await waitCaughtUp(client, "miss", master);
+    assert.equal(status.state, "running");
+    assert.equal(status.missingRowsSkipped, 2);
+    assert.equal(status.onMissingRow, "skip-and-count");
+    assert.deepEqual(await tableContents(replica, "miss_db", "t"), ['{"id":3,"v":30}', '{"id":4,"v":4}']);
+
+    await client.updateLink("miss", { onMissingRow: "error" });
+    await sql(master, "UPDATE miss_db.t SET v = 11 WHERE id = 1");
+    const stopped = await waitFor("the link to stop on the missing row", async () => {
+      const s = await client.getLink("miss");
+      return s.state === "error" ? s : undefined;
+    });
+    assert.match(stopped.lastError ?? "", /^The UPDATE of `miss_db`.`t` in GTID \S+ \(row key values redacted\) found no row to change on the DR server/);
+    assert.equal(stopped.missingRowsSkipped, 2, "the count survives and does not grow");
+    await assert.rejects(client.updateLink("miss", { onMissingRow: "ignore" }), /--on-missing-row "ignore" is not a choice; use error .* or skip-and-count/);
+    await client.deleteLink("miss");
+  });
+
   it("commits many source transactions as one target transaction", async () => {
     await onBoth("CREATE DATABASE batch_db; CREATE TABLE batch_db.t (id INT PRIMARY KEY)");
     await createLink("batch", { include: ["batch_db"] });
