@@ -113,6 +113,25 @@ describeEachBackend("initial copy", (getPair) => {
     await client.deleteLink("types");
   });
 
+  it("copies keys holding quotes and backslashes over several chunks while the master's sql_mode has NO_BACKSLASH_ESCAPES", async function () {
+    this.timeout(300_000);
+    await sql(master, "CREATE DATABASE esc; CREATE TABLE esc.t (k VARCHAR(40) PRIMARY KEY, v INT, t TEXT CHARACTER SET latin1)");
+    await fill(master, "esc.t", CHUNK_ROWS + 2_000, (i) => `('k\\\\'' ${String(i).padStart(6, "0")}', ${i}, UNHEX('818D8F909D'))`);
+    const [{ m }] = await sql(master, "SELECT @@GLOBAL.sql_mode AS m");
+    await sql(master, "SET GLOBAL sql_mode = ?", [`${m},NO_BACKSLASH_ESCAPES`.replace(/^,/, "")]);
+    try {
+      await client.createLink({ name: "esc", source: master.url, target: replica.url, include: ["esc"], initial: "full" });
+      const status = await inSync("esc");
+      assert.ok(status.rowsApplied >= 0);
+    } finally {
+      await sql(master, "SET GLOBAL sql_mode = ?", [m]);
+    }
+    await assertSameTables("esc");
+    const [{ hex }] = await sql(replica, "SELECT HEX(t) AS hex FROM esc.t LIMIT 1");
+    assert.equal(hex, "818D8F909D");
+    await client.deleteLink("esc");
+  });
+
   it("resumes a copy killed mid-table from its last finished chunk, copying no chunk twice", async function () {
     this.timeout(400_000);
     const ROWS = 150_000;

@@ -92,6 +92,26 @@ describeEachBackend("verify", (getPair) => {
     assert.equal(verifyCli().code, 0);
   });
 
+  it("tells apart rows whose columns concatenate alike and FLOATs that print alike, with NO_BACKSLASH_ESCAPES on both servers", async () => {
+    const edges = `CREATE TABLE v.edges (k VARCHAR(20) PRIMARY KEY, a VARCHAR(10), b VARCHAR(10), f FLOAT);
+      INSERT INTO v.edges VALUES ('plain', 'x', 'y', 1)`;
+    await sql(master, `${edges}; INSERT INTO v.edges VALUES ('q''\\\\k', 'a#', 'b', 0.1), ('floats', 'f', 'f', 0.1)`);
+    // The same text joined with '#', and the next float after 0.1 (both print as 0.1).
+    await sql(replica, `${edges}; INSERT INTO v.edges VALUES ('q''\\\\k', 'a', '#b', 0.1), ('floats', 'f', 'f', 0.10000000894069672)`);
+    const modes = await Promise.all([master, replica].map(async (s) => String((await sql(s, "SELECT @@GLOBAL.sql_mode AS m"))[0].m)));
+    await Promise.all([master, replica].map((s, i) => sql(s, "SET GLOBAL sql_mode = ?", [`${modes[i]},NO_BACKSLASH_ESCAPES`.replace(/^,/, "")])));
+    try {
+      const { code, report, stderr } = verifyCli("--include", "v.edges");
+      assert.equal(code, 1, stderr);
+      const table = report!.tables.find((t) => t.table === "v.edges")!;
+      assert.deepEqual(table.different.map((k) => String(k[0])).sort(), ["floats", "q'\\k"]);
+    } finally {
+      await Promise.all([master, replica].map((s, i) => sql(s, "SET GLOBAL sql_mode = ?", [modes[i]])));
+      await sql(master, "DROP TABLE v.edges");
+      await sql(replica, "DROP TABLE v.edges");
+    }
+  });
+
   it("reports no difference while a link runs and the master takes writes, and shows the result in the link's status", async function () {
     this.timeout(300_000);
     await client.createLink({ name: "verified", source: master.url, target: replica.url, include: ["v"], initial: "none" });
