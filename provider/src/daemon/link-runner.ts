@@ -282,7 +282,7 @@ export class LinkRunner {
           if (endsTransaction(item) && "timestampMs" in item) this.eventLag.written(item.timestampMs);
           queue.push(item);
         },
-      });
+      }, facts.binlogRowMetadata !== null);
       this.eventLag.reset();
       closers.push(() => reader.stop());
       await reader.start();

@@ -19,6 +19,8 @@ export type StatementTarget =
       idempotent: boolean;
       /** ALTER TABLE ... RENAME TO: the table's new name. */
       renameTo?: TableName;
+      /** ALTER TABLE adding, dropping, changing, moving or renaming columns (not indexes or options). */
+      changesColumns?: boolean;
     }
   | { kind: "rename"; pairs: { from: TableName; to: TableName }[] }
   | { kind: "database"; verb: "create" | "drop" | "alter"; db: string; idempotent: boolean }
@@ -106,10 +108,21 @@ function tables(verb: "create" | "alter" | "drop" | "truncate" | "index", names:
 function alterTable(table: TableName, body: string, schema: string, id: string, ansiQuotes: boolean): StatementTarget {
   const clauses = withoutLiterals(body, ansiQuotes);
   const m = new RegExp(String.raw`\bRENAME\s+(?!COLUMN\b|INDEX\b|KEY\b)(?:TO\s+|AS\s+)?(${id}(?:\s*\.\s*${id})?)`, "isu").exec(clauses);
-  const target: StatementTarget = { kind: "tables", verb: "alter", tables: [table], idempotent: false };
+  const target: StatementTarget = { kind: "tables", verb: "alter", tables: [table], idempotent: false, changesColumns: COLUMN_CLAUSE.test(clauses) };
   if (m) target.renameTo = qualify(m[1], schema, id);
   return target;
 }
+
+/** An ALTER clause that changes the table's columns: what rows written before it cannot be decoded against without the binlog's own column names. */
+const COLUMN_CLAUSE = new RegExp(
+  [
+    String.raw`\bADD\s+(?:COLUMN\s+)?(?:IF\s+NOT\s+EXISTS\s+)?(?!(?:INDEX|KEY|UNIQUE|PRIMARY|FULLTEXT|SPATIAL|CONSTRAINT|FOREIGN|PARTITION|CHECK|PERIOD|SYSTEM)\b)`,
+    String.raw`\bDROP\s+(?:COLUMN\s+)?(?:IF\s+EXISTS\s+)?(?!(?:INDEX|KEY|PRIMARY|FOREIGN|CONSTRAINT|PARTITION|CHECK|SYSTEM|DEFAULT)\b)`,
+    String.raw`\b(?:CHANGE|MODIFY)\b`,
+    String.raw`\bRENAME\s+COLUMN\b`,
+  ].join("|"),
+  "isu",
+);
 
 function renames(list: string, schema: string, qname: string, id: string): StatementTarget {
   const pairRe = new RegExp(String.raw`${qname}\s+TO\s+${qname}`, "giu");

@@ -49,6 +49,12 @@ export class TransactionAssembler {
     private readonly filter: ObjectFilter,
     private readonly alreadyApplied: (gtid: string) => boolean,
     private readonly out: AssemblerOutput,
+    /**
+     * Whether the master writes column names into its binlog (binlog_row_metadata=FULL). Without
+     * them rows are decoded against the table's definition as it is when they are read, which is
+     * wrong for rows written before an ALTER that changed the columns.
+     */
+    private readonly columnNamesInBinlog = true,
   ) {}
 
   accept(event: SourceEvent): void {
@@ -123,6 +129,12 @@ export class TransactionAssembler {
 
   private ddl(group: Group, target: Exclude<StatementTarget, { kind: "transaction" | "savepoint" | "xa" | "dml" | "other" }>, statement: QueryStatement, timestampMs: number): void {
     const ends = this.statementEnds(group, statement);
+    if (!this.columnNamesInBinlog && target.kind === "tables" && target.changesColumns) {
+      const table = target.tables.find((t) => this.filter.tableSelected(t.db, t.table));
+      if (table) {
+        return this.refuse(group, `The master writes no column names into its binlog (binlog_row_metadata needs MySQL 8.0.1+ or MariaDB 10.5+), so rows of ${quoteTable(table.db, table.table)} written around this ALTER (GTID ${group.gtid}) may be decoded against the wrong columns; re-copy the table after the ALTER (remove it from the link and add it back with 'mysql-dr link update'), or upgrade the master.`);
+      }
+    }
     const selected = this.selectDdl(target, statement, group.gtid);
     if (selected === undefined) return this.endIfStatementEnds(group, statement, timestampMs);
     if (typeof selected === "string") return this.refuse(group, selected);

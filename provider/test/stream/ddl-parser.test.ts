@@ -16,7 +16,7 @@ describe("ddl-parser", () => {
     });
 
     it("keeps the database of a qualified name", () => {
-      assert.deepEqual(parseStatement("ALTER TABLE shop.orders ADD COLUMN c INT", SCHEMA), { kind: "tables", verb: "alter", tables: [{ db: "shop", table: "orders" }], idempotent: false });
+      assert.deepEqual(parseStatement("ALTER TABLE shop.orders ADD COLUMN c INT", SCHEMA), { kind: "tables", verb: "alter", tables: [{ db: "shop", table: "orders" }], idempotent: false, changesColumns: true });
     });
 
     it("unquotes backticked names, with spaces, dots and doubled backticks inside", () => {
@@ -40,7 +40,7 @@ describe("ddl-parser", () => {
     });
 
     it("reads ALTER TABLE IF EXISTS", () => {
-      assert.deepEqual(parseStatement("ALTER TABLE IF EXISTS s.t DROP COLUMN c", SCHEMA), { kind: "tables", verb: "alter", tables: [{ db: "s", table: "t" }], idempotent: false });
+      assert.deepEqual(parseStatement("ALTER TABLE IF EXISTS s.t DROP COLUMN c", SCHEMA), { kind: "tables", verb: "alter", tables: [{ db: "s", table: "t" }], idempotent: false, changesColumns: true });
     });
 
     it("reads TRUNCATE with and without the TABLE keyword", () => {
@@ -190,11 +190,17 @@ describe("ddl-parser", () => {
     });
 
     it("reads the new name of ALTER TABLE ... RENAME, and not a RENAME inside a comment or of a column", () => {
-      assert.deepEqual(parseStatement("ALTER TABLE s.a ADD COLUMN x INT, RENAME TO t.b", SCHEMA), { kind: "tables", verb: "alter", tables: [{ db: "s", table: "a" }], idempotent: false, renameTo: { db: "t", table: "b" } });
+      assert.deepEqual(parseStatement("ALTER TABLE s.a ADD COLUMN x INT, RENAME TO t.b", SCHEMA), { kind: "tables", verb: "alter", tables: [{ db: "s", table: "a" }], idempotent: false, changesColumns: true, renameTo: { db: "t", table: "b" } });
       assert.deepEqual(parseStatement("ALTER TABLE a RENAME AS b", SCHEMA).kind === "tables" && (parseStatement("ALTER TABLE a RENAME AS b", SCHEMA) as { renameTo?: unknown }).renameTo, { db: SCHEMA, table: "b" });
       assert.equal((parseStatement("ALTER TABLE a COMMENT 'rename to b'", SCHEMA) as { renameTo?: unknown }).renameTo, undefined);
       assert.equal((parseStatement("ALTER TABLE a RENAME COLUMN x TO y", SCHEMA) as { renameTo?: unknown }).renameTo, undefined);
       assert.equal((parseStatement("ALTER TABLE a RENAME INDEX i TO j", SCHEMA) as { renameTo?: unknown }).renameTo, undefined);
+    });
+
+    it("tells ALTERs that change columns from those that change indexes, partitions or options", () => {
+      const changes = (sql: string) => (parseStatement(sql, SCHEMA) as { changesColumns?: boolean }).changesColumns;
+      for (const sql of ["ALTER TABLE t ADD COLUMN x INT", "ALTER TABLE t ADD x INT", "ALTER TABLE t DROP x", "ALTER TABLE t MODIFY x INT FIRST", "ALTER TABLE t CHANGE a b INT", "ALTER TABLE t RENAME COLUMN a TO b"]) assert.equal(changes(sql), true, sql);
+      for (const sql of ["ALTER TABLE t ADD INDEX i (x)", "ALTER TABLE t DROP INDEX i", "ALTER TABLE t ADD UNIQUE KEY u (a)", "ALTER TABLE t COMMENT 'add x'", "ALTER TABLE t ENGINE=InnoDB", "ALTER TABLE t ADD PARTITION (PARTITION p VALUES LESS THAN (5))", "ALTER TABLE t ALTER COLUMN x SET DEFAULT 1"]) assert.equal(changes(sql), false, sql);
     });
 
     it("reads sequences as tables", () => {

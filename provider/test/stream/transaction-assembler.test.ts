@@ -1,0 +1,106 @@
+/**
+ * The transaction assembler on event sequences written the way the servers log them (seen with
+ * mariadb-binlog on 10.11; MySQL's forms from its documentation): which items reach the applier.
+ * Pure: no server. The same behaviours run end to end in test/conformance.
+ */
+import * as assert from "node:assert/strict";
+import { ObjectFilter } from "../../src/core/object-filter";
+import { PLAIN } from "../../src/sql/literals";
+import type { ApplyItem, SourceEvent } from "../../src/stream/change-events";
+import type { SessionContext } from "../../src/stream/session-context";
+import { TransactionAssembler } from "../../src/stream/transaction-assembler";
+
+const CONTEXT: SessionContext = { timestamp: { seconds: 1, micros: 0 }, foreignKeyChecks: true, uniqueChecks: true, autoIsNull: false };
+
+function gtid(n: number, standalone: boolean | undefined, xa = false): SourceEvent {
+  return { kind: "gtid", gtid: `0-1-${n}`, timestampMs: n * 1000, standalone, xa };
+}
+function query(sql: string, schema = "shop"): SourceEvent {
+  return { kind: "query", statement: { schema, sql, raw: Buffer.from(sql), context: CONTEXT }, timestampMs: 1000 };
+}
+function rows(table: string, db = "shop"): SourceEvent {
+  return { kind: "rows", change: { db, table, op: "insert", columns: { names: ["id"], kinds: [PLAIN] }, rows: [[1]], foreignKeyChecks: true, uniqueChecks: true }, timestampMs: 1000 };
+}
+const XID: SourceEvent = { kind: "xid", timestampMs: 1000 };
+
+/** The items the events produce, summarized as kind (and the detail a test looks at). */
+function assemble(events: SourceEvent[], options: { include?: string[]; exclude?: string[]; applied?: string[]; columnNames?: boolean } = {}): ApplyItem[] {
+  const items: ApplyItem[] = [];
+  const filter = new ObjectFilter({ include: options.include ?? ["shop"], exclude: options.exclude ?? [] });
+  const assembler = new TransactionAssembler("link", filter, (g) => (options.applied ?? []).includes(g), { push: (i) => items.push(i) }, options.columnNames ?? true);
+  for (const e of events) assembler.accept(e);
+  return items;
+}
+
+function kinds(items: ApplyItem[]): string[] {
+  return items.map((i) => (i.kind === "ddl" ? `ddl${i.ends ? "" : "(continues)"}` : i.kind === "savepoint" ? `savepoint${i.rollback ? "-rollback" : ""}` : i.kind));
+}
+
+describe("transaction assembler", () => {
+  it("keeps CREATE TABLE ... SELECT's rows with its DDL: MariaDB logs them in one group that an XID ends", () => {
+    const items = assemble([gtid(1, false), query("CREATE TABLE `s` (`id` int(11) NOT NULL)"), rows("s"), XID]);
+    assert.deepEqual(kinds(items), ["ddl(continues)", "rows", "commit"]);
+    assert.ok(items.every((i) => i.gtid === "0-1-1"));
+  });
+
+  it("ends a group at a standalone DDL (MariaDB) and at a MySQL DDL, unless MySQL says START TRANSACTION", () => {
+    assert.deepEqual(kinds(assemble([gtid(1, true), query("CREATE TABLE a (id INT)"), gtid(2, true), query("DROP TABLE a")])), ["ddl", "ddl"]);
+    assert.deepEqual(kinds(assemble([gtid(1, undefined), query("CREATE TABLE b (id INT) START TRANSACTION"), rows("b"), XID])), ["ddl(continues)", "rows", "commit"]);
+    assert.deepEqual(kinds(assemble([gtid(1, undefined), query("CREATE TABLE c (id INT)"), gtid(2, undefined), query("BEGIN"), rows("c"), XID])), ["ddl", "rows", "commit"]);
+  });
+
+  it("keeps an XA transaction's rows until its XA COMMIT or XA ROLLBACK, a group of its own", () => {
+    const prepare = (n: number, xid: string) => [gtid(n, false, true), rows("t"), query(`XA END ${xid}`), { kind: "xa-prepare", onePhase: false, timestampMs: 1000 } as SourceEvent];
+    const items = assemble([...prepare(1, "X'31',X'',1"), gtid(2, true), query("XA ROLLBACK X'31',X'',1"), ...prepare(3, "X'32',X'',1"), gtid(4, true), query("XA COMMIT X'32',X'',1")]);
+    assert.deepEqual(kinds(items), ["xa-prepare", "xa-end", "xa-prepare", "xa-end"]);
+    const [first, rollback, , commit] = items as Extract<ApplyItem, { kind: "xa-prepare" | "xa-end" }>[];
+    assert.equal(first.kind === "xa-prepare" && first.changes.length, 1);
+    assert.deepEqual([rollback.kind === "xa-end" && rollback.commit, rollback.xid], [false, "X'31',X'',1"]);
+    assert.deepEqual([commit.kind === "xa-end" && commit.commit, commit.xid], [true, "X'32',X'',1"]);
+  });
+
+  it("commits XA COMMIT ... ONE PHASE at once (MySQL logs it with an XA_PREPARE event marked one-phase)", () => {
+    const items = assemble([gtid(1, undefined), query("XA START X'33',X'',1"), rows("t"), query("XA END X'33',X'',1"), { kind: "xa-prepare", onePhase: true, timestampMs: 1000 }]);
+    assert.deepEqual(kinds(items), ["rows", "commit"]);
+  });
+
+  it("passes SAVEPOINT and ROLLBACK TO SAVEPOINT through in their place, and drops RELEASE", () => {
+    const items = assemble([gtid(1, false), rows("t"), query("SAVEPOINT `s`"), rows("t"), query("ROLLBACK TO `s`"), query("RELEASE SAVEPOINT s"), rows("t"), XID]);
+    assert.deepEqual(kinds(items), ["rows", "savepoint", "rows", "savepoint-rollback", "rows", "commit"]);
+  });
+
+  it("follows RENAME through every name: a swap through an unselected temporary name, a table leaving, a table entering", () => {
+    const swap = assemble([gtid(1, true), query("RENAME TABLE a TO tmp, b TO a, tmp TO b")], { exclude: ["shop.tmp"] });
+    assert.deepEqual(kinds(swap), ["ddl"]);
+    const ddl = (swap[0] as Extract<ApplyItem, { kind: "ddl" }>).ddl;
+    // b ends up as a and a as b, through temporary names the DR server does not otherwise have.
+    assert.equal(ddl.rewritten, "RENAME TABLE `shop`.`b` TO `shop`.`_mysql_dr_rename_0`, `shop`.`a` TO `shop`.`_mysql_dr_rename_1`, `shop`.`_mysql_dr_rename_0` TO `shop`.`a`, `shop`.`_mysql_dr_rename_1` TO `shop`.`b`");
+
+    const leaving = assemble([gtid(1, true), query("RENAME TABLE t TO archive.t")]);
+    assert.equal((leaving[0] as Extract<ApplyItem, { kind: "ddl" }>).ddl.rewritten, "DROP TABLE IF EXISTS `shop`.`t`");
+
+    const entering = assemble([gtid(1, true), query("RENAME TABLE t TO _t_del, _t_gho TO t")], { exclude: ["shop._*"] });
+    assert.deepEqual(kinds(entering), ["refuse"]);
+    assert.match((entering[0] as Extract<ApplyItem, { kind: "refuse" }>).message, /RENAME brings `shop`.`_t_gho` into the selection as `shop`.`t` at GTID 0-1-1/);
+
+    const whole = assemble([gtid(1, true), query("RENAME TABLE t TO t2")]);
+    assert.equal((whole[0] as Extract<ApplyItem, { kind: "ddl" }>).ddl.rewritten, undefined, "fully selected: the master's statement runs as it is");
+  });
+
+  it("refuses DML logged as a statement on a selected table, and lets it pass on others", () => {
+    assert.deepEqual(kinds(assemble([gtid(1, false), query("BEGIN"), query("INSERT INTO t VALUES (1)"), query("COMMIT")])), ["refuse", "commit"]);
+    assert.deepEqual(kinds(assemble([gtid(1, false), query("BEGIN"), query("INSERT INTO other.t VALUES (1)"), query("COMMIT")])), ["commit"]);
+  });
+
+  it("skips a group the checkpoint already holds", () => {
+    assert.deepEqual(kinds(assemble([gtid(1, false), rows("t"), XID, gtid(2, false), rows("t"), XID], { applied: ["0-1-1"] })), ["rows", "commit"]);
+  });
+
+  it("without a server: when the master writes no column names (no binlog_row_metadata), refuses an ALTER that changes a selected table's columns", () => {
+    const changes = assemble([gtid(1, true), query("ALTER TABLE t ADD COLUMN x INT")], { columnNames: false });
+    assert.deepEqual(kinds(changes), ["refuse"]);
+    assert.match((changes[0] as Extract<ApplyItem, { kind: "refuse" }>).message, /^The master writes no column names into its binlog .* rows of `shop`.`t` written around this ALTER \(GTID 0-1-1\)/);
+    assert.deepEqual(kinds(assemble([gtid(1, true), query("ALTER TABLE t ADD INDEX i (x)")], { columnNames: false })), ["ddl"]);
+    assert.deepEqual(kinds(assemble([gtid(1, true), query("ALTER TABLE t ADD COLUMN x INT")], { columnNames: true })), ["ddl"]);
+  });
+});
