@@ -25,9 +25,11 @@ test: build
 demo: build
 	node dist/provider/src/demo/demo.js
 
-# SDK types and the README's resource reference, from schema.json (a test fails when they drift).
+# SDK types and the README's resource reference, from schema.json, and the README's conformance
+# table, from provider/test/conformance/cases.ts (tests fail when they drift).
 generate: build
 	node dist/provider/src/pulumi/codegen.js
+	node dist/provider/test/conformance/readme-table.js
 
 # Benchmarks against native replication, mydumper/myloader, mariadb-dump and pt-table-checksum
 # (installed from Debian's packages when missing); results in bench/results/.
