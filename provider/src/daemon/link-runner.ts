@@ -296,6 +296,7 @@ export class LinkRunner {
         conn: target,
         link: def.name,
         flavor: facts.flavor,
+        charsetOf: (id) => charsets.get(id),
         plans: new TablePlans(catalog, facts.flavor),
         progress,
         recoveredDdl: checkpoint.pendingDdl,

@@ -23,7 +23,7 @@ import { ValueWriter, needsRelaxedMode, wire, wireId } from "../sql/literals";
 import { STATEMENT_MAX_BYTES, STATEMENT_MAX_ROWS } from "../sql/statements";
 import type { ApplyMode, ApplyModes } from "./apply-modes";
 import type { BoundedQueue } from "./bounded-queue";
-import type { ApplyItem, RowChange } from "./change-events";
+import { type ApplyItem, type RowChange, itemWeight } from "./change-events";
 import { contextStatements } from "./session-context";
 import type { TablePlan, TablePlans } from "./table-plans";
 
@@ -63,6 +63,8 @@ export interface ApplierOptions {
   conn: Connection;
   link: string;
   flavor: Flavor;
+  /** The master's character set for a collation id (the DDL context names the client's). */
+  charsetOf(collationId: number): string | undefined;
   plans: TablePlans;
   progress: GtidProgress;
   /** The DDL that was in flight when the previous run stopped, if any. */
@@ -77,10 +79,20 @@ export interface ApplierOptions {
   onApplied(batch: AppliedBatch): void;
 }
 
+/** The source change a statement applies, for the message when it fails. */
+interface Origin {
+  /** One GTID, or "first to last" for a statement gathering rows of several transactions. */
+  gtid: string;
+  db: string;
+  table: string;
+  op: string;
+}
+
 /** A statement waiting to be sent, with the rows it must affect (UPDATE/DELETE: found rows). */
 interface Outgoing {
   sql: string;
   expect?: number;
+  origin?: Origin;
 }
 
 /** A multi-row statement being filled. */
@@ -89,14 +101,23 @@ interface Pending {
   plan: TablePlan;
   parts: string[];
   bytes: number;
+  origin: Origin;
+  lastGtid: string;
 }
 
 /** An UPDATE or DELETE that found fewer rows than it had to change. */
 class MissingRows extends Error {
-  constructor(readonly missing: number) {
+  constructor(readonly origin: Origin | undefined) {
     super("a row to change was not found");
   }
 }
+
+/**
+ * A failed batch is replayed one row at a time to name the change that failed; a batch holding
+ * more rows than this (one very large source transaction) is not kept for that, and its failure
+ * is described from the statement that failed.
+ */
+export const DIAGNOSIS_MAX_ROWS = 20_000;
 
 export class Applier {
   private inTransaction = false;
@@ -106,10 +127,13 @@ export class Applier {
   private batchHeartbeatMs?: number;
   private batchLastEventMs = 0;
   private batchStartedAt = 0;
-  /** Every item since the batch began: replayed one row at a time when the batch fails. */
-  private batchItems: ApplyItem[] = [];
+  /** Every item since the batch began (undefined past DIAGNOSIS_MAX_ROWS): replayed one row at a time when the batch fails. */
+  private batchItems: ApplyItem[] | undefined = [];
+  /** The source change whose statements are being built. */
+  private origin?: Origin;
   /** A CREATE ... SELECT's DDL ran in this batch: its commit confirms it. */
   private batchConfirmsDdl = false;
+  private batchRowsKept = 0;
   private pending?: Pending;
   private readonly values = new ValueWriter();
   private outgoing: Outgoing[] = [];
@@ -135,7 +159,7 @@ export class Applier {
         continue;
       }
       await this.begin();
-      this.batchItems.push(item);
+      this.keepForDiagnosis(item);
       await this.guard(() => this.applyChanges(item));
       if (item.kind === "commit" || item.kind === "xa-prepare" || item.kind === "xa-end") {
         this.o.progress.add(item.gtid);
@@ -155,9 +179,10 @@ export class Applier {
 
   /** Queues the statements of one item (an ending item's own statements, if any). */
   private async applyChanges(item: Exclude<ApplyItem, { kind: "ddl" }>): Promise<void> {
+    this.origin = undefined;
     switch (item.kind) {
       case "rows":
-        return this.applyRows(item.change, this.o.modes?.modeOf(item.change.db, item.change.table, item.gtid) ?? "exact");
+        return this.applyRows(item.change, this.o.modes?.modeOf(item.change.db, item.change.table, item.gtid) ?? "exact", item.gtid);
       case "savepoint":
         await this.flush();
         return this.execute(`${item.rollback ? "ROLLBACK TO SAVEPOINT" : "SAVEPOINT"} ${wireId(item.name)}`);
@@ -183,7 +208,7 @@ export class Applier {
       if (changes === undefined) {
         throw new DrError("APPLY_FAILED", `XA COMMIT ${item.xid} (GTID ${item.gtid}) commits a transaction this link did not see prepared (it was prepared before the link's starting position); recreate the link with --initial full.`);
       }
-      for (const change of changes) await this.applyRows(change, "exact");
+      for (const change of changes) await this.applyRows(change, "exact", item.gtid);
     }
     await this.flush();
     await this.send();
@@ -191,9 +216,10 @@ export class Applier {
     this.xaKept.delete(item.xid);
   }
 
-  private async applyRows(change: RowChange, mode: ApplyMode): Promise<void> {
+  private async applyRows(change: RowChange, mode: ApplyMode, gtid: string): Promise<void> {
     if (mode === "skip") return;
     const plan = await this.o.plans.plan(change.db, change.table, change.columns);
+    this.origin = { gtid, db: change.db, table: change.table, op: change.op.toUpperCase() };
     this.batchRows += change.rows.length;
     await this.sessionFlags(change);
     if (mode === "idempotent") return this.applyIdempotent(change, plan);
@@ -268,7 +294,9 @@ export class Applier {
   private async append(kind: Pending["kind"], plan: TablePlan, part: string): Promise<void> {
     for (const sql of this.values.takePreamble()) await this.enqueue({ sql });
     if (this.pending && (this.pending.kind !== kind || this.pending.plan !== plan)) await this.flush();
-    const p = (this.pending ??= { kind, plan, parts: [], bytes: 0 });
+    const origin = this.origin!;
+    const p = (this.pending ??= { kind, plan, parts: [], bytes: 0, origin, lastGtid: origin.gtid });
+    p.lastGtid = origin.gtid;
     p.parts.push(part);
     p.bytes += part.length;
     if (this.oneByOne || p.parts.length >= STATEMENT_MAX_ROWS || p.bytes >= STATEMENT_MAX_BYTES) await this.flush();
@@ -278,15 +306,16 @@ export class Applier {
     const p = this.pending;
     if (!p) return;
     this.pending = undefined;
-    if (p.kind === "delete-in") return this.execute(`${p.plan.deleteInPrefix}${p.parts.join(", ")}) /* mysql-dr applier */`, p.parts.length);
-    await this.execute(`${p.plan.insertPrefix}${p.parts.join(", ")}${p.kind === "upsert" ? p.plan.upsertSuffix : ""} /* mysql-dr applier */`);
+    const origin = p.lastGtid === p.origin.gtid ? p.origin : { ...p.origin, gtid: `${p.origin.gtid} to ${p.lastGtid}` };
+    if (p.kind === "delete-in") return this.execute(`${p.plan.deleteInPrefix}${p.parts.join(", ")}) /* mysql-dr applier */`, p.parts.length, origin);
+    await this.execute(`${p.plan.insertPrefix}${p.parts.join(", ")}${p.kind === "upsert" ? p.plan.upsertSuffix : ""} /* mysql-dr applier */`, undefined, origin);
   }
 
   /** Queues a statement; the queue goes out when it is full and before the batch commits. */
-  private async execute(sql: string, expect?: number): Promise<void> {
+  private async execute(sql: string, expect?: number, origin = this.origin): Promise<void> {
     // Large values the statement refers to are assembled first (see ValueWriter).
     for (const preamble of this.values.takePreamble()) await this.enqueue({ sql: preamble });
-    await this.enqueue({ sql, expect });
+    await this.enqueue({ sql, expect, origin });
   }
 
   private async enqueue(statement: Outgoing): Promise<void> {
@@ -304,12 +333,15 @@ export class Applier {
     const [results] = await this.o.conn.query(statements.map((s) => s.sql).join(";\n"));
     const headers = (statements.length === 1 ? [results] : results) as { affectedRows?: number }[];
     let missing = 0;
+    let first: Origin | undefined;
     statements.forEach((s, i) => {
-      if (s.expect !== undefined) missing += Math.max(0, s.expect - (headers[i]?.affectedRows ?? 0));
+      const short = s.expect === undefined ? 0 : Math.max(0, s.expect - (headers[i]?.affectedRows ?? 0));
+      if (short && !first) first = s.origin;
+      missing += short;
     });
     if (missing === 0) return;
     if (this.o.onMissingRow === "skip-and-count") this.batchMissing += missing;
-    else throw new MissingRows(missing);
+    else throw new MissingRows(first);
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -355,11 +387,20 @@ export class Applier {
     this.batchMissing = 0;
     this.batchHeartbeatMs = undefined;
     this.batchItems = [];
+    this.batchRowsKept = 0;
     this.batchConfirmsDdl = false;
     this.pending = undefined;
     this.outgoing = [];
     this.outgoingBytes = 0;
     this.values.reset();
+  }
+
+  /** Keeps the item for a replay of the batch, unless the batch has grown too large for that. */
+  private keepForDiagnosis(item: ApplyItem): void {
+    if (!this.batchItems) return;
+    this.batchRowsKept += itemWeight(item);
+    if (this.batchRowsKept > DIAGNOSIS_MAX_ROWS) this.batchItems = undefined;
+    else this.batchItems.push(item);
   }
 
   private unlock(): void {
@@ -379,13 +420,14 @@ export class Applier {
       // The product's own errors already say what is wrong; a retry starts over from the checkpoint.
       if (this.oneByOne || isRetryableApplyError(err) || err instanceof DrError) throw err;
       await this.o.conn.query("ROLLBACK /* mysql-dr applier */");
-      throw await this.diagnose(err);
+      // A missing row names its statement already; any other error needs the replay, when the batch was kept.
+      throw err instanceof MissingRows || !this.batchItems ? describeFailure(err, err instanceof MissingRows ? err.origin : this.origin) : await this.diagnose(err);
     }
   }
 
   /** Replays the failed batch's items one row at a time, in a transaction rolled back at the end. */
   private async diagnose(original: unknown): Promise<unknown> {
-    const items = this.batchItems;
+    const items = this.batchItems ?? [];
     this.resetBatch();
     this.oneByOne = true;
     try {
@@ -399,7 +441,7 @@ export class Applier {
           await this.send();
         } catch (err) {
           if (isRetryableApplyError(err)) return err;
-          return describeFailure(err, item);
+          return describeFailure(err, err instanceof MissingRows ? err.origin : this.origin);
         }
       }
       return describeFailure(original, undefined);
@@ -458,7 +500,7 @@ export class Applier {
     const { statement, rewritten } = item.ddl;
     try {
       await this.useDatabase(statement.schema);
-      for (const sql of contextStatements(statement.context, this.o.flavor)) await conn.query(sql);
+      for (const sql of contextStatements(statement.context, this.o.flavor, this.o.charsetOf)) await conn.query(sql);
       // A rewritten statement is UTF-8 text; the master's own runs in the client character set it logged.
       if (rewritten !== undefined) await conn.query("SET NAMES utf8mb4");
       await conn.query(rewritten !== undefined ? wire(rewritten) : statement.raw.toString("latin1"));
@@ -498,23 +540,15 @@ function isRetryableApplyError(err: unknown): boolean {
   return (e.errno !== undefined && RETRYABLE_APPLY_ERRNOS.has(e.errno)) || e.fatal === true || e.code === "PROTOCOL_CONNECTION_LOST";
 }
 
-/** One sentence naming the change that failed: GTID, table, operation, key columns (never values). */
-function describeFailure(err: unknown, item: ApplyItem | undefined): unknown {
+/** One sentence naming the change that failed: GTID, table, operation (never values). */
+function describeFailure(err: unknown, origin: Origin | undefined): unknown {
   if (err instanceof DrError) return err;
-  const where = item === undefined ? "a change of the batch" : describeItem(item);
+  const where = origin === undefined ? "A change of the batch" : `The ${origin.op} of ${quoteName(origin.db, origin.table)} in GTID ${origin.gtid} (row key values redacted)`;
   if (err instanceof MissingRows) {
     return new DrError("APPLY_FAILED", `${where} found no row to change on the DR server (native replication stops here too, error 1032), so the DR copy has diverged from the master; re-copy the table (remove it from the link and add it back with 'mysql-dr link update'), or set onMissingRow to skip-and-count to skip such changes.`, { errno: 1032 });
   }
   const e = err as { errno?: number };
   return new DrError("APPLY_FAILED", `${where} failed on the DR server: ${serverMessage(err)}; the DR copy has diverged from the master (fix or re-copy the table, then resume the link).`, { cause: err, errno: e.errno });
-}
-
-function describeItem(item: ApplyItem): string {
-  if (item.kind === "rows") {
-    const c = item.change;
-    return `The ${c.op.toUpperCase()} of ${quoteName(c.db, c.table)} in GTID ${item.gtid} (row key values redacted)`;
-  }
-  return `The ${item.kind} in GTID ${item.gtid}`;
 }
 
 function quoteName(db: string, table: string): string {

@@ -163,9 +163,10 @@ export function parseStatusVars(vars: Buffer, timestampSeconds: number): Session
 
 /**
  * The statements that put a session into `ctx` (after its `USE`), in the order mysqlbinlog writes
- * them. `flavor` decides the MySQL-only variables.
+ * them. `flavor` decides the MySQL-only variables; `charsetOf` names the client's character set
+ * (character_set_client takes a name, or only a default collation's id: 224 is refused).
  */
-export function contextStatements(ctx: SessionContext, flavor: "mysql" | "mariadb"): string[] {
+export function contextStatements(ctx: SessionContext, flavor: "mysql" | "mariadb", charsetOf: (collationId: number) => string | undefined): string[] {
   const set: string[] = [
     `@@session.foreign_key_checks = ${ctx.foreignKeyChecks ? 1 : 0}`,
     `@@session.unique_checks = ${ctx.uniqueChecks ? 1 : 0}`,
@@ -173,7 +174,10 @@ export function contextStatements(ctx: SessionContext, flavor: "mysql" | "mariad
   ];
   if (ctx.sqlMode !== undefined) set.push(`@@session.sql_mode = ${ctx.sqlMode}`);
   if (ctx.autoIncrement) set.push(`@@session.auto_increment_increment = ${ctx.autoIncrement.increment}`, `@@session.auto_increment_offset = ${ctx.autoIncrement.offset}`);
-  if (ctx.charset) set.push(`@@session.character_set_client = ${ctx.charset.client}`, `@@session.collation_connection = ${ctx.charset.connection}`, `@@session.collation_server = ${ctx.charset.server}`);
+  if (ctx.charset) {
+    const client = charsetOf(ctx.charset.client);
+    set.push(`@@session.character_set_client = ${client !== undefined && /^\w+$/.test(client) ? client : ctx.charset.client}`, `@@session.collation_connection = ${ctx.charset.connection}`, `@@session.collation_server = ${ctx.charset.server}`);
+  }
   if (ctx.collationDatabase !== undefined) set.push(`@@session.collation_database = ${ctx.collationDatabase}`);
   if (ctx.timeZone !== undefined) set.push(`@@session.time_zone = '${ctx.timeZone.replace(/[\\']/g, "\\$&")}'`);
   if (ctx.lcTimeNames !== undefined) set.push(`@@session.lc_time_names = ${ctx.lcTimeNames}`);

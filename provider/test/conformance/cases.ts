@@ -146,6 +146,13 @@ export const CASES: ConformanceCase[] = [
     daemon: "identical", native: "identical",
   },
   {
+    name: "ddl_unicode_ci_client", group: "DDL", covers: "DDL sent by a client whose collation is not its character set's default (utf8mb4_unicode_ci, mysql2's default)",
+    script: async (s) => {
+      await s.run("CREATE TABLE u (id INT PRIMARY KEY, c VARCHAR(10) DEFAULT 'ü' COMMENT 'Größe'); INSERT INTO u (id) VALUES (1)", { charset: "UTF8MB4_UNICODE_CI" });
+    },
+    daemon: "identical", native: "identical",
+  },
+  {
     name: "ddl_default_now", group: "DDL", covers: "ADD COLUMN ... DEFAULT CURRENT_TIMESTAMP(6) applied later (the master's clock replayed)",
     setup: "CREATE TABLE n (id INT PRIMARY KEY); INSERT INTO n VALUES (1), (2)",
     lagging: true,
