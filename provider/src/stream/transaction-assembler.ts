@@ -37,6 +37,8 @@ interface Group {
   standalone: boolean | undefined;
   xa?: XaBuffer;
   heartbeatMs?: number;
+  /** Selected changes of this group have gone on to the applier. */
+  emitted?: boolean;
 }
 
 export class TransactionAssembler {
@@ -99,7 +101,10 @@ export class TransactionAssembler {
     }
     if (!this.filter.tableSelected(change.db, change.table)) return;
     if (group.xa) group.xa.changes.push(change);
-    else this.out.push({ kind: "rows", gtid: group.gtid, change });
+    else {
+      group.emitted = true;
+      this.out.push({ kind: "rows", gtid: group.gtid, change });
+    }
   }
 
   private acceptStatement(group: Group, statement: QueryStatement, timestampMs: number): void {
@@ -107,7 +112,11 @@ export class TransactionAssembler {
     const target = parseStatement(statement.sql, statement.schema, { ansiQuotes });
     switch (target.kind) {
       case "transaction":
-        // ROLLBACK ends a group only when non-transactional changes were logged: those stayed.
+        // A group ends in ROLLBACK when non-transactional changes were logged (those stayed on the
+        // master); transactional changes logged with them were undone there, and cannot be here.
+        if (target.verb === "rollback" && group.emitted) {
+          this.refuse(group, `The master logged changes of selected tables in a transaction it rolled back (GTID ${group.gtid}, with changes to non-transactional tables), which cannot be undone exactly; keep non-transactional tables out of transactions on the master.`);
+        }
         if (target.verb !== "begin") this.commit(timestampMs);
         return;
       case "savepoint":

@@ -87,6 +87,11 @@ describe("transaction assembler", () => {
     assert.equal((whole[0] as Extract<ApplyItem, { kind: "ddl" }>).ddl.rewritten, undefined, "fully selected: the master's statement runs as it is");
   });
 
+  it("refuses a group that ends in ROLLBACK after selected rows (they cannot be undone), and ends one without them", () => {
+    assert.deepEqual(kinds(assemble([gtid(1, false), query("BEGIN"), rows("t"), rows("m", "other"), query("ROLLBACK")])), ["rows", "refuse", "commit"]);
+    assert.deepEqual(kinds(assemble([gtid(1, false), query("BEGIN"), rows("m", "other"), query("ROLLBACK")])), ["commit"]);
+  });
+
   it("refuses DML logged as a statement on a selected table, and lets it pass on others", () => {
     assert.deepEqual(kinds(assemble([gtid(1, false), query("BEGIN"), query("INSERT INTO t VALUES (1)"), query("COMMIT")])), ["refuse", "commit"]);
     assert.deepEqual(kinds(assemble([gtid(1, false), query("BEGIN"), query("INSERT INTO other.t VALUES (1)"), query("COMMIT")])), ["commit"]);
