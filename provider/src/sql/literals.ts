@@ -102,6 +102,9 @@ export class ValueWriter {
       const chunk = bytesLiteral(bytes.subarray(offset, offset + SPILL_BYTES), charset);
       this.preamble.push(offset === 0 ? `SET ${name} = ${chunk}` : `SET ${name} = CONCAT(${name}, ${chunk})`);
     }
+    // CONCAT past the server's max_allowed_packet gives NULL with only a warning: make that an
+    // error (a sql_mode that cannot be set), so a value never silently lands as NULL.
+    this.preamble.push(`SET SESSION sql_mode = IF(LENGTH(${name}) <=> ${bytes.length}, @@session.sql_mode, 'mysql-dr: a value of ${bytes.length} bytes does not fit the max_allowed_packet of the DR server; raise it to at least the master''s')`);
     return kind.kind === "json" ? `CAST(${name} AS JSON)` : name;
   }
 

@@ -195,6 +195,32 @@ describeEachBackend("replication", (getPair) => {
     await client.deleteLink("miss");
   });
 
+  it("stops, rather than write NULL, when a value does not fit the DR server's max_allowed_packet", async () => {
+    await onBoth("CREATE DATABASE packet_db; CREATE TABLE packet_db.t (id INT PRIMARY KEY, b LONGBLOB NULL)");
+    await createLink("packet", { include: ["packet_db"] });
+    await waitCaughtUp(client, "packet", master);
+    const [{ v: original }] = await sql(replica, "SELECT @@GLOBAL.max_allowed_packet AS v");
+    // Lowered after link create checked it: the applier's next session gets 2 MiB.
+    await sql(replica, "SET GLOBAL max_allowed_packet = 2097152");
+    try {
+      await client.pauseLink("packet");
+      await client.resumeLink("packet");
+      await sql(master, "INSERT INTO packet_db.t VALUES (1, REPEAT(UNHEX('00FF'), 1500000))");
+      const stopped = await waitFor("the link to stop on the oversized value", async () => {
+        const s = await client.getLink("packet");
+        return s.state === "error" ? s : undefined;
+      });
+      assert.match(stopped.lastError ?? "", /^The INSERT of `packet_db`.`t` in GTID \S+ \(row key values redacted\) failed on the DR server: .*a value of 3000000 bytes does not fit the max_allowed_packet of the DR server/);
+      assert.deepEqual(await sql(replica, "SELECT id FROM packet_db.t"), [], "nothing, not a NULL, was written");
+    } finally {
+      await sql(replica, `SET GLOBAL max_allowed_packet = ${Number(original)}`);
+    }
+    await client.resumeLink("packet");
+    await waitCaughtUp(client, "packet", master);
+    assert.deepEqual(await tableContents(replica, "packet_db", "t"), await tableContents(master, "packet_db", "t"));
+    await client.deleteLink("packet");
+  });
+
   it("commits many source transactions as one target transaction", async () => {
     await onBoth("CREATE DATABASE batch_db; CREATE TABLE batch_db.t (id INT PRIMARY KEY)");
     await createLink("batch", { include: ["batch_db"] });

@@ -44,9 +44,10 @@ describe("literals", () => {
     assert.equal(w.literal(big, { kind: "binary" }), "@mysql_dr_v0");
     assert.equal(w.literal(Buffer.from("small"), { kind: "binary" }), "_binary'small'");
     const preamble = w.takePreamble();
-    assert.equal(preamble.length, 3);
+    assert.equal(preamble.length, 4);
     assert.match(preamble[0], /^SET @mysql_dr_v0 = _binary'a+'$/);
     assert.match(preamble[2], /^SET @mysql_dr_v0 = CONCAT\(@mysql_dr_v0, _binary'aaaaaaaaaa'\)$/);
+    assert.match(preamble[3], new RegExp(`^SET SESSION sql_mode = IF\\(LENGTH\\(@mysql_dr_v0\\) <=> ${big.length}, @@session.sql_mode, 'mysql-dr: a value of ${big.length} bytes does not fit`), "a value cut short by max_allowed_packet is an error, not a NULL");
     assert.ok(preamble.every((s) => s.length < SPILL_BYTES + 100));
     assert.equal(w.literal(big, { kind: "json" }), "CAST(@mysql_dr_v1 AS JSON)");
     w.reset();
