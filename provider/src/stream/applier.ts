@@ -218,7 +218,11 @@ export class Applier {
 
   private async applyRows(change: RowChange, mode: ApplyMode, gtid: string): Promise<void> {
     if (mode === "skip") return;
-    const plan = await this.o.plans.plan(change.db, change.table, change.columns);
+    const plan = await this.o.plans.plan(change.db, change.table, change.columns).catch((err: unknown) => {
+      // The catalog's refusals name the table and the fix; the GTID says where the link stopped.
+      if (err instanceof DrError) throw new DrError(err.code, `${err.message.replace(/\.$/, "")}; the link stopped at GTID ${gtid}.`, { cause: err.cause, errno: err.errno });
+      throw err;
+    });
     this.origin = { gtid, db: change.db, table: change.table, op: change.op.toUpperCase() };
     this.batchRows += change.rows.length;
     await this.sessionFlags(change);

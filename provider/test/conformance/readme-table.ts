@@ -14,7 +14,7 @@ export const TABLE_END = "<!-- conformance:end -->";
 export function conformanceTable(cases: ConformanceCase[] = CASES): string {
   const cell = (text: string) => text.replace(/\|/g, "\\|");
   const rows = cases.map((c, i) => {
-    const only = c.flavors ? ` (${c.flavors.map((f) => (f === "mariadb" ? "MariaDB" : "MySQL")).join(", ")} only)` : "";
+    const only = c.flavors ? ` (${c.flavors.map((f) => (f === "mariadb" ? "MariaDB" : "MySQL")).join(", ")} only)` : c.mysqlSince ? ` (MySQL ${c.mysqlSince.join(".")}+)` : "";
     const native = c.native === "identical" ? "identical" : "stops with an error";
     const daemon = c.daemon === "identical" ? "identical"
       : c.native === "stops" ? "stops at the GTID, saying which change failed and why"
