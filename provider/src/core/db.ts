@@ -45,9 +45,8 @@ export const WRITE_SQL_MODE = "STRICT_ALL_TABLES,NO_AUTO_VALUE_ON_ZERO,ALLOW_INV
 export const RELAXED_WRITE_SQL_MODE = "NO_AUTO_VALUE_ON_ZERO,ALLOW_INVALID_DATES,NO_ENGINE_SUBSTITUTION";
 
 /** Opens a connection; failures become one sentence naming the server's role and what to check. */
-export async function openConnection(address: ServerAddress, role: string, options: { multipleStatements?: boolean; sqlMode?: string } = {}): Promise<Connection> {
-  const { sqlMode = READ_SQL_MODE, ...connect } = options;
-  return open(address, role, { ...connectionOptions(address), ...connect }, [`SET SESSION time_zone = '+00:00', sql_mode = '${sqlMode}'`]);
+export async function openConnection(address: ServerAddress, role: string, options: { multipleStatements?: boolean } = {}): Promise<Connection> {
+  return open(address, role, { ...connectionOptions(address), ...options }, [`SET SESSION time_zone = '+00:00', sql_mode = '${READ_SQL_MODE}'`]);
 }
 
 /**
@@ -56,12 +55,11 @@ export async function openConnection(address: ServerAddress, role: string, optio
  * Session tracking of character_set_client is turned off first, or mysql2 would follow the
  * SET NAMES and encode as UTF-8 again.
  */
-export async function openWireConnection(address: ServerAddress, role: string, options: { multipleStatements?: boolean; sqlMode?: string } = {}): Promise<Connection> {
-  const { sqlMode = WRITE_SQL_MODE, multipleStatements } = options;
-  return open(address, role, { ...connectionOptions(address), charset: "BINARY", multipleStatements }, [
+export async function openWireConnection(address: ServerAddress, role: string, options: { multipleStatements?: boolean } = {}): Promise<Connection> {
+  return open(address, role, { ...connectionOptions(address), charset: "BINARY", ...options }, [
     "SET SESSION session_track_system_variables = ''",
     "SET NAMES utf8mb4",
-    `SET SESSION time_zone = '+00:00', sql_mode = '${sqlMode}'`,
+    `SET SESSION time_zone = '+00:00', sql_mode = '${WRITE_SQL_MODE}'`,
   ]);
 }
 

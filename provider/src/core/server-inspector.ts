@@ -86,6 +86,12 @@ export function checkSource(facts: ServerFacts, address: ServerAddress): void {
   }
 }
 
+/**
+ * The DR server's smallest acceptable max_allowed_packet: the applier sends up to about 1 MiB of
+ * statements per round trip (sql/statements.ts), plus one row; MySQL 5.7's default.
+ */
+export const MIN_TARGET_MAX_ALLOWED_PACKET = 4 * 1024 * 1024;
+
 /** Refuses a DR server that cannot later serve as a master itself, or that is the master. */
 export function checkTarget(target: ServerFacts, source: ServerFacts, address: ServerAddress): void {
   const where = `the target server at ${formatHostPort(address)}`;
@@ -94,6 +100,9 @@ export function checkTarget(target: ServerFacts, source: ServerFacts, address: S
   }
   if (!target.logBin) {
     throw new DrError("PRECONDITION", `Binary logging is off on ${where}; turn on log_bin (ROW) so the DR copy can later feed a reverse link after promotion.`);
+  }
+  if (target.maxAllowedPacket < MIN_TARGET_MAX_ALLOWED_PACKET) {
+    throw new DrError("PRECONDITION", `The target server at ${formatHostPort(address)} has max_allowed_packet=${target.maxAllowedPacket}, below the ${MIN_TARGET_MAX_ALLOWED_PACKET} bytes the applier's round trips need; raise it (SET GLOBAL max_allowed_packet and in the server's configuration).`);
   }
   if (target.maxAllowedPacket < source.maxAllowedPacket) {
     throw new DrError("PRECONDITION", `The target server at ${formatHostPort(address)} has max_allowed_packet=${target.maxAllowedPacket}, smaller than the source's ${source.maxAllowedPacket}: a value the master holds might not fit; raise it to at least ${source.maxAllowedPacket} (SET GLOBAL max_allowed_packet and in the server's configuration).`);

@@ -117,9 +117,14 @@ describe("server-inspector", () => {
       assert.match(err.message, /Binary logging is off on the target server at dr\.example:3307; turn on log_bin/);
     });
 
+    it("refuses a target whose max_allowed_packet is below what the applier's round trips need", () => {
+      const err = refused(() => checkTarget(mysqlFacts({ identity: "other", maxAllowedPacket: 1048576 }), mysqlFacts({ maxAllowedPacket: 1048576 }), TARGET));
+      assert.match(err.message, /has max_allowed_packet=1048576, below the 4194304 bytes the applier's round trips need/);
+    });
+
     it("refuses a target whose max_allowed_packet is smaller than the source's: a value might not fit", () => {
-      const err = refused(() => checkTarget(mysqlFacts({ identity: "other", maxAllowedPacket: 4194304 }), mysqlFacts(), TARGET));
-      assert.match(err.message, /has max_allowed_packet=4194304, smaller than the source's 67108864: .* raise it to at least 67108864/);
+      const err = refused(() => checkTarget(mysqlFacts({ identity: "other", maxAllowedPacket: 16777216 }), mysqlFacts(), TARGET));
+      assert.match(err.message, /has max_allowed_packet=16777216, smaller than the source's 67108864: .* raise it to at least 67108864/);
     });
   });
 });
