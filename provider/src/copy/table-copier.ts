@@ -61,6 +61,14 @@ export class TableCopier {
     const pending = () => this.o.units.filter((u) => !u.done);
     if (pending().length === 0) return;
     const workers: Worker[] = [];
+    // A stopped run must not wait for a statement a hung server never answers.
+    const closeWorkers = () => {
+      for (const w of workers) {
+        w.source.destroy();
+        w.target.destroy();
+      }
+    };
+    this.o.signal.addEventListener("abort", closeWorkers, { once: true });
     try {
       for (let i = 0; i < Math.max(1, this.o.parallelism); i++) workers.push(await this.openWorker());
       while (pending().length > 0) {
@@ -72,16 +80,16 @@ export class TableCopier {
         await this.recordFinishedTables(workers[0].source, workers[0].target, ready);
       }
     } finally {
-      for (const w of workers) {
-        w.source.destroy();
-        w.target.destroy();
-      }
+      this.o.signal.removeEventListener("abort", closeWorkers);
+      closeWorkers();
     }
   }
 
   private async openWorker(): Promise<Worker> {
-    const source = await openConnection(this.o.source, "source");
-    const target = await openWireConnection(this.o.target, "target", { multipleStatements: true });
+    // No statement limit: a keyless table is read whole in one statement; the link's liveness
+    // probes notice a server that hangs and tear the copy down with the rest of the pipeline.
+    const source = await openConnection(this.o.source, "source", { queryTimeoutMs: 0 });
+    const target = await openWireConnection(this.o.target, "target", { multipleStatements: true, queryTimeoutMs: 0 });
     // Parents and children arrive in any order within a round; the master already checked them.
     await target.query("SET SESSION foreign_key_checks = 0 /* mysql-dr copy */");
     return { source, target };

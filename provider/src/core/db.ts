@@ -7,6 +7,17 @@ export type Connection = mysql.Connection;
 const CONNECT_TIMEOUT_MS = 10_000;
 
 /**
+ * How long a statement may go unanswered before the session is given up: a server that hangs
+ * (SIGSTOP, a dead network path that still holds the socket open) must never hang the daemon.
+ * Control statements (inspection, checkpoint, locks, prechecks) answer in milliseconds; the
+ * pipeline's data sessions pass their own limit (copy, verify) or none where a watchdog on
+ * another session stands in (the applier: a DDL may legitimately run for hours).
+ */
+export const CONTROL_QUERY_TIMEOUT_MS = 30_000;
+/** Copy and verification read and write chunks of up to 10k rows: generous, still bounded. */
+export const DATA_QUERY_TIMEOUT_MS = 10 * 60_000;
+
+/**
  * Options shared by every connection the product opens, so values read by queries and by the
  * binlog reader agree: exact strings for DECIMAL and 64-bit integers, temporal values as strings
  * (microseconds and zero dates survive), UTC for TIMESTAMP conversion.
@@ -44,9 +55,15 @@ export const WRITE_SQL_MODE = "STRICT_ALL_TABLES,NO_AUTO_VALUE_ON_ZERO,ALLOW_INV
 /** For the one value strict mode refuses to write back: ENUM's empty error value (index 0). */
 export const RELAXED_WRITE_SQL_MODE = "NO_AUTO_VALUE_ON_ZERO,ALLOW_INVALID_DATES,NO_ENGINE_SUBSTITUTION";
 
+export interface SessionOptions {
+  multipleStatements?: boolean;
+  /** Per statement, in ms; 0 for none. Default CONTROL_QUERY_TIMEOUT_MS. */
+  queryTimeoutMs?: number;
+}
+
 /** Opens a connection; failures become one sentence naming the server's role and what to check. */
-export async function openConnection(address: ServerAddress, role: string, options: { multipleStatements?: boolean } = {}): Promise<Connection> {
-  return open(address, role, { ...connectionOptions(address), ...options }, [`SET SESSION time_zone = '+00:00', sql_mode = '${READ_SQL_MODE}'`]);
+export async function openConnection(address: ServerAddress, role: string, options: SessionOptions = {}): Promise<Connection> {
+  return open(address, role, options, connectionOptions(address), [`SET SESSION time_zone = '+00:00', sql_mode = '${READ_SQL_MODE}'`]);
 }
 
 /**
@@ -55,8 +72,8 @@ export async function openConnection(address: ServerAddress, role: string, optio
  * Session tracking of character_set_client is turned off first, or mysql2 would follow the
  * SET NAMES and encode as UTF-8 again.
  */
-export async function openWireConnection(address: ServerAddress, role: string, options: { multipleStatements?: boolean } = {}): Promise<Connection> {
-  return open(address, role, { ...connectionOptions(address), charset: "BINARY", ...options }, [
+export async function openWireConnection(address: ServerAddress, role: string, options: SessionOptions = {}): Promise<Connection> {
+  return open(address, role, options, { ...connectionOptions(address), charset: "BINARY" }, [
     "SET SESSION session_track_system_variables = ''",
     "SET NAMES utf8mb4",
     `SET SESSION time_zone = '+00:00', sql_mode = '${WRITE_SQL_MODE}'`,
@@ -73,12 +90,13 @@ export function wire(text: string): string {
 /** Unknown system variable: session tracking does not exist before MySQL 5.7 / MariaDB 10.2. */
 const ER_UNKNOWN_SYSTEM_VARIABLE = 1193;
 
-async function open(address: ServerAddress, role: string, options: mysql.ConnectionOptions, setup: string[]): Promise<Connection> {
+async function open(address: ServerAddress, role: string, session: SessionOptions, options: mysql.ConnectionOptions, setup: string[]): Promise<Connection> {
   let conn: Connection | undefined;
   try {
-    conn = await mysql.createConnection(options);
+    conn = await mysql.createConnection({ ...options, multipleStatements: session.multipleStatements === true });
     // A session that outlives the caller's attention must not bring the process down.
     conn.on("error", () => undefined);
+    boundStatements(conn, session.queryTimeoutMs ?? CONTROL_QUERY_TIMEOUT_MS, address, role);
     for (const statement of setup) {
       await conn.query(statement).catch((err: { errno?: number }) => {
         if (err.errno !== ER_UNKNOWN_SYSTEM_VARIABLE) throw err;
@@ -91,6 +109,35 @@ async function open(address: ServerAddress, role: string, options: mysql.Connect
   }
 }
 
+/**
+ * Gives every statement of the session a time limit (unless the call sets its own `timeout`).
+ * mysql2 only rejects the statement on its timeout and leaves the session waiting for the
+ * answer, so the session is destroyed: nothing later queues behind a server that went silent.
+ */
+function boundStatements(conn: Connection, timeoutMs: number, address: ServerAddress, role: string): void {
+  if (timeoutMs <= 0) return;
+  const query = conn.query.bind(conn) as (options: mysql.QueryOptions, values?: unknown) => Promise<unknown>;
+  const bounded = async (sql: string | mysql.QueryOptions, values?: unknown) => {
+    const options = typeof sql === "string" ? { sql, timeout: timeoutMs } : { timeout: timeoutMs, ...sql };
+    try {
+      return await query(options, values);
+    } catch (err) {
+      if ((err as { code?: string }).code !== "PROTOCOL_SEQUENCE_TIMEOUT") throw err;
+      conn.destroy();
+      throw unresponsive(address, role, options.timeout ?? timeoutMs);
+    }
+  };
+  (conn as unknown as { query: typeof bounded }).query = bounded;
+}
+
+/** The error of a server that stopped answering: retryable, like a lost connection. */
+export function unresponsive(address: ServerAddress, role: string, waitedMs: number): DrError {
+  return Object.assign(
+    new DrError("UNREACHABLE", `${capitalize(role)} unresponsive: the ${role} server at ${formatHostPort(address)} did not answer within ${waitedMs / 1000} s; check that it is running and reachable.`),
+    { retryable: true },
+  );
+}
+
 /** Maps a connection failure to UNREACHABLE or ACCESS_DENIED; never includes the password. */
 export function describeConnectError(err: unknown, address: ServerAddress, role: string): DrError {
   const e = err as { code?: string; errno?: number; message?: string };
@@ -101,9 +148,12 @@ export function describeConnectError(err: unknown, address: ServerAddress, role:
   if (e.errno === 1044 || e.errno === 1227) {
     return new DrError("ACCESS_DENIED", `User '${address.user}' lacks a privilege on ${where}; grant it (see README: privileges).`, { errno: e.errno });
   }
+  if (e.code === "ETIMEDOUT") {
+    // The TCP connect went through (a hung server's kernel still accepts) or hung: either way nobody answers.
+    return new DrError("UNREACHABLE", `${capitalize(role)} unresponsive: ${where} did not answer the connection within ${CONNECT_TIMEOUT_MS / 1000} s; check that it is running and reachable.`, { cause: stripSecrets(err) });
+  }
   const reason = e.code === "ECONNREFUSED" ? "connection refused"
     : e.code === "ENOTFOUND" || e.code === "EAI_AGAIN" ? "host not found"
-    : e.code === "ETIMEDOUT" ? "timed out"
     : e.code ?? "connection failed";
   return new DrError("UNREACHABLE", `Cannot connect to ${where} (${reason}); check the host and port and that the server is running.`, { cause: stripSecrets(err), errno: e.errno });
 }

@@ -9,7 +9,7 @@ import { foreignKeyParents } from "../catalog/selected-tables";
 import { CopyModes } from "../copy/copy-modes";
 import { TableCopier } from "../copy/table-copier";
 import { formatHostPort } from "../core/connection-url";
-import { isRetryable, openConnection, openWireConnection } from "../core/db";
+import { DATA_QUERY_TIMEOUT_MS, isRetryable, openConnection, openWireConnection } from "../core/db";
 import { DrError, errorMessage } from "../core/errors";
 import { parseGtidProgress } from "../core/gtid";
 import { ObjectFilter } from "../core/object-filter";
@@ -18,7 +18,7 @@ import { acquireLinkLock, ensureCheckpointTable, readCheckpoint } from "../dr-st
 import { type CopyUnit, loadCopyUnits } from "../dr-state/copy-state";
 import { ensureXaTable } from "../dr-state/xa-store";
 import { Applier, type AppliedBatch, type OnMissingRow } from "../stream/applier";
-import { BinlogReader } from "../stream/binlog-reader";
+import { BINLOG_HEARTBEAT_PERIOD_MS, BinlogReader } from "../stream/binlog-reader";
 import { BoundedQueue } from "../stream/bounded-queue";
 import { type ApplyItem, endsTransaction, itemWeight } from "../stream/change-events";
 import { HeartbeatWriter, type LagSource, LagTracker } from "../stream/heartbeat";
@@ -35,6 +35,15 @@ export const QUEUE_LOW_WATER_ROWS = 5_000;
 export const RETRY_INITIAL_DELAY_MS = 500;
 export const RETRY_MAX_DELAY_MS = 30_000;
 export const SOURCE_POLL_INTERVAL_MS = 1_000;
+/**
+ * Each second both servers are asked something trivial on sessions of their own; one that does
+ * not answer within this is unresponsive, and the pipeline is torn down and started again. The
+ * applier's own session has no statement limit (a DDL may run for hours), so this is what
+ * notices a DR server that hung.
+ */
+export const LIVENESS_TIMEOUT_MS = 5_000;
+/** `link status` answers with what is known if the master's position takes longer than this. */
+const STATUS_POLL_WAIT_MS = 1_000;
 
 export const LINK_PHASES = ["copying", "catching-up", "syncing"] as const;
 export type LinkPhase = (typeof LINK_PHASES)[number];
@@ -124,6 +133,8 @@ export class LinkRunner {
   private loop?: Promise<void>;
   /** Reads the master's position; set while the pipeline runs. */
   private pollSource?: () => Promise<unknown>;
+  /** When the master was last heard from (binlog bytes or an answered poll); kept across restarts of the pipeline. */
+  private sourceHeardAt = 0;
 
   constructor(readonly definition: LinkDefinition, private readonly hooks: LinkRunnerHooks) {}
 
@@ -150,13 +161,16 @@ export class LinkRunner {
 
   /** The status with the master's position read now, so sourceGtid is never older than appliedGtid. */
   async freshStatus(): Promise<LinkStatus> {
-    await this.pollSource?.();
+    const poll = this.pollSource?.();
+    if (poll) await Promise.race([poll, new Promise((resolve) => setTimeout(resolve, STATUS_POLL_WAIT_MS).unref())]);
     return this.status();
   }
 
   status(): LinkStatus {
     const now = Date.now();
-    const lagMs = Math.max(this.heartbeatLag.lagMs(now), Math.max(0, this.eventLag.lagMs(now) - 999));
+    // Nothing heard from the master is no evidence that nothing was written: the lag grows.
+    const silenceMs = this.sourceHeardAt ? Math.max(0, now - this.sourceHeardAt - BINLOG_HEARTBEAT_PERIOD_MS) : 0;
+    const lagMs = Math.max(this.heartbeatLag.lagMs(now), Math.max(0, this.eventLag.lagMs(now) - 999), silenceMs);
     const running = this.state === "running" || this.state === "retrying" || this.state === "starting";
     return {
       ...describeLink(this.definition),
@@ -214,7 +228,7 @@ export class LinkRunner {
     if (this.stopRequested) abort.abort();
     try {
       // The applier sends a batch's statements together, several per round trip, in wire text.
-      const target = await openWireConnection(def.target, "target", { multipleStatements: true });
+      const target = await openWireConnection(def.target, "target", { multipleStatements: true, queryTimeoutMs: 0 });
       closers.push(() => target.destroy());
       await acquireLinkLock(target, def.name);
       await ensureCheckpointTable(target);
@@ -252,13 +266,22 @@ export class LinkRunner {
       await heartbeat.start();
       this.lagSource = heartbeat.source;
 
+      // Everything that can end this run (reader, probes, copier, stop) goes through here.
+      let fail!: (err: Error) => void;
+      const failed = new Promise<never>((_, reject) => {
+        fail = (err) => {
+          reject(err);
+          queue.close(err);
+        };
+      });
+      failed.catch(() => undefined);
       const reader = new BinlogReader({
         source: def.source,
         fromGtid: checkpoint.sourceGtid,
         replicaServerId: replicaServerId(def.name, facts.serverId),
         charsetOf: (id) => charsets.get(id),
         onEvent: (event) => assembler.accept(event),
-        onError: (err) => queue.close(err),
+        onError: (err) => fail(err),
       });
       const queue = new BoundedQueue<ApplyItem>({
         highWater: QUEUE_HIGH_WATER_ROWS,
@@ -274,7 +297,7 @@ export class LinkRunner {
         },
       });
       this.queue = queue;
-      const stopQueue = () => queue.close(new StopRequested("stopped"));
+      const stopQueue = () => fail(new StopRequested("stopped"));
       if (abort.signal.aborted) stopQueue();
       else abort.signal.addEventListener("abort", stopQueue, { once: true });
       const assembler = new TransactionAssembler(def.name, new ObjectFilter(def.objects), (g) => progress.contains(g), {
@@ -287,9 +310,27 @@ export class LinkRunner {
       closers.push(() => reader.stop());
       await reader.start();
 
-      this.pollSource = () => currentGtidPosition(inspector, facts.flavor).then((pos) => (this.sourceGtid = pos), () => undefined);
+      const sourceProbe = await openConnection(def.source, "source", { queryTimeoutMs: LIVENESS_TIMEOUT_MS });
+      closers.push(() => sourceProbe.destroy());
+      const targetProbe = await openConnection(def.target, "target", { queryTimeoutMs: LIVENESS_TIMEOUT_MS });
+      closers.push(() => targetProbe.destroy());
+      // A probe that fails ends this run like any other failure, through the queue the applier reads.
+      let polling: Promise<unknown> | undefined;
+      this.pollSource = () => (polling ??= currentGtidPosition(sourceProbe, facts.flavor).then(
+        (pos) => {
+          this.sourceGtid = pos;
+          this.sourceHeardAt = Math.max(this.sourceHeardAt, Date.now() - reader.silenceMs());
+        },
+        (err: Error) => fail(err),
+      ).finally(() => (polling = undefined)));
+      let probing: Promise<unknown> | undefined;
+      const probeTarget = () => (probing ??= targetProbe.query("SELECT 1 /* mysql-dr liveness */").catch((err: Error) => fail(err)).finally(() => (probing = undefined)));
+      this.sourceHeardAt = Date.now();
       void this.pollSource();
-      const poller = setInterval(this.pollSource, SOURCE_POLL_INTERVAL_MS);
+      const poller = setInterval(() => {
+        void this.pollSource?.();
+        void probeTarget();
+      }, SOURCE_POLL_INTERVAL_MS);
       closers.push(() => clearInterval(poller), () => (this.pollSource = undefined));
 
       const applier = new Applier({
@@ -315,6 +356,7 @@ export class LinkRunner {
       this.measured = true;
       this.hooks.log("info", "link running", { link: def.name, from: checkpoint.sourceGtid, copying: modes.copying });
       const applying = applier.run(queue);
+      applying.catch(() => undefined);
       if (modes.copying) {
         this.copyStartedAt = Date.now();
         this.rowsCopiedThisRun = 0;
@@ -334,12 +376,14 @@ export class LinkRunner {
         // A copy failure ends this run like an apply failure: through the queue the applier reads.
         const copying = copier.run().then(
           () => this.hooks.log("info", "initial copy done", { link: def.name, rows: this.copyUnits.reduce((n, u) => n + u.rowsCopied, 0) }),
-          (err: Error) => queue.close(err),
+          (err: Error) => fail(err),
         );
         closers.push(() => copying);
         closers.push(() => abort.abort());
       }
-      await applying;
+      // The applier may be waiting on the DR server when something else fails: the run ends at
+      // once, and the teardown below closes the session it waits on.
+      await Promise.race([applying, failed]);
     } finally {
       this.queue = undefined;
       this.abort = undefined;

@@ -13,8 +13,9 @@
  */
 import type ZongJi from "@vlasky/zongji" with { "resolution-mode": "import" };
 import type { AnyBinlogEvent, BinlogEventByName, RowData, TableMapEntry, UpdateRowData } from "@vlasky/zongji" with { "resolution-mode": "import" };
-import { type ServerAddress } from "../core/connection-url";
-import { connectionOptions } from "../core/db";
+import { type ServerAddress, formatHostPort } from "../core/connection-url";
+import { CONTROL_QUERY_TIMEOUT_MS, connectionOptions, unresponsive } from "../core/db";
+import { DrError } from "../core/errors";
 import { loadZongji } from "../core/gtid";
 import { PLAIN, type ValueKind } from "../sql/literals";
 import type { RowChange, RowOperation, SourceEvent, TableColumns } from "./change-events";
@@ -31,6 +32,16 @@ export interface BinlogReaderOptions {
   onEvent(event: SourceEvent): void;
   onError(err: Error): void;
 }
+
+/**
+ * The master sends a heartbeat event on an idle dump connection every period (as a replica's
+ * MASTER_HEARTBEAT_PERIOD asks), so silence longer than SOURCE_SILENCE_LIMIT_MS means the master
+ * or the path to it hung, not that nobody writes. Native replication waits slave_net_timeout
+ * (60 s) for this; a DR link should say so within seconds.
+ */
+export const BINLOG_HEARTBEAT_PERIOD_MS = 1_000;
+export const SOURCE_SILENCE_LIMIT_MS = 5_000;
+const SILENCE_CHECK_MS = 500;
 
 const EVENTS = [
   // Compressed payloads and partial JSON updates are reported by zongji as errors naming the
@@ -75,8 +86,16 @@ interface PacketTap {
 export class BinlogReader {
   private zongji?: ZongJi;
   private paused = false;
+  /** When bytes last arrived on the dump connection (or reading resumed after a pause). */
+  private lastHeardAt = 0;
+  private silenceTimer?: NodeJS.Timeout;
 
   constructor(private readonly options: BinlogReaderOptions) {}
+
+  /** Milliseconds since the master was last heard on the dump connection; 0 while reading is paused. */
+  silenceMs(now = Date.now()): number {
+    return this.paused || !this.lastHeardAt ? 0 : Math.max(0, now - this.lastHeardAt);
+  }
 
   async start(): Promise<void> {
     const { default: ZongJiClass } = await loadZongji();
@@ -85,13 +104,17 @@ export class BinlogReader {
     const tap: PacketTap = {};
     await new Promise<void>((resolve, reject) => {
       let ready = false;
+      // zongji's own queries have no time limit: a master that hangs during the preamble must not hang the link.
+      const startTimer = setTimeout(() => reject(unresponsive(this.options.source, "source", CONTROL_QUERY_TIMEOUT_MS)), CONTROL_QUERY_TIMEOUT_MS);
       zongji.on("ready", () => {
         ready = true;
+        clearTimeout(startTimer);
         resolve();
       });
       zongji.on("error", (err: Error) => {
-        if (!ready) reject(err);
-        else this.options.onError(err);
+        if (ready) return this.options.onError(err);
+        clearTimeout(startTimer);
+        reject(err);
       });
       zongji.on("binlog", (event: AnyBinlogEvent) => {
         try {
@@ -107,11 +130,40 @@ export class BinlogReader {
         includeEvents: EVENTS,
       });
       tapPackets(zongji, tap);
+      this.askForHeartbeats(zongji);
     });
+    this.watchForSilence();
     // The binlog connection ends when the master goes away; zongji reports it as an error.
     zongji.connection?.on("end", () => {
       if (!zongji.stopped) this.options.onError(Object.assign(new Error("binlog connection closed by the master"), { code: "PROTOCOL_CONNECTION_LOST" }));
     });
+  }
+
+  /**
+   * Queued on the dump connection before zongji's preamble (it runs its own queries
+   * asynchronously, then the dump command), so the setting is in place when the dump starts.
+   * Both flavours read @master_heartbeat_period, in nanoseconds.
+   */
+  private askForHeartbeats(zongji: ZongJi): void {
+    const connection = zongji.connection as unknown as { query(sql: string, cb: (err: Error | null) => void): void; stream?: NodeJS.EventEmitter } | null;
+    if (!connection) throw new Error("zongji opened no binlog connection");
+    connection.query(`SET @master_heartbeat_period = ${BINLOG_HEARTBEAT_PERIOD_MS * 1_000_000}`, (err) => {
+      if (err) this.options.onError(err);
+    });
+    this.lastHeardAt = Date.now();
+    connection.stream?.on("data", () => (this.lastHeardAt = Date.now()));
+  }
+
+  private watchForSilence(): void {
+    this.silenceTimer = setInterval(() => {
+      const silent = this.silenceMs();
+      if (silent <= SOURCE_SILENCE_LIMIT_MS) return;
+      clearInterval(this.silenceTimer);
+      this.options.onError(Object.assign(
+        new DrError("UNREACHABLE", `Source unresponsive: no binlog event or heartbeat from the master at ${formatHostPort(this.options.source)} for ${Math.round(silent / 1000)} s; reconnecting.`),
+        { retryable: true },
+      ));
+    }, SILENCE_CHECK_MS);
   }
 
   /** Stops reading from the socket until `resume()`. */
@@ -124,10 +176,13 @@ export class BinlogReader {
   resume(): void {
     if (!this.paused) return;
     this.paused = false;
+    // Silence is counted from here: nothing could be heard while reading was paused.
+    this.lastHeardAt = Date.now();
     this.zongji?.connection?.resume();
   }
 
   stop(): void {
+    clearInterval(this.silenceTimer);
     const zongji = this.zongji;
     this.zongji = undefined;
     if (!zongji) return;

@@ -9,7 +9,7 @@
 import { listSelectedTables } from "../catalog/selected-tables";
 import { readTableShape } from "../catalog/table-shape";
 import type { ServerAddress } from "../core/connection-url";
-import { type Connection, openConnection, openWireConnection, quoteId, quoteTable, wire } from "../core/db";
+import { type Connection, DATA_QUERY_TIMEOUT_MS, openConnection, openWireConnection, quoteId, quoteTable, wire } from "../core/db";
 import type { Flavor } from "../core/flavor";
 import { gtidCovers } from "../core/gtid";
 import { ObjectFilter, type ObjectSelection } from "../core/object-filter";
@@ -18,6 +18,9 @@ import { PLAIN, literal, wireId, wireTable } from "../sql/literals";
 import { exactRead } from "../sql/row-reads";
 import { insertStatements } from "../sql/statements";
 import { type HashedTable, boundarySql, chunkChecksumSql, chunkRowsSql, hashCountsSql, keyRange, rowHashSql } from "./row-hash";
+
+/** Checksums of whole chunks (and of keyless tables) take longer than control statements. */
+const DATA_SESSION = { queryTimeoutMs: DATA_QUERY_TIMEOUT_MS };
 
 export const VERIFY_CHUNK_ROWS = 10_000;
 /** Tables compared at once: the work is on the servers, so a few sessions keep both busy. */
@@ -122,8 +125,8 @@ class Verifier {
   private constructor(private readonly o: VerifyOptions, private readonly flavor: Flavor, private readonly masterIdentity: string) {}
 
   static async open(o: VerifyOptions): Promise<Verifier> {
-    const master = await openConnection(o.source, "source");
-    const dr = await openConnection(o.target, "target").catch(async (err) => {
+    const master = await openConnection(o.source, "source", DATA_SESSION);
+    const dr = await openConnection(o.target, "target", DATA_SESSION).catch(async (err) => {
       master.destroy();
       throw err;
     });
@@ -131,7 +134,7 @@ class Verifier {
     const v = new Verifier(o, facts.flavor, facts.identity);
     v.sessions.push({ master, dr });
     for (let i = 1; i < Math.max(1, o.parallelism ?? DEFAULT_VERIFY_PARALLELISM); i++) {
-      v.sessions.push({ master: await openConnection(o.source, "source"), dr: await openConnection(o.target, "target") });
+      v.sessions.push({ master: await openConnection(o.source, "source", DATA_SESSION), dr: await openConnection(o.target, "target", DATA_SESSION) });
     }
     return v;
   }
@@ -240,7 +243,7 @@ class Verifier {
   async repair(reports: TableReport[]): Promise<Map<string, number>> {
     const { master, dr } = this.sessions[0];
     // Rows are written in wire text (exact bytes); the master's copy decides, foreign keys or not.
-    const writer = await openWireConnection(this.o.target, "target", { multipleStatements: true });
+    const writer = await openWireConnection(this.o.target, "target", { ...DATA_SESSION, multipleStatements: true });
     try {
       await writer.query("SET SESSION foreign_key_checks = 0");
       const changed = new Map<string, number>();
