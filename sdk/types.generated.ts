@@ -93,6 +93,26 @@ export interface PromotionOptions {
   allowDataLoss?: boolean;
 }
 
+/** What a forced promotion may have lost. Without the master it can only be bounded from below: the transactions the daemon saw the master commit that the DR copy had not applied, and whatever the master committed after the daemon's last record, which nobody can know. */
+export interface DataLossInput {
+  /** Master transactions seen by the daemon and not applied on the DR copy (a lower bound). */
+  atLeastTransactions: pulumi.Input<number>;
+  /** The daemon's last record of the master's position (ISO 8601): what the master committed after it is unknown. */
+  unknownSince?: pulumi.Input<string>;
+  /** Both in one sentence, e.g. "at least 3 transactions (...); unknown since 2026-11-30T12:00:00Z ...". */
+  summary: pulumi.Input<string>;
+}
+
+/** What a forced promotion may have lost. Without the master it can only be bounded from below: the transactions the daemon saw the master commit that the DR copy had not applied, and whatever the master committed after the daemon's last record, which nobody can know. */
+export interface DataLoss {
+  /** Master transactions seen by the daemon and not applied on the DR copy (a lower bound). */
+  atLeastTransactions: number;
+  /** The daemon's last record of the master's position (ISO 8601): what the master committed after it is unknown. */
+  unknownSince?: string;
+  /** Both in one sentence, e.g. "at least 3 transactions (...); unknown since 2026-11-30T12:00:00Z ...". */
+  summary: string;
+}
+
 /** A server's address for clients. */
 export interface EndpointInput {
   /** Host name or IP address. */
@@ -193,6 +213,8 @@ export interface DrInstanceOutputs {
   promotedGtid?: string;
   /** Forced promotion only: the master position last seen by the daemon, which the DR copy had not fully applied; absent when nothing is known to be lost. */
   unappliedGtid?: string;
+  /** Forced promotion only: what may have been lost, as far as it can be known without the master; absent after a planned promotion (nothing is lost). */
+  dataLoss?: DataLoss;
 }
 
 /** The inputs of a SyncLink. */

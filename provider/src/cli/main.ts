@@ -53,10 +53,11 @@ export function buildProgram(): Command {
     .option("--overwrite", "with --initial full: empty selected DR tables that already hold rows instead of refusing")
     .option("--parallel <n>", "with --initial full: connections copying in parallel", parsePositive)
     .option("--on-missing-row <mode>", "an UPDATE or DELETE finding no row on the DR server: error (stop the link, as native replication does) or skip-and-count", "error")
+    .option("--reuse-promoted", "create the link even though the DR server was promoted (writes made on it as a primary may be overwritten)")
     .option("--wait", "wait until the copy is done and the link is in sync, drawing a progress bar")
-    .action(async (name: string, o: DaemonLocation & { source: string; target: string; include: string[]; exclude: string[]; initial: string; overwrite?: boolean; parallel?: number; onMissingRow: string; wait?: boolean; json?: boolean }) => {
+    .action(async (name: string, o: DaemonLocation & { source: string; target: string; include: string[]; exclude: string[]; initial: string; overwrite?: boolean; parallel?: number; onMissingRow: string; reusePromoted?: boolean; wait?: boolean; json?: boolean }) => {
       const c = client(o);
-      let status = await c.createLink({ name, source: o.source, target: o.target, include: o.include, exclude: o.exclude, initial: o.initial, overwrite: o.overwrite, parallel: o.parallel, onMissingRow: o.onMissingRow });
+      let status = await c.createLink({ name, source: o.source, target: o.target, include: o.include, exclude: o.exclude, initial: o.initial, overwrite: o.overwrite, parallel: o.parallel, onMissingRow: o.onMissingRow, reusePromoted: o.reusePromoted });
       if (o.wait) status = await waitInSync(c, name, !o.json);
       print(o, status, () => statusTable([status]));
     });
@@ -152,7 +153,7 @@ export function buildProgram(): Command {
         allowDataLoss: o.force === true,
         timeoutSeconds: o.timeout,
       });
-      print(o, result, () => `promoted (${result.mode}) at ${result.promotedAt}; applied master GTIDs ${result.promotedGtid || "-"}; fenced links: ${result.fencedLinks.join(", ") || "none"}${result.unappliedGtid ? `; the master had reached ${result.unappliedGtid}, which the DR copy had not all applied` : ""}`);
+      print(o, result, () => `promoted (${result.mode}) at ${result.promotedAt}; applied master GTIDs ${result.promotedGtid || "-"}; fenced links: ${result.fencedLinks.join(", ") || "none"}${result.dataLoss ? `; data loss: ${result.dataLoss.summary}` : ""}`);
     });
 
   const sandbox = program.command("sandbox").description("local MySQL/MariaDB servers with binlog and GTIDs on, for demos and tests");

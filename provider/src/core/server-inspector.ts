@@ -108,3 +108,31 @@ export function checkTarget(target: ServerFacts, source: ServerFacts, address: S
     throw new DrError("PRECONDITION", `The target server at ${formatHostPort(address)} has max_allowed_packet=${target.maxAllowedPacket}, smaller than the source's ${source.maxAllowedPacket}: a value the master holds might not fit; raise it to at least ${source.maxAllowedPacket} (SET GLOBAL max_allowed_packet and in the server's configuration).`);
   }
 }
+
+/** Privileges that SHOW SLAVE HOSTS / SHOW REPLICAS may lack (MariaDB 10.5+ wants REPLICATION MASTER ADMIN). */
+const ER_SPECIFIC_ACCESS_DENIED = 1227;
+const ER_ACCESS_DENIED = 1045;
+
+/**
+ * Refuses a replica server_id that a replica registered on the master already uses: the master
+ * would drop one of the two binlog dumps each time the other connects. Skipped, not failed,
+ * where the user may not list replicas.
+ */
+export async function refuseServerIdInUse(conn: Connection, facts: ServerFacts, serverId: number): Promise<void> {
+  const sql = facts.flavor === "mysql" && versionAtLeast(facts.version, 8, 0, 22) ? "SHOW REPLICAS" : "SHOW SLAVE HOSTS";
+  let rows: unknown;
+  try {
+    [rows] = await conn.query(`${sql} /* mysql-dr inspector */`);
+  } catch (err) {
+    const errno = (err as { errno?: number }).errno;
+    if (errno === ER_SPECIFIC_ACCESS_DENIED || errno === ER_ACCESS_DENIED || errno === 1142) return;
+    throw err;
+  }
+  const clash = (rows as Record<string, unknown>[]).find((r) => Number(r.Server_id ?? r.Server_Id) === serverId);
+  if (clash) {
+    throw Object.assign(
+      new DrError("CONFLICT", `A replica registered on the master (host ${String(clash.Host ?? "?")}) uses server_id ${serverId}, the one this daemon derives for the link; rename the link or change that replica's server_id.`),
+      { retryable: false },
+    );
+  }
+}

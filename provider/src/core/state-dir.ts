@@ -16,6 +16,8 @@ export function ensurePrivateDir(dir: string): string {
 
 export const STATE_FILES = {
   token: "token",
+  /** This daemon's identity: part of its links' replica server_ids and heartbeat keys. */
+  daemonId: "daemon-id",
   pid: "daemon.pid",
   address: "daemon.address",
   links: "links.json",

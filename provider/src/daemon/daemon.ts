@@ -4,6 +4,7 @@
  */
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
+import * as os from "node:os";
 import type * as http from "node:http";
 import * as path from "node:path";
 import pino from "pino";
@@ -35,6 +36,8 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
   const token = loadOrCreateToken(o.stateDir);
   const links = new LinkManager(new LinkStore(o.stateDir), {
     log: (level, msg, fields) => logger[level](fields ?? {}, msg),
+    daemonId: loadOrCreateDaemonId(o.stateDir),
+    owner: `host ${os.hostname()}, pid ${process.pid}, state directory ${o.stateDir}`,
   });
   const server = createControlServer({
     token,
@@ -98,6 +101,14 @@ function loadOrCreateToken(stateDir: string): string {
   const token = crypto.randomBytes(32).toString("base64url");
   writeFileAtomic.sync(file, token + "\n", { mode: 0o600 });
   return token;
+}
+
+function loadOrCreateDaemonId(stateDir: string): string {
+  const file = path.join(stateDir, STATE_FILES.daemonId);
+  if (fs.existsSync(file)) return fs.readFileSync(file, "utf8").trim();
+  const id = crypto.randomBytes(6).toString("hex");
+  writeFileAtomic.sync(file, id + "\n", { mode: 0o600 });
+  return id;
 }
 
 function listen(server: http.Server, host: string, port: number): Promise<void> {

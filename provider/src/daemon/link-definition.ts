@@ -40,6 +40,8 @@ export interface LinkRequest {
   overwrite?: boolean;
   parallel?: number;
   onMissingRow?: string;
+  /** Create the link even though the DR server was promoted (its fenced checkpoint rows say so). */
+  reusePromoted?: boolean;
 }
 
 /** What a client sends to change a running link's selection. */

@@ -11,14 +11,16 @@ import { type VerifyReport, verify } from "../verify/verifier";
 import { type Connection, openConnection } from "../core/db";
 import { DrError } from "../core/errors";
 import { type ServerFacts, checkSource, checkTarget, currentGtidPosition, inspectServer } from "../core/server-inspector";
-import { initCheckpoint, lockName } from "../dr-state/checkpoint-store";
-import { HEARTBEAT_TABLE } from "../stream/heartbeat";
+import { deleteCheckpoint, fencedLinks, initCheckpoint, lockName } from "../dr-state/checkpoint-store";
+import { HEARTBEAT_TABLE, heartbeatKey } from "../stream/heartbeat";
 import { type LinkDefinition, type LinkRequest, type LinkUpdate, parseLinkRequest, parseOnMissingRow, parseSelection, validateLinkName } from "./link-definition";
 import { type LinkRunnerHooks, type LinkStatus, LinkRunner } from "./link-runner";
 import type { LinkStore } from "./link-store";
 
 export class LinkManager {
   private readonly runners = new Map<string, LinkRunner>();
+  /** Names whose creation is under way: a second create of one name is refused at once, never run beside it. */
+  private readonly creating = new Set<string>();
 
   constructor(private readonly store: LinkStore, private readonly hooks: LinkRunnerHooks) {}
 
@@ -48,16 +50,21 @@ export class LinkManager {
   /** Validates, checks both servers, records the starting position on the DR server, then starts. */
   async create(req: LinkRequest): Promise<LinkStatus> {
     const def = parseLinkRequest(req);
-    if (this.runners.has(def.name)) {
-      throw new DrError("CONFLICT", `Link ${def.name} exists already; delete it first or choose another name.`);
+    if (this.runners.has(def.name) || this.creating.has(def.name)) {
+      throw new DrError("CONFLICT", `Link ${def.name} exists already${this.creating.has(def.name) ? " (it is being created)" : ""}; delete it first or choose another name.`);
     }
-    const copyPlanned = await prepareLink(def);
-    const runner = new LinkRunner(def, this.hooks);
-    if (copyPlanned) runner.planCopy();
-    this.runners.set(def.name, runner);
-    this.persist();
-    runner.start();
-    return runner.status();
+    this.creating.add(def.name);
+    try {
+      const copyPlanned = await prepareLink(def, req.reusePromoted === true);
+      const runner = new LinkRunner(def, this.hooks);
+      if (copyPlanned) runner.planCopy();
+      this.runners.set(def.name, runner);
+      this.persist();
+      runner.start();
+      return runner.status();
+    } finally {
+      this.creating.delete(def.name);
+    }
   }
 
   /**
@@ -136,7 +143,7 @@ export class LinkManager {
     await runner.stop("paused");
     this.runners.delete(name);
     this.persist();
-    await removeHeartbeatRow(runner.definition).catch(() => undefined);
+    await removeHeartbeatRow(runner.definition, heartbeatKey(name, this.hooks.daemonId)).catch(() => undefined);
   }
 
   async shutdown(): Promise<void> {
@@ -183,13 +190,19 @@ async function withServers<T>(def: LinkDefinition, work: (s: ServerSessions) => 
  * the DR server, and for an initial copy the tables and the copy plan (the position is read
  * first, so the stream from it covers every change the copy might miss).
  */
-async function prepareLink(def: LinkDefinition): Promise<boolean> {
+async function prepareLink(def: LinkDefinition, reusePromoted: boolean): Promise<boolean> {
   return withServers(def, async ({ source, target, sourceFacts }) => {
     const [held] = await target.query("SELECT IS_USED_LOCK(?) AS holder", [lockName(def.name)]);
     const holder = (held as { holder: number | null }[])[0].holder;
     if (holder !== null) {
       throw new DrError("CONFLICT", `Link ${def.name} is already being applied to the DR server at ${formatHostPort(def.target)} by another daemon (connection ${holder} holds lock ${lockName(def.name)}); delete it there or choose another name.`);
     }
+    const fenced = await fencedLinks(target);
+    if (fenced.length && !reusePromoted) {
+      throw new DrError("CONFLICT", `The DR server at ${formatHostPort(def.target)} was promoted (link ${fenced.map((f) => `${f.link} fenced at ${f.updatedAt}`).join(", ")}) and may hold writes made on it as a primary, which a link would overwrite or diverge from; point the link at another server, or pass --reuse-promoted to make it a DR copy again anyway.`);
+    }
+    // The fenced position belongs to the promoted past: the new link starts from a fresh one.
+    if (fenced.some((f) => f.link === def.name)) await deleteCheckpoint(target, def.name);
     const position = await currentGtidPosition(source, sourceFacts.flavor);
     const tables = await listSelectedTables(source, new ObjectFilter(def.objects), sourceFacts.flavor);
     await refuseUnsafeTables(tables, target, sourceFacts.flavor);
@@ -208,10 +221,10 @@ async function prepareLink(def: LinkDefinition): Promise<boolean> {
   });
 }
 
-async function removeHeartbeatRow(def: LinkDefinition): Promise<void> {
+async function removeHeartbeatRow(def: LinkDefinition, key: string): Promise<void> {
   const source = await openConnection(def.source, "source");
   try {
-    await source.query(`DELETE FROM ${HEARTBEAT_TABLE.db}.${HEARTBEAT_TABLE.table} WHERE link = ? /* mysql-dr heartbeat */`, [def.name]);
+    await source.query(`DELETE FROM ${HEARTBEAT_TABLE.db}.${HEARTBEAT_TABLE.table} WHERE link = ? /* mysql-dr heartbeat */`, [key]);
   } finally {
     await source.end().catch(() => undefined);
   }

@@ -9,19 +9,19 @@ import { foreignKeyParents } from "../catalog/selected-tables";
 import { CopyModes } from "../copy/copy-modes";
 import { TableCopier } from "../copy/table-copier";
 import { formatHostPort } from "../core/connection-url";
-import { DATA_QUERY_TIMEOUT_MS, isRetryable, openConnection, openWireConnection } from "../core/db";
+import { type Connection, isRetryable, openConnection, openWireConnection } from "../core/db";
 import { DrError, errorMessage } from "../core/errors";
-import { parseGtidProgress } from "../core/gtid";
+import { gtidCovers, parseGtidProgress } from "../core/gtid";
 import { ObjectFilter } from "../core/object-filter";
-import { checkSource, collationCharsets, currentGtidPosition, inspectServer } from "../core/server-inspector";
-import { acquireLinkLock, ensureCheckpointTable, readCheckpoint } from "../dr-state/checkpoint-store";
+import { type ServerFacts, checkSource, collationCharsets, currentGtidPosition, inspectServer, refuseServerIdInUse } from "../core/server-inspector";
+import { type Checkpoint, acquireLinkLock, ensureCheckpointTable, readCheckpoint, recordSourceIdentity } from "../dr-state/checkpoint-store";
 import { type CopyUnit, loadCopyUnits } from "../dr-state/copy-state";
 import { ensureXaTable } from "../dr-state/xa-store";
 import { Applier, type AppliedBatch, type OnMissingRow } from "../stream/applier";
 import { BINLOG_HEARTBEAT_PERIOD_MS, BinlogReader } from "../stream/binlog-reader";
 import { BoundedQueue } from "../stream/bounded-queue";
 import { type ApplyItem, endsTransaction, itemWeight } from "../stream/change-events";
-import { HeartbeatWriter, type LagSource, LagTracker } from "../stream/heartbeat";
+import { HeartbeatWriter, type LagSource, LagTracker, heartbeatKey } from "../stream/heartbeat";
 import { TablePlans } from "../stream/table-plans";
 import { TransactionAssembler } from "../stream/transaction-assembler";
 import { type LinkDefinition, describeLink } from "./link-definition";
@@ -102,6 +102,10 @@ class StopRequested extends Error {}
 
 export interface LinkRunnerHooks {
   log(level: "info" | "warn" | "error", msg: string, fields?: Record<string, unknown>): void;
+  /** This daemon's identity (kept in its state directory): with the link name it makes the replica server_id and the heartbeat row's key. */
+  daemonId: string;
+  /** Which process runs the links (host, pid, state directory), for conflict messages. */
+  owner: string;
 }
 
 export class LinkRunner {
@@ -250,6 +254,9 @@ export class LinkRunner {
       closers.push(() => inspector.destroy());
       const facts = await inspectServer(inspector);
       checkSource(facts, def.source);
+      await this.checkSameMaster(target, checkpoint, facts, await currentGtidPosition(inspector, facts.flavor));
+      const serverId = replicaServerId(`${this.hooks.daemonId}/${def.name}`, facts.serverId);
+      await refuseServerIdInUse(inspector, facts, serverId);
       const charsets = await collationCharsets(inspector);
       const catalog = await openConnection(def.target, "target");
       closers.push(() => catalog.destroy());
@@ -261,7 +268,7 @@ export class LinkRunner {
       this.copyPlanned = false;
       const applyLock = new Mutex();
 
-      const heartbeat = new HeartbeatWriter(def.source, def.name, this.heartbeatLag);
+      const heartbeat = new HeartbeatWriter(def.source, heartbeatKey(def.name, this.hooks.daemonId), this.hooks.owner, this.heartbeatLag);
       closers.push(() => heartbeat.stop());
       await heartbeat.start();
       this.lagSource = heartbeat.source;
@@ -278,7 +285,7 @@ export class LinkRunner {
       const reader = new BinlogReader({
         source: def.source,
         fromGtid: checkpoint.sourceGtid,
-        replicaServerId: replicaServerId(def.name, facts.serverId),
+        replicaServerId: serverId,
         charsetOf: (id) => charsets.get(id),
         onEvent: (event) => assembler.accept(event),
         onError: (err) => fail(err),
@@ -300,7 +307,7 @@ export class LinkRunner {
       const stopQueue = () => fail(new StopRequested("stopped"));
       if (abort.signal.aborted) stopQueue();
       else abort.signal.addEventListener("abort", stopQueue, { once: true });
-      const assembler = new TransactionAssembler(def.name, new ObjectFilter(def.objects), (g) => progress.contains(g), {
+      const assembler = new TransactionAssembler(heartbeatKey(def.name, this.hooks.daemonId), new ObjectFilter(def.objects), (g) => progress.contains(g), {
         push: (item) => {
           if (endsTransaction(item) && "timestampMs" in item) this.eventLag.written(item.timestampMs);
           queue.push(item);
@@ -392,6 +399,24 @@ export class LinkRunner {
     }
   }
 
+  /**
+   * The master must be the one the link was created for, or one that holds its history (a
+   * master that failed over upstream, or moved): a server without the transactions this link
+   * applied would stream everything else, or nothing, and the copy would silently diverge.
+   */
+  private async checkSameMaster(target: Connection, checkpoint: Checkpoint, facts: ServerFacts, masterPosition: string): Promise<void> {
+    const def = this.definition;
+    if (checkpoint.sourceIdentity === facts.identity) return;
+    if (!gtidCovers(facts.flavor, masterPosition, checkpoint.sourceGtid)) {
+      throw Object.assign(
+        new DrError("PRECONDITION", `The master at ${formatHostPort(def.source)} is not the server link ${def.name} was created for (server identity ${facts.identity}, recorded ${checkpoint.sourceIdentity || "unknown"}) and its binlog history (${masterPosition || "empty"}) lacks transactions the link applied (${checkpoint.sourceGtid}); point the link at its master again, or delete the link and create it anew with --initial full.`),
+        { retryable: false },
+      );
+    }
+    await recordSourceIdentity(target, def.name, facts.identity);
+    this.hooks.log("warn", "master identity changed; its history holds the link's position", { link: def.name, was: checkpoint.sourceIdentity, now: facts.identity });
+  }
+
   /** Progress of the copies still under way or catching up (earlier, finished copies left out). */
   private copyProgress(now: number): CopyProgress {
     const units = this.copyUnits.filter((u) => this.copyModes?.tracks(u.db, u.table));
@@ -421,10 +446,14 @@ export class LinkRunner {
   }
 }
 
-/** A stable server_id per link for the binlog dump, distinct from the master's own. */
-export function replicaServerId(link: string, masterServerId: number): number {
+/**
+ * A stable server_id per daemon and link for the binlog dump, distinct from the master's own: a
+ * master drops the older of two dumps that announce one server_id, so two daemons running links
+ * of the same name must not share it.
+ */
+export function replicaServerId(daemonAndLink: string, masterServerId: number): number {
   let h = 2166136261;
-  for (const ch of link) h = Math.imul(h ^ ch.charCodeAt(0), 16777619) >>> 0;
+  for (const ch of daemonAndLink) h = Math.imul(h ^ ch.charCodeAt(0), 16777619) >>> 0;
   const id = 1_000_000_000 + (h % 1_000_000_000);
   return id === masterServerId ? id + 1 : id;
 }

@@ -18,6 +18,12 @@ export interface PendingDdl {
 
 export interface Checkpoint {
   sourceGtid: string;
+  /** The master's server identity when the link was created (or last confirmed); '' in rows of early versions. */
+  sourceIdentity: string;
+  /** The master position last seen by the daemon, recorded with its batches. */
+  sourceSeenGtid: string | null;
+  /** When the row last changed: the daemon's last applied batch, or the link's creation. */
+  updatedAt: string;
   /** The DDL in flight when the previous run stopped: replaying it checks whether it already ran. */
   pendingDdl: PendingDdl | null;
   rowsApplied: number;
@@ -74,6 +80,9 @@ export async function readCheckpoint(conn: Connection, link: string): Promise<Ch
   const state = text(row.pending_ddl_state);
   return {
     sourceGtid: text(row.source_gtid) ?? "",
+    sourceIdentity: text(row.source_identity) ?? "",
+    sourceSeenGtid: text(row.source_seen_gtid),
+    updatedAt: text(row.updated_at) ?? "",
     pendingDdl: state === null ? null : (JSON.parse(state) as PendingDdl),
     rowsApplied: Number(row.rows_applied),
     transactionsApplied: Number(row.transactions_applied),
@@ -114,6 +123,32 @@ export async function advanceCheckpoint(conn: Connection, link: string, a: Check
 /** Marks a DDL in flight (autocommit: it must survive the DDL's own implicit commit), or clears the mark. */
 export async function markDdlPending(conn: Connection, link: string, pending: PendingDdl | null): Promise<void> {
   await conn.query(`UPDATE ${TABLE} SET pending_ddl_gtid = ?, pending_ddl_state = ? WHERE link = ? /* mysql-dr applier */`, [pending?.gtid ?? null, pending && JSON.stringify(pending), link]);
+}
+
+/** The master was confirmed by its history under a new identity (see link-runner's checkSameMaster). */
+export async function recordSourceIdentity(conn: Connection, link: string, identity: string): Promise<void> {
+  await conn.query(`UPDATE ${TABLE} SET source_identity = ? WHERE link = ? /* mysql-dr checkpoint */`, [identity, link]);
+}
+
+/** A row's update time as ISO 8601 (sessions run in UTC). */
+const UPDATED_AT_ISO = "DATE_FORMAT(updated_at, '%Y-%m-%dT%H:%i:%s.%fZ')";
+
+/** When the daemon last recorded anything for these links (each applied batch updates the row); null for none. */
+export async function lastRecordTime(conn: Connection, links: string[]): Promise<string | null> {
+  if (!links.length) return null;
+  const [rows] = await conn.query(`SELECT ${UPDATED_AT_ISO.replace("updated_at", "MAX(updated_at)")} AS at FROM ${TABLE} WHERE link IN (?) /* mysql-dr checkpoint */`, [links]);
+  return (rows as { at: string | null }[])[0].at;
+}
+
+/** Links whose rows a promotion fenced: the server was made writable and may hold its own writes. */
+export async function fencedLinks(conn: Connection): Promise<{ link: string; updatedAt: string }[]> {
+  try {
+    const [rows] = await conn.query(`SELECT link, ${UPDATED_AT_ISO} AS updatedAt FROM ${TABLE} WHERE fenced = 1 ORDER BY link /* mysql-dr checkpoint */`);
+    return rows as { link: string; updatedAt: string }[];
+  } catch (err) {
+    if ((err as { errno?: number }).errno === 1146 || (err as { errno?: number }).errno === 1049) return [];
+    throw err;
+  }
 }
 
 export async function deleteCheckpoint(conn: Connection, link: string): Promise<void> {

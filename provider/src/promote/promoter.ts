@@ -12,9 +12,9 @@ import { type ServerAddress, formatHostPort } from "../core/connection-url";
 import { type Connection, openConnection } from "../core/db";
 import { DrError } from "../core/errors";
 import type { Flavor } from "../core/flavor";
-import { gtidCovers } from "../core/gtid";
+import { gtidCovers, gtidMissingCount } from "../core/gtid";
 import { currentGtidPosition, inspectServer } from "../core/server-inspector";
-import { CHECKPOINT_SCHEMA, lockName } from "../dr-state/checkpoint-store";
+import { CHECKPOINT_SCHEMA, lastRecordTime, lockName } from "../dr-state/checkpoint-store";
 
 export const DEFAULT_PROMOTION_TIMEOUT_S = 60;
 const CATCH_UP_POLL_MS = 50;
@@ -35,7 +35,23 @@ export interface PromotionResult {
   promotedGtid: string;
   /** Forced only: the last known master position, when the DR copy had not applied all of it. */
   unappliedGtid: string | null;
+  /** Forced only (null when planned: nothing is lost): what is known of the loss. */
+  dataLoss: DataLoss | null;
   fencedLinks: string[];
+}
+
+/**
+ * Without the master, the loss can only be bounded from below: what the daemon saw the master
+ * commit and the DR copy had not applied, plus whatever the master committed after the daemon's
+ * last record, which nobody can know.
+ */
+export interface DataLoss {
+  /** Master transactions seen by the daemon and not applied on the DR copy. */
+  atLeastTransactions: number;
+  /** The daemon's last record of the master's position (ISO 8601); what the master did after it is unknown. */
+  unknownSince: string | null;
+  /** The two in one sentence, for outputs and logs. */
+  summary: string;
 }
 
 export async function promote(o: PromoteOptions): Promise<PromotionResult> {
@@ -78,17 +94,26 @@ async function planned(dr: Connection, master: Connection, o: PromoteOptions): P
     await setReadOnly(master, facts.flavor, false).catch(() => undefined);
     throw err;
   }
-  return { mode: "planned", promotedAt: new Date().toISOString(), promotedGtid, unappliedGtid: null, fencedLinks: links };
+  return { mode: "planned", promotedAt: new Date().toISOString(), promotedGtid, unappliedGtid: null, dataLoss: null, fencedLinks: links };
 }
 
 async function forced(dr: Connection): Promise<PromotionResult> {
   const links = await linksFrom(dr, undefined);
   const flavor = (await inspectServer(dr)).flavor;
+  // Read before fencing: the fence rewrites the rows, and with them their update times.
   const known = await lastSeenSourcePosition(dr, links, flavor);
+  const lastRecord = await lastRecordTime(dr, links);
   const promotedGtid = await fenceAndOpen(dr, links, flavor);
-  const unappliedGtid = known && promotedGtid && !gtidCovers(flavor, promotedGtid, known) ? known : null;
-  return { mode: "forced", promotedAt: new Date().toISOString(), promotedGtid, unappliedGtid, fencedLinks: links };
+  const unappliedGtid = known && !gtidCovers(flavor, promotedGtid, known) ? known : null;
+  const atLeast = unappliedGtid ? gtidMissingCount(flavor, promotedGtid, unappliedGtid) : 0;
+  const dataLoss: DataLoss = {
+    atLeastTransactions: atLeast,
+    unknownSince: lastRecord,
+    summary: `at least ${atLeast} transaction${atLeast === 1 ? "" : "s"}${unappliedGtid ? ` (the master had reached ${unappliedGtid})` : ""}; unknown since ${lastRecord ?? "the link was created"}: the daemon's last record of the master, after which the master may have committed more`,
+  };
+  return { mode: "forced", promotedAt: new Date().toISOString(), promotedGtid, unappliedGtid, dataLoss, fencedLinks: links };
 }
+
 
 /** Links applying to this DR server (from `identity`'s master, or all when undefined). */
 async function linksFrom(dr: Connection, identity: string | undefined): Promise<string[]> {

@@ -9,7 +9,7 @@ import * as path from "node:path";
 import { openConnection } from "../core/db";
 import { DrError } from "../core/errors";
 import { checkSource, checkTarget, inspectServer } from "../core/server-inspector";
-import { promote, setReadOnly } from "../promote/promoter";
+import { type DataLoss, promote, setReadOnly } from "../promote/promoter";
 import { startSandbox, stopSandbox } from "../sandbox/sandbox";
 import type { DrInstanceOutputs as GeneratedOutputs, LocalServer, PromotionOptions, ServerConnection } from "../../../sdk/types.generated";
 import { toAddress } from "./connections";
@@ -84,9 +84,14 @@ export async function update(_id: string, olds: DrInstanceOutputs, news: DrInsta
       timeoutSeconds: news.promotion?.timeoutSeconds,
       allowDataLoss: news.promotion?.allowDataLoss,
     });
-    return { outs: { ...outs, role: "primary", readOnly: false, promotedAt: result.promotedAt, promotedGtid: result.promotedGtid, ...(result.unappliedGtid ? { unappliedGtid: result.unappliedGtid } : {}) } };
+    return { outs: { ...outs, role: "primary", readOnly: false, promotedAt: result.promotedAt, promotedGtid: result.promotedGtid, ...(result.unappliedGtid ? { unappliedGtid: result.unappliedGtid } : {}), ...(result.dataLoss ? { dataLoss: lossOutput(result.dataLoss) } : {}) } };
   }
   return { outs };
+}
+
+/** The schema's form: absent, not null, when nothing was ever recorded. */
+function lossOutput(loss: DataLoss): DrInstanceOutputs["dataLoss"] {
+  return { atLeastTransactions: loss.atLeastTransactions, summary: loss.summary, ...(loss.unknownSince ? { unknownSince: loss.unknownSince } : {}) };
 }
 
 export async function remove(_id: string, props: DrInstanceOutputs): Promise<void> {

@@ -141,3 +141,16 @@ export function needsRelaxedMode(row: readonly unknown[], kinds: readonly ValueK
 function escape(latin1: string): string {
   return latin1.replace(ESCAPED, (c) => ESCAPES[c]);
 }
+
+/** Quoted strings (with either escape style), hex and bit literals, and numbers standing alone. */
+const LITERAL = /'(?:[^'\\]|\\.|'')*'|"(?:[^"\\]|\\.|"")*"|\b[xXbB]'[0-9a-fA-F]*'|\b0x[0-9a-fA-F]+\b|(?<![\w$`])-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?(?![\w$`])/g;
+const MESSAGE_SQL_MAX_CHARS = 200;
+
+/**
+ * A statement as error messages may show it: its shape with every literal replaced by `?` (a
+ * statement can carry row values, which never go into errors or status), cut to a readable length.
+ */
+export function statementForMessage(sql: string): string {
+  const shape = sql.replace(LITERAL, "?").replace(/\s+/g, " ").trim();
+  return shape.length > MESSAGE_SQL_MAX_CHARS ? `${shape.slice(0, MESSAGE_SQL_MAX_CHARS)}...` : shape;
+}

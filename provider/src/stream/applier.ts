@@ -19,7 +19,7 @@ import type { GtidProgress } from "../core/gtid";
 import { type PendingDdl, advanceCheckpoint, markDdlPending } from "../dr-state/checkpoint-store";
 import { definitionsDigest } from "./ddl-guard";
 import { deleteXa, loadXa, saveXa } from "../dr-state/xa-store";
-import { ValueWriter, needsRelaxedMode, wire, wireId } from "../sql/literals";
+import { ValueWriter, needsRelaxedMode, statementForMessage, wire, wireId } from "../sql/literals";
 import { STATEMENT_MAX_BYTES, STATEMENT_MAX_ROWS } from "../sql/statements";
 import type { ApplyMode, ApplyModes } from "./apply-modes";
 import type { BoundedQueue } from "./bounded-queue";
@@ -513,7 +513,7 @@ export class Applier {
       if (isRetryableApplyError(err) || e.errno === undefined) throw err;
       // It failed, so it did not run (DDL is atomic): nothing is left in flight.
       await markDdlPending(conn, this.o.link, null).catch(() => undefined);
-      throw new DrError("APPLY_FAILED", `DDL from the master failed on the DR server at GTID ${item.gtid} (${serverMessage(err)}): ${truncate(rewritten ?? statement.sql)}; make the DR server's objects match the master's, then resume the link.`, { cause: err, errno: e.errno });
+      throw new DrError("APPLY_FAILED", `DDL from the master failed on the DR server at GTID ${item.gtid} (${serverMessage(err)}): ${statementForMessage(rewritten ?? statement.sql)}; make the DR server's objects match the master's, then resume the link.`, { cause: err, errno: e.errno });
     } finally {
       await conn.query(`SET NAMES utf8mb4; SET SESSION sql_mode = '${WRITE_SQL_MODE}', time_zone = '+00:00', foreign_key_checks = 1, unique_checks = 1, sql_auto_is_null = 0, timestamp = DEFAULT, lc_time_names = DEFAULT, auto_increment_increment = DEFAULT, auto_increment_offset = DEFAULT`).catch(() => undefined);
       this.session = { foreignKeyChecks: true, uniqueChecks: true };
@@ -569,16 +569,26 @@ const VALUE_QUOTING_ERRORS: Record<number, string> = {
   1264: "a value is out of range for its column (error 1264)",
   1452: "a foreign key's parent row does not exist (error 1452)",
   1451: "a row still has children through a foreign key (error 1451)",
+  1586: "a row with the same unique key already exists (error 1586)",
+  1557: "a foreign key cascade would duplicate a unique key (error 1557)",
+  1761: "a foreign key cascade would duplicate a unique key (error 1761)",
+  1762: "a foreign key cascade would duplicate a unique key (error 1762)",
+  1300: "a string is not valid in its character set (error 1300)",
+  1367: "a number is not valid (error 1367)",
+  1690: "a value is out of range (error 1690)",
+  1918: "a value cannot be converted (error 1918)",
+  3140: "a JSON value is not valid (error 3140)",
 };
 
-/** The server's message, without row values; mysql2 decoded it as latin1 on a wire connection. */
+/**
+ * The server's message, without row values: known value-quoting errors get a fixed sentence,
+ * and any other message has its quoted parts hidden (names go too, but the origin names the
+ * table). mysql2 decoded it as latin1 on a wire connection.
+ */
 function serverMessage(err: unknown): string {
   const e = err as { errno?: number; message?: string };
   if (e.errno !== undefined && VALUE_QUOTING_ERRORS[e.errno]) return VALUE_QUOTING_ERRORS[e.errno];
-  const text = Buffer.from(e.message ?? String(err), "latin1").toString("utf8");
+  const text = Buffer.from(e.message ?? String(err), "latin1").toString("utf8").replace(/'(?:[^'\\]|\\.|'')*'/g, "'?'");
   return e.errno !== undefined ? `${text} (error ${e.errno})` : text;
 }
 
-function truncate(sql: string): string {
-  return sql.length > 300 ? `${sql.slice(0, 300)}...` : sql;
-}

@@ -14,6 +14,7 @@ import { quoteTable } from "../core/db";
 import { ObjectFilter, isSystemSchema } from "../core/object-filter";
 import type { ApplyItem, DdlStatement, QueryStatement, RowChange, SourceEvent } from "./change-events";
 import { type StatementTarget, type TableName, parseStatement } from "./ddl-parser";
+import { statementForMessage } from "../sql/literals";
 import { HEARTBEAT_TABLE } from "./heartbeat";
 
 export interface AssemblerOutput {
@@ -125,7 +126,7 @@ export class TransactionAssembler {
         return this.xaStatement(group, target.verb, target.xid, timestampMs);
       case "dml":
         if (target.table === undefined || this.filter.tableSelected(target.table.db, target.table.table)) {
-          this.refuse(group, `The master logged a statement instead of rows (${truncate(statement.sql)}), which cannot be applied exactly; set binlog_format=ROW for every session on the master (GTID ${group.gtid}).`);
+          this.refuse(group, `The master logged a statement instead of rows (${statementForMessage(statement.sql)}), which cannot be applied exactly; set binlog_format=ROW for every session on the master (GTID ${group.gtid}).`);
         }
         return this.endIfStatementEnds(group, statement, timestampMs);
       case "other":
@@ -277,6 +278,3 @@ export class TransactionAssembler {
   }
 }
 
-function truncate(sql: string): string {
-  return sql.length > 120 ? `${sql.slice(0, 120)}...` : sql;
-}

@@ -25,9 +25,10 @@ describeEachBackend("promote", (getPair) => {
     await daemon?.stop();
   });
 
-  async function freshLink(name: string, db: string): Promise<void> {
+  /** The tests share one DR server, which each promotion leaves promoted: later links reuse it on purpose. */
+  async function freshLink(name: string, db: string, reusePromoted = false): Promise<void> {
     await sql(master, `CREATE DATABASE ${db}; CREATE TABLE ${db}.t (id INT PRIMARY KEY); INSERT INTO ${db}.t VALUES (1), (2)`);
-    await client.createLink({ name, source: master.url, target: replica.url, include: [db], initial: "full" });
+    await client.createLink({ name, source: master.url, target: replica.url, include: [db], initial: "full", reusePromoted });
     await waitFor(`${name} in sync`, async () => {
       const s = await client.getLink(name);
       return s.state === "running" && s.phase === "syncing";
@@ -57,9 +58,28 @@ describeEachBackend("promote", (getPair) => {
     await client.deleteLink("planned");
   });
 
+  it("refuses a link to a promoted DR server, so an initial copy never overwrites rows written on the new primary, unless told to reuse it", async () => {
+    // The planned test promoted the DR server; the application now writes there.
+    await sql(replica, "INSERT INTO planned_db.t VALUES (100)");
+    const before = await tableContents(replica, "planned_db", "t");
+    const location = ["--daemon", daemon.url, "--state-dir", daemon.stateDir];
+    const create = (...extra: string[]) => runCli(["link", "create", "again", "--source", master.url, "--target", replica.url, "--include", "planned_db", "--initial", "full", "--overwrite", ...extra, ...location]);
+    const refused = create();
+    assert.equal(refused.code, 1, refused.stdout);
+    assert.match(refused.stderr, /^mysql-dr: The DR server at [\d.:]+ was promoted \(link planned fenced at \d{4}-\d\d-\d\dT[\d:.]+Z\) and may hold writes made on it as a primary.*--reuse-promoted/);
+    assert.deepEqual(await tableContents(replica, "planned_db", "t"), before, "nothing on the promoted server was touched");
+    assert.ok(!(await client.listLinks()).some((l) => l.name === "again"), "no link was created");
+
+    const reused = create("--reuse-promoted", "--json");
+    assert.equal(reused.code, 0, reused.stderr);
+    await waitFor("the reused server's link in sync", async () => (await client.getLink("again")).phase === "syncing");
+    assert.deepEqual(await tableContents(replica, "planned_db", "t"), await tableContents(master, "planned_db", "t"), "asked explicitly, the copy overwrote the DR table");
+    await client.deleteLink("again");
+  });
+
   it("refuses without the master unless forced; forced, it fences the link and reports what is known to be unapplied", async () => {
     await sql(replica, "SET GLOBAL read_only = OFF");
-    await freshLink("forced", "forced_db");
+    await freshLink("forced", "forced_db", true);
     await client.pauseLink("forced");
     await sql(master, "INSERT INTO forced_db.t VALUES (3)");
     const [pos] = await sql(master, master.flavor === "mysql" ? "SELECT @@GLOBAL.gtid_executed AS p" : "SELECT @@GLOBAL.gtid_binlog_pos AS p");
@@ -76,8 +96,11 @@ describeEachBackend("promote", (getPair) => {
     assert.equal(forced.code, 0, forced.stderr);
     const result = JSON.parse(forced.stdout) as PromotionResult;
     assert.equal(result.mode, "forced");
-    assert.deepEqual(result.fencedLinks, ["forced"]);
+    // Every unfenced checkpoint on the DR server is fenced, including those of links deleted from the daemon.
+    assert.ok(result.fencedLinks.includes("forced"), result.fencedLinks.join());
     assert.equal(result.unappliedGtid, String(pos.p).replace(/\s+/g, ""));
+    assert.equal(result.dataLoss?.atLeastTransactions, 1, "the daemon had seen one transaction the DR copy had not applied");
+    assert.match(result.dataLoss?.summary ?? "", /^at least 1 transaction \(the master had reached .*\); unknown since \d{4}-\d\d-\d\dT[\d:.]+Z/);
     assert.equal(await readOnly(replica), false);
     const [fenced] = await sql(replica, "SELECT fenced FROM mysql_dr.checkpoint WHERE link = 'forced'");
     assert.equal(Number(fenced.fenced), 1);
@@ -85,5 +108,30 @@ describeEachBackend("promote", (getPair) => {
     await waitFor("the resumed link to refuse to write", async () => (await client.getLink("forced")).state === "promoted");
     assert.equal((await tableContents(replica, "forced_db", "t")).length, 2);
     await client.deleteLink("forced");
+  });
+
+  it("forced while the daemon was down: reports at least what it had seen and since when nothing is known, never nothing", async () => {
+    await sql(replica, "SET GLOBAL read_only = OFF");
+    await freshLink("blind", "blind_db", true);
+    await sql(master, "INSERT INTO blind_db.t VALUES (3)");
+    await waitFor("the row applied", async () => (await tableContents(replica, "blind_db", "t")).length === 3);
+    const downSince = Date.now();
+    await daemon.kill("SIGKILL");
+    // The master goes on without a daemon watching: these are lost, and nobody but the master knows.
+    await sql(master, "INSERT INTO blind_db.t VALUES (4); INSERT INTO blind_db.t VALUES (5)");
+    try {
+      const forced = runCli(["promote", "--source", "mysql://root@127.0.0.1:1", "--target", replica.url, "--force", "--json"]);
+      assert.equal(forced.code, 0, forced.stderr);
+      const result = JSON.parse(forced.stdout) as PromotionResult;
+      assert.equal(result.mode, "forced");
+      assert.ok(result.dataLoss, "a forced promotion always reports the loss");
+      assert.equal(result.dataLoss.atLeastTransactions, 0, "the daemon saw nothing it had not applied");
+      assert.ok(Date.parse(result.dataLoss.unknownSince ?? "") <= downSince, `unknown since ${result.dataLoss.unknownSince}, before the daemon went down`);
+      assert.match(result.dataLoss.summary, /^at least 0 transactions; unknown since /);
+    } finally {
+      daemon = await DaemonProcess.start(daemon.stateDir);
+      client = daemon.client();
+    }
+    await client.deleteLink("blind");
   });
 });
