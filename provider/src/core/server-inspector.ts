@@ -6,6 +6,7 @@ import type { Connection } from "./db";
 import { type ServerAddress, formatHostPort } from "./connection-url";
 import { DrError } from "./errors";
 import { type Flavor, flavorOfVersion, versionAtLeast } from "./flavor";
+import { gtidCovers } from "./gtid";
 
 export interface ServerFacts {
   flavor: Flavor;
@@ -52,6 +53,27 @@ export async function currentGtidPosition(conn: Connection, flavor: Flavor): Pro
     : "SELECT @@GLOBAL.gtid_binlog_pos AS pos /* mysql-dr inspector */";
   const [rows] = await conn.query(sql);
   return String((rows as { pos: string | null }[])[0].pos ?? "").replace(/\s+/g, "");
+}
+
+/**
+ * Whether the server's binlog history holds every transaction of `applied` (a link's
+ * checkpoint): MySQL by its gtid_executed set. A MariaDB position names only the last GTID per
+ * domain, and sequence numbers alone cannot tell two histories apart, so the server's
+ * gtid_binlog_state (last sequence per domain and originating server) must hold each
+ * position's originating server at or past its sequence number.
+ */
+export async function holdsHistory(conn: Connection, flavor: Flavor, applied: string): Promise<boolean> {
+  if (flavor === "mysql") return gtidCovers(flavor, await currentGtidPosition(conn, flavor), applied);
+  const [rows] = await conn.query("SELECT @@GLOBAL.gtid_binlog_state AS state /* mysql-dr inspector */");
+  const state = new Map<string, bigint>();
+  for (const gtid of String((rows as { state: string | null }[])[0].state ?? "").split(",").map((g) => g.trim()).filter(Boolean)) {
+    const [domain, server, seq] = gtid.split("-");
+    state.set(`${domain}-${server}`, BigInt(seq));
+  }
+  return applied.split(",").map((g) => g.trim()).filter(Boolean).every((gtid) => {
+    const [domain, server, seq] = gtid.split("-");
+    return (state.get(`${domain}-${server}`) ?? -1n) >= BigInt(seq);
+  });
 }
 
 /** Collation id -> character set name, as this server defines them (to read statements in their client's set). */

@@ -11,9 +11,9 @@ import { TableCopier } from "../copy/table-copier";
 import { formatHostPort } from "../core/connection-url";
 import { type Connection, isRetryable, openConnection, openWireConnection } from "../core/db";
 import { DrError, errorMessage } from "../core/errors";
-import { gtidCovers, parseGtidProgress } from "../core/gtid";
+import { parseGtidProgress } from "../core/gtid";
 import { ObjectFilter } from "../core/object-filter";
-import { type ServerFacts, checkSource, collationCharsets, currentGtidPosition, inspectServer, refuseServerIdInUse } from "../core/server-inspector";
+import { type ServerFacts, checkSource, collationCharsets, currentGtidPosition, holdsHistory, inspectServer, refuseServerIdInUse } from "../core/server-inspector";
 import { type Checkpoint, acquireLinkLock, ensureCheckpointTable, readCheckpoint, recordSourceIdentity } from "../dr-state/checkpoint-store";
 import { type CopyUnit, loadCopyUnits } from "../dr-state/copy-state";
 import { ensureXaTable } from "../dr-state/xa-store";
@@ -254,7 +254,7 @@ export class LinkRunner {
       closers.push(() => inspector.destroy());
       const facts = await inspectServer(inspector);
       checkSource(facts, def.source);
-      await this.checkSameMaster(target, checkpoint, facts, await currentGtidPosition(inspector, facts.flavor));
+      await this.checkSameMaster(target, inspector, checkpoint, facts);
       const serverId = replicaServerId(`${this.hooks.daemonId}/${def.name}`, facts.serverId);
       await refuseServerIdInUse(inspector, facts, serverId);
       const charsets = await collationCharsets(inspector);
@@ -404,12 +404,12 @@ export class LinkRunner {
    * master that failed over upstream, or moved): a server without the transactions this link
    * applied would stream everything else, or nothing, and the copy would silently diverge.
    */
-  private async checkSameMaster(target: Connection, checkpoint: Checkpoint, facts: ServerFacts, masterPosition: string): Promise<void> {
+  private async checkSameMaster(target: Connection, master: Connection, checkpoint: Checkpoint, facts: ServerFacts): Promise<void> {
     const def = this.definition;
     if (checkpoint.sourceIdentity === facts.identity) return;
-    if (!gtidCovers(facts.flavor, masterPosition, checkpoint.sourceGtid)) {
+    if (!(await holdsHistory(master, facts.flavor, checkpoint.sourceGtid))) {
       throw Object.assign(
-        new DrError("PRECONDITION", `The master at ${formatHostPort(def.source)} is not the server link ${def.name} was created for (server identity ${facts.identity}, recorded ${checkpoint.sourceIdentity || "unknown"}) and its binlog history (${masterPosition || "empty"}) lacks transactions the link applied (${checkpoint.sourceGtid}); point the link at its master again, or delete the link and create it anew with --initial full.`),
+        new DrError("PRECONDITION", `The master at ${formatHostPort(def.source)} is not the server link ${def.name} was created for (server identity ${facts.identity}, recorded ${checkpoint.sourceIdentity || "unknown"}) and its binlog history lacks transactions the link applied (${checkpoint.sourceGtid}); point the link at its master again, or delete the link and create it anew with --initial full.`),
         { retryable: false },
       );
     }

@@ -518,7 +518,7 @@ async function queryVersion(port: number): Promise<string> {
 }
 
 /** The server's pid when its pid file names a live process that runs on this sandbox's datadir. */
-function runningPid(dir: string): number | undefined {
+export function runningPid(dir: string): number | undefined {
   let pid: number;
   try {
     pid = Number.parseInt(fs.readFileSync(path.join(dir, FILES.pid), "utf8").trim(), 10);

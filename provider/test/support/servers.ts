@@ -13,6 +13,7 @@ import { errorMessage } from "../../src/core/errors";
 import {
   findServerBinary,
   replicationServerFlags,
+  runningPid,
   startSandbox,
   stopSandbox,
   waitForServer,
@@ -36,6 +37,11 @@ export interface TestServer {
    * `downMs`. Undefined where the backend cannot keep the address (containers' mapped ports).
    */
   restart?(downMs: number): Promise<void>;
+  /**
+   * Sends the server process a signal (SIGSTOP hangs it with its sockets open, SIGCONT wakes it).
+   * Undefined where the process is not on this machine (containers).
+   */
+  signal?(sig: NodeJS.Signals): void;
 }
 
 export interface ServerPair {
@@ -367,6 +373,11 @@ async function startTestSandbox(tag: string, role: string, port: number, label: 
           await stopSandbox({ name, dir });
           await new Promise((resolve) => setTimeout(resolve, downMs));
           await startSandbox({ name, port: info.port, dir });
+        },
+        signal: (sig: NodeJS.Signals) => {
+          const pid = runningPid(dir);
+          if (pid === undefined) throw new Error(`sandbox ${name} is not running`);
+          process.kill(pid, sig);
         },
       },
       async () => {
