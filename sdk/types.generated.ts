@@ -67,6 +67,8 @@ export interface DaemonConnectionInput {
   url: pulumi.Input<string>;
   /** The daemon's bearer token (the `token` file in its state directory). */
   token: pulumi.Input<string>;
+  /** For an https:// url: the CA certificate (PEM text) that signed the daemon's certificate (`mysql-dr daemon --tls-cert`). Default: the system's CAs. */
+  caCert?: pulumi.Input<string>;
 }
 
 /** A replication daemon running elsewhere (systemd, a container, Kubernetes), for example in CI. */
@@ -75,6 +77,8 @@ export interface DaemonConnection {
   url: string;
   /** The daemon's bearer token (the `token` file in its state directory). */
   token: string;
+  /** For an https:// url: the CA certificate (PEM text) that signed the daemon's certificate (`mysql-dr daemon --tls-cert`). Default: the system's CAs. */
+  caCert?: string;
 }
 
 /** How a promotion (role changed to primary) behaves. */

@@ -34,8 +34,11 @@ export function buildProgram(): Command {
     .description("run the replication daemon (hosts many links; control API on --listen)")
     .option("--listen <host:port>", "control API address", DEFAULT_LISTEN)
     .option("--state-dir <dir>", "state directory (default: $MYSQL_DR_STATE_DIR or ~/.mysql-dr)")
-    .action(async (o: { listen: string; stateDir?: string }) => {
-      const daemon = await startDaemon({ stateDir: resolveStateDir(o.stateDir), listen: o.listen });
+    .option("--tls-cert <file>", "serve the control API over HTTPS with this PEM certificate (chain); needs --tls-key")
+    .option("--tls-key <file>", "the PEM private key of --tls-cert")
+    .option("--insecure-http", "allow plain HTTP on a non-loopback --listen address (the token and link passwords cross the network in clear)")
+    .action(async (o: { listen: string; stateDir?: string; tlsCert?: string; tlsKey?: string; insecureHttp?: boolean }) => {
+      const daemon = await startDaemon({ stateDir: resolveStateDir(o.stateDir), listen: o.listen, tlsCert: o.tlsCert, tlsKey: o.tlsKey, insecureHttp: o.insecureHttp === true });
       const shutdown = () => void daemon.stop().then(() => process.exit(0));
       process.once("SIGTERM", shutdown);
       process.once("SIGINT", shutdown);
@@ -111,6 +114,7 @@ export function buildProgram(): Command {
     .option("--repair", "rewrite the differing rows on the DR server from the master, then verify again")
     .option("--parallel <n>", "tables compared at once", parsePositive)
     .option("--daemon <url>", "with --link: daemon control URL")
+    .option("--daemon-ca <file>", "with --link: the CA that signed an HTTPS daemon's certificate (PEM)")
     .option("--token <token>", "with --link: daemon token")
     .option("--state-dir <dir>", "with --link: state directory")
     .option("--json", "print one JSON object")
@@ -184,13 +188,14 @@ export function buildProgram(): Command {
 function withDaemon(cmd: Command): Command {
   return cmd
     .option("--daemon <url>", "daemon control URL (default: $MYSQL_DR_DAEMON or the state directory)")
+    .option("--daemon-ca <file>", "the CA that signed an HTTPS daemon's certificate, PEM (default: $MYSQL_DR_DAEMON_CA, else the system's CAs)")
     .option("--token <token>", "daemon token (default: $MYSQL_DR_TOKEN or the state directory)")
     .option("--state-dir <dir>", "state directory (default: $MYSQL_DR_STATE_DIR or ~/.mysql-dr)")
     .option("--json", "print one JSON object");
 }
 
 function client(o: DaemonLocation): DaemonClient {
-  return new DaemonClient({ daemon: o.daemon, token: o.token, stateDir: o.stateDir });
+  return new DaemonClient({ daemon: o.daemon, token: o.token, stateDir: o.stateDir, daemonCa: o.daemonCa });
 }
 
 function print(o: { json?: boolean }, value: unknown, human: () => string): void {

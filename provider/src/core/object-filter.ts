@@ -1,4 +1,5 @@
 import { DrError } from "./errors";
+import { WildcardPattern } from "./wildcard";
 
 /**
  * Which databases and tables a link replicates: `db` or `db.table` patterns with `*` wildcards.
@@ -16,8 +17,8 @@ const NAME_PART = String.raw`[\p{L}\p{N}_$*-]+`;
 const PATTERN_SYNTAX = new RegExp(`^${NAME_PART}(\\.${NAME_PART})?$`, "u");
 
 interface CompiledPattern {
-  db: RegExp;
-  table?: RegExp;
+  db: WildcardPattern;
+  table?: WildcardPattern;
 }
 
 export class ObjectFilter {
@@ -51,8 +52,8 @@ export class ObjectFilter {
   databaseSelected(db: string): boolean {
     return (
       !isSystemSchema(db) &&
-      (this.includes.length === 0 || this.includes.some((p) => p.db.test(db))) &&
-      !this.excludes.some((p) => p.table === undefined && p.db.test(db))
+      (this.includes.length === 0 || this.includes.some((p) => p.db.matches(db))) &&
+      !this.excludes.some((p) => p.table === undefined && p.db.matches(db))
     );
   }
 }
@@ -74,15 +75,9 @@ function compilePattern(pattern: string, option: string): CompiledPattern {
     );
   }
   const [db, table] = pattern.split(".");
-  return { db: wildcard(db), table: table === undefined ? undefined : wildcard(table) };
-}
-
-function wildcard(part: string): RegExp {
-  // Escape only syntax characters: in a /u regex an escaped "-" outside a class is an error.
-  const escaped = part.replace(/[.+?^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*");
-  return new RegExp(`^${escaped}$`, "u");
+  return { db: new WildcardPattern(db), table: table === undefined ? undefined : new WildcardPattern(table) };
 }
 
 function matches(p: CompiledPattern, db: string, table: string): boolean {
-  return p.db.test(db) && (p.table === undefined || p.table.test(table));
+  return p.db.matches(db) && (p.table === undefined || p.table.matches(table));
 }

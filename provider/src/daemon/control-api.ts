@@ -1,80 +1,160 @@
 /**
- * The daemon's control API: JSON over HTTP, every request authenticated with the bearer token.
- * Routes map one-to-one onto LinkManager; errors carry their code and one-sentence message.
+ * The daemon's control API: JSON over HTTP(S), every request authenticated with the bearer token.
+ * Routes map one-to-one onto LinkManager; errors carry their code and one-sentence message. No
+ * request, however malformed, ends the process: a bad one is a 4xx, a failure of ours a 500.
  */
 import * as crypto from "node:crypto";
-import * as http from "node:http";
+import type * as http from "node:http";
 import { DrError, HTTP_STATUS } from "../core/errors";
 import type { LinkManager } from "./link-manager";
 import type { Metrics } from "./metrics";
+import { LINK_REQUEST_SCHEMA, LINK_UPDATE_SCHEMA, VERIFY_REQUEST_SCHEMA, bodyParser } from "./request-schemas";
 
-const MAX_BODY_BYTES = 1024 * 1024;
+export const MAX_BODY_BYTES = 1024 * 1024;
+const HTTP_PAYLOAD_TOO_LARGE = 413;
 
 export interface ControlApiOptions {
   token: string;
   links: LinkManager;
   metrics: Metrics;
   info(): Record<string, unknown>;
+  /** Called with an exception no handler expected (answered with a 500). */
+  onInternalError(err: unknown): void;
 }
 
-type Handler = (params: string[], body: unknown) => Promise<{ status: number; json?: unknown; text?: string }>;
+interface Reply {
+  status: number;
+  json?: unknown;
+  text?: string;
+}
 
-export function createControlServer(o: ControlApiOptions): http.Server {
-  const routes: [string, RegExp, Handler][] = [
-    ["GET", /^\/v1\/daemon$/, async () => ({ status: 200, json: o.info() })],
-    ["GET", /^\/v1\/links$/, async () => ({ status: 200, json: { links: await o.links.list() } })],
-    ["POST", /^\/v1\/links$/, async (_p, body) => ({ status: 201, json: await o.links.create(body as never) })],
-    ["GET", /^\/v1\/links\/([^/]+)$/, async ([name]) => ({ status: 200, json: await o.links.get(name) })],
-    ["PATCH", /^\/v1\/links\/([^/]+)$/, async ([name], body) => ({ status: 200, json: await o.links.update(name, (body ?? {}) as never) })],
-    ["POST", /^\/v1\/links\/([^/]+)\/verify$/, async ([name], body) => ({ status: 200, json: await o.links.verify(name, (body ?? {}) as { repair?: boolean }) })],
-    ["POST", /^\/v1\/links\/([^/]+)\/pause$/, async ([name]) => ({ status: 200, json: await o.links.pause(name) })],
-    ["POST", /^\/v1\/links\/([^/]+)\/resume$/, async ([name]) => ({ status: 200, json: await o.links.resume(name) })],
-    ["DELETE", /^\/v1\/links\/([^/]+)$/, async ([name]) => { await o.links.delete(name); return { status: 200, json: { deleted: name } }; }],
-    ["GET", /^\/metrics$/, async () => ({ status: 200, text: await o.metrics.render() })],
+interface Route {
+  method: string;
+  path: RegExp;
+  /** Routes that take no body refuse a non-empty one. */
+  takesBody: boolean;
+  run(params: string[], body: unknown): Promise<Reply>;
+}
+
+/** A route whose JSON body is checked by `parse` before `handle` sees it; an absent body counts as {}. */
+function withBody<T>(method: string, path: RegExp, parse: (body: unknown) => T, handle: (params: string[], body: T) => Promise<Reply>): Route {
+  return { method, path, takesBody: true, run: (params, body) => handle(params, parse(body === undefined ? {} : body)) };
+}
+
+function withoutBody(method: string, path: RegExp, handle: (params: string[]) => Promise<Reply>): Route {
+  return { method, path, takesBody: false, run: (params) => handle(params) };
+}
+
+/** The body exceeded MAX_BODY_BYTES: answered with 413, and the connection is closed unread. */
+class BodyTooLargeError extends DrError {
+  constructor() {
+    super("BAD_INPUT", `The request body exceeds ${MAX_BODY_BYTES} bytes; send a smaller one.`);
+  }
+}
+
+export function createControlHandler(o: ControlApiOptions): http.RequestListener {
+  const parseCreate = bodyParser(LINK_REQUEST_SCHEMA);
+  const parseUpdate = bodyParser(LINK_UPDATE_SCHEMA);
+  const parseVerify = bodyParser(VERIFY_REQUEST_SCHEMA);
+  const routes: Route[] = [
+    withoutBody("GET", /^\/v1\/daemon$/, async () => ({ status: 200, json: o.info() })),
+    withoutBody("GET", /^\/v1\/links$/, async () => ({ status: 200, json: { links: await o.links.list() } })),
+    withBody("POST", /^\/v1\/links$/, parseCreate, async (_p, body) => ({ status: 201, json: await o.links.create(body) })),
+    withoutBody("GET", /^\/v1\/links\/([^/]+)$/, async ([name]) => ({ status: 200, json: await o.links.get(name) })),
+    withBody("PATCH", /^\/v1\/links\/([^/]+)$/, parseUpdate, async ([name], body) => ({ status: 200, json: await o.links.update(name, body) })),
+    withBody("POST", /^\/v1\/links\/([^/]+)\/verify$/, parseVerify, async ([name], body) => ({ status: 200, json: await o.links.verify(name, body) })),
+    withoutBody("POST", /^\/v1\/links\/([^/]+)\/pause$/, async ([name]) => ({ status: 200, json: await o.links.pause(name) })),
+    withoutBody("POST", /^\/v1\/links\/([^/]+)\/resume$/, async ([name]) => ({ status: 200, json: await o.links.resume(name) })),
+    withoutBody("DELETE", /^\/v1\/links\/([^/]+)$/, async ([name]) => {
+      await o.links.delete(name);
+      return { status: 200, json: { deleted: name } };
+    }),
+    withoutBody("GET", /^\/metrics$/, async () => ({ status: 200, text: await o.metrics.render() })),
   ];
   const expected = Buffer.from(`Bearer ${o.token}`);
 
-  return http.createServer((req, res) => {
-    const send = (status: number, payload: { json?: unknown; text?: string }) => {
-      const body = payload.text ?? JSON.stringify(payload.json);
-      res.writeHead(status, { "content-type": payload.text !== undefined ? "text/plain; version=0.0.4" : "application/json" });
-      res.end(body);
-    };
-    const fail = (err: unknown) => {
-      const e = err instanceof DrError ? err : new DrError("INTERNAL", `Internal error: ${(err as Error)?.message ?? err}`);
-      send(HTTP_STATUS[e.code], { json: { error: { code: e.code, message: e.message } } });
-    };
+  async function serve(req: http.IncomingMessage): Promise<Reply> {
     const given = Buffer.from(req.headers.authorization ?? "");
     if (given.length !== expected.length || !crypto.timingSafeEqual(given, expected)) {
-      return fail(new DrError("UNAUTHORIZED", "The daemon refused the request: a valid bearer token is required (see the token file in the state directory, or MYSQL_DR_TOKEN)."));
+      throw new DrError("UNAUTHORIZED", "The daemon refused the request: a valid bearer token is required (see the token file in the state directory, or MYSQL_DR_TOKEN).");
     }
-    const url = new URL(req.url ?? "/", "http://daemon");
-    const route = routes.find(([method, pattern]) => method === req.method && pattern.test(url.pathname));
-    if (!route) return fail(new DrError("NOT_FOUND", `No route for ${req.method} ${url.pathname}.`));
-    const params = route[1].exec(url.pathname)!.slice(1).map(decodeURIComponent);
-    readJson(req)
-      .then((body) => route[2](params, body))
-      .then((r) => send(r.status, r), fail);
-  });
+    const pathname = (req.url ?? "/").split("?")[0];
+    const route = routes.find((r) => r.method === req.method && r.path.test(pathname));
+    if (!route) throw new DrError("NOT_FOUND", `No route for ${req.method} ${pathname}.`);
+    const params = route.path.exec(pathname)!.slice(1).map((p) => decodePathPart(p, pathname));
+    const raw = await readBody(req);
+    if (!route.takesBody && raw.length > 0) {
+      throw new DrError("BAD_INPUT", `${req.method} ${pathname} takes no request body; send none.`);
+    }
+    return route.run(params, raw.length === 0 ? undefined : parseJson(raw));
+  }
+
+  return (req, res) => {
+    serve(req)
+      .then((reply) => send(res, reply))
+      .catch((err: unknown) => {
+        if (!(err instanceof DrError)) o.onInternalError(err);
+        sendError(req, res, err);
+      })
+      // Only a failure to write the answer lands here: the connection is all there is to drop.
+      .catch(() => res.destroy());
+  };
 }
 
-function readJson(req: http.IncomingMessage): Promise<unknown> {
+function send(res: http.ServerResponse, reply: Reply): void {
+  const body = reply.text ?? JSON.stringify(reply.json);
+  res.writeHead(reply.status, { "content-type": reply.text !== undefined ? "text/plain; version=0.0.4" : "application/json" });
+  res.end(body);
+}
+
+function sendError(req: http.IncomingMessage, res: http.ServerResponse, err: unknown): void {
+  const e = err instanceof DrError ? err : new DrError("INTERNAL", `Internal error: ${(err as Error)?.message ?? String(err)}`);
+  const payload = JSON.stringify({ error: { code: e.code, message: e.message } });
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  if (e instanceof BodyTooLargeError) {
+    // The rest of the body is never read: answer, then close instead of draining it.
+    res.writeHead(HTTP_PAYLOAD_TOO_LARGE, { "content-type": "application/json", connection: "close" });
+    res.end(payload, () => req.socket.destroy());
+    return;
+  }
+  res.writeHead(HTTP_STATUS[e.code], { "content-type": "application/json" });
+  res.end(payload);
+}
+
+function decodePathPart(part: string, pathname: string): string {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    throw new DrError("BAD_INPUT", `The path ${JSON.stringify(pathname)} has a malformed percent-encoding; encode link names with encodeURIComponent.`);
+  }
+}
+
+function parseJson(raw: Buffer): unknown {
+  try {
+    return JSON.parse(raw.toString("utf8"));
+  } catch {
+    throw new DrError("BAD_INPUT", "The request body is not valid JSON.");
+  }
+}
+
+/** The whole body, refused (BodyTooLargeError) as soon as it is declared or grows beyond MAX_BODY_BYTES. */
+function readBody(req: http.IncomingMessage): Promise<Buffer> {
   return new Promise((resolve, reject) => {
+    if (Number(req.headers["content-length"] ?? 0) > MAX_BODY_BYTES) return reject(new BodyTooLargeError());
     const chunks: Buffer[] = [];
     let size = 0;
-    req.on("data", (c: Buffer) => {
-      size += c.length;
-      if (size > MAX_BODY_BYTES) reject(new DrError("BAD_INPUT", "The request body is too large."));
-      else chunks.push(c);
-    });
-    req.on("end", () => {
-      if (chunks.length === 0) return resolve(undefined);
-      try {
-        resolve(JSON.parse(Buffer.concat(chunks).toString("utf8")));
-      } catch {
-        reject(new DrError("BAD_INPUT", "The request body is not valid JSON."));
-      }
-    });
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= MAX_BODY_BYTES) return void chunks.push(chunk);
+      req.off("data", onData);
+      req.pause();
+      reject(new BodyTooLargeError());
+    };
+    req.on("data", onData);
+    req.on("end", () => resolve(Buffer.concat(chunks)));
     req.on("error", reject);
   });
 }

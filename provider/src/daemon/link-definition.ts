@@ -7,6 +7,7 @@ import { DrError } from "../core/errors";
 import { type ObjectSelection, validatePatterns } from "../core/object-filter";
 import { DEFAULT_COPY_PARALLELISM } from "../copy/table-copier";
 import { ON_MISSING_ROW, type OnMissingRow } from "../stream/applier";
+import type { LinkRequest, LinkUpdate } from "./request-schemas";
 
 const MAX_COPY_PARALLELISM = 32;
 
@@ -27,29 +28,6 @@ export interface LinkDefinition {
   onMissingRow: OnMissingRow;
   paused: boolean;
   createdAt: string;
-}
-
-/** What a client sends to create a link. */
-export interface LinkRequest {
-  name: string;
-  source: string;
-  target: string;
-  include?: string[];
-  exclude?: string[];
-  initial?: string;
-  overwrite?: boolean;
-  parallel?: number;
-  onMissingRow?: string;
-  /** Create the link even though the DR server was promoted (its fenced checkpoint rows say so). */
-  reusePromoted?: boolean;
-}
-
-/** What a client sends to change a running link's selection. */
-export interface LinkUpdate {
-  include?: string[];
-  exclude?: string[];
-  overwrite?: boolean;
-  onMissingRow?: string;
 }
 
 const NAME = /^[A-Za-z0-9_-]{1,48}$/;

@@ -13,9 +13,10 @@ import { DrError } from "../core/errors";
 import { type ServerFacts, checkSource, checkTarget, currentGtidPosition, inspectServer } from "../core/server-inspector";
 import { deleteCheckpoint, fencedLinks, initCheckpoint, lockName } from "../dr-state/checkpoint-store";
 import { HEARTBEAT_TABLE, heartbeatKey } from "../stream/heartbeat";
-import { type LinkDefinition, type LinkRequest, type LinkUpdate, parseLinkRequest, parseOnMissingRow, parseSelection, validateLinkName } from "./link-definition";
+import { type LinkDefinition, parseLinkRequest, parseOnMissingRow, parseSelection, validateLinkName } from "./link-definition";
 import { type LinkRunnerHooks, type LinkStatus, LinkRunner } from "./link-runner";
 import type { LinkStore } from "./link-store";
+import type { LinkRequest, LinkUpdate, VerifyRequest } from "./request-schemas";
 
 export class LinkManager {
   private readonly runners = new Map<string, LinkRunner>();
@@ -100,7 +101,7 @@ export class LinkManager {
   }
 
   /** Verifies the link's selected tables, waiting on the link's own applied position, and records the result in its status. */
-  async verify(name: string, options: { repair?: boolean } = {}): Promise<VerifyReport> {
+  async verify(name: string, options: VerifyRequest = {}): Promise<VerifyReport> {
     const runner = this.runner(name);
     const def = runner.definition;
     const report = await verify({

@@ -17,7 +17,7 @@ const POLL_MS = 100;
 const CLI = path.resolve(__dirname, "../../../../bin/mysql-dr.js");
 
 export async function daemonClient(daemon: DaemonConnection | undefined): Promise<DaemonClient> {
-  if (daemon) return new DaemonClient({ daemon: daemon.url, token: daemon.token });
+  if (daemon) return new DaemonClient({ daemon: daemon.url, token: daemon.token, caCert: daemon.caCert });
   const stateDir = resolveStateDir();
   const running = await reachable(stateDir);
   if (running) return running;

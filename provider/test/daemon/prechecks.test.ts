@@ -10,7 +10,7 @@ import * as dns from "node:dns/promises";
 import type { DaemonClient } from "../../src/cli/daemon-client";
 import { DrError, type ErrorCode } from "../../src/core/errors";
 import { lockName } from "../../src/dr-state/checkpoint-store";
-import type { LinkRequest } from "../../src/daemon/link-definition";
+import type { LinkRequest } from "../../src/daemon/request-schemas";
 import { DaemonProcess, sql, tempStateDir, waitFor } from "../support/daemon-process";
 import { type TestServer, describeEachBackend } from "../support/servers";
 import { pickFreePort } from "../../src/sandbox/sandbox";

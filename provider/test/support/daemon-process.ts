@@ -22,15 +22,22 @@ export function tempStateDir(tag: string): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), `mysql-dr-${tag}-`));
 }
 
+export interface DaemonStartOptions {
+  /** More `mysql-dr daemon` options; a --listen here replaces the default 127.0.0.1:0. */
+  args?: string[];
+  /** The CA (PEM) the test's clients trust, for a daemon started with --tls-cert. */
+  caCert?: string;
+}
+
 export class DaemonProcess {
-  private constructor(readonly stateDir: string, readonly child: ChildProcess, readonly url: string, readonly logFile: string) {}
+  private constructor(readonly stateDir: string, readonly child: ChildProcess, readonly url: string, readonly logFile: string, private readonly caCert?: string) {}
 
   /** Starts a daemon on a free port and waits until its control API answers. */
-  static async start(stateDir: string, env: NodeJS.ProcessEnv = {}): Promise<DaemonProcess> {
+  static async start(stateDir: string, env: NodeJS.ProcessEnv = {}, options: DaemonStartOptions = {}): Promise<DaemonProcess> {
     fs.rmSync(path.join(stateDir, STATE_FILES.address), { force: true });
     const logFile = path.join(stateDir, "daemon-test.log");
     const log = fs.openSync(logFile, "a");
-    const child = spawn(process.execPath, [CLI, "daemon", "--listen", "127.0.0.1:0", "--state-dir", stateDir], {
+    const child = spawn(process.execPath, [CLI, "daemon", "--listen", "127.0.0.1:0", "--state-dir", stateDir, ...(options.args ?? [])], {
       env: { ...process.env, ...env },
       stdio: ["ignore", log, log],
     });
@@ -41,7 +48,7 @@ export class DaemonProcess {
       const addressFile = path.join(stateDir, STATE_FILES.address);
       if (fs.existsSync(addressFile)) {
         const url = fs.readFileSync(addressFile, "utf8").trim();
-        const daemon = new DaemonProcess(stateDir, child, url, logFile);
+        const daemon = new DaemonProcess(stateDir, child, url, logFile, options.caCert);
         if (await daemon.client().listLinks().then(() => true, () => false)) return daemon;
       }
       const code = await Promise.race([exited, sleep(100).then(() => "running" as const)]);
@@ -55,7 +62,7 @@ export class DaemonProcess {
   }
 
   client(): DaemonClient {
-    return new DaemonClient({ stateDir: this.stateDir, daemon: this.url });
+    return new DaemonClient({ stateDir: this.stateDir, daemon: this.url, caCert: this.caCert });
   }
 
   /** Peak resident memory so far (VmHWM), in MiB. */
