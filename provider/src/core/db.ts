@@ -1,6 +1,7 @@
 import * as mysql from "mysql2/promise";
 import { type ServerAddress, formatHostPort } from "./connection-url";
 import { DrError } from "./errors";
+import { isTlsHandshakeError, isTlsUnsupported, mysql2Ssl, tlsOrDefault } from "./tls";
 
 export type Connection = mysql.Connection;
 
@@ -9,14 +10,17 @@ const CONNECT_TIMEOUT_MS = 10_000;
 /**
  * Options shared by every connection the product opens, so values read by queries and by the
  * binlog reader agree: exact strings for DECIMAL and 64-bit integers, temporal values as strings
- * (microseconds and zero dates survive), UTC for TIMESTAMP conversion.
+ * (microseconds and zero dates survive), UTC for TIMESTAMP conversion. TLS as the address's
+ * ssl-mode says; `plain` is the PREFERRED fallback (see withTlsFallback).
  */
-export function connectionOptions(address: ServerAddress): mysql.ConnectionOptions {
+export function connectionOptions(address: ServerAddress, { plain = false } = {}): mysql.ConnectionOptions {
+  const ssl = plain ? undefined : mysql2Ssl(tlsOrDefault(address.tls));
   return {
     host: address.host,
     port: address.port,
     user: address.user,
     password: address.password,
+    ...(ssl && { ssl }),
     charset: "utf8mb4_general_ci",
     supportBigNumbers: true,
     bigNumberStrings: true,
@@ -46,7 +50,7 @@ export const RELAXED_WRITE_SQL_MODE = "NO_AUTO_VALUE_ON_ZERO,ALLOW_INVALID_DATES
 
 /** Opens a connection; failures become one sentence naming the server's role and what to check. */
 export async function openConnection(address: ServerAddress, role: string, options: { multipleStatements?: boolean } = {}): Promise<Connection> {
-  return open(address, role, { ...connectionOptions(address), ...options }, [`SET SESSION time_zone = '+00:00', sql_mode = '${READ_SQL_MODE}'`]);
+  return open(address, role, options, [`SET SESSION time_zone = '+00:00', sql_mode = '${READ_SQL_MODE}'`]);
 }
 
 /**
@@ -56,7 +60,7 @@ export async function openConnection(address: ServerAddress, role: string, optio
  * SET NAMES and encode as UTF-8 again.
  */
 export async function openWireConnection(address: ServerAddress, role: string, options: { multipleStatements?: boolean } = {}): Promise<Connection> {
-  return open(address, role, { ...connectionOptions(address), charset: "BINARY", ...options }, [
+  return open(address, role, { charset: "BINARY", ...options }, [
     "SET SESSION session_track_system_variables = ''",
     "SET NAMES utf8mb4",
     `SET SESSION time_zone = '+00:00', sql_mode = '${WRITE_SQL_MODE}'`,
@@ -73,10 +77,24 @@ export function wire(text: string): string {
 /** Unknown system variable: session tracking does not exist before MySQL 5.7 / MariaDB 10.2. */
 const ER_UNKNOWN_SYSTEM_VARIABLE = 1193;
 
-async function open(address: ServerAddress, role: string, options: mysql.ConnectionOptions, setup: string[]): Promise<Connection> {
+/**
+ * Connects with the address's TLS options; under PREFERRED, a server that does not offer TLS is
+ * connected to again in plain, as the mysql client does. mysql2 has no such mode, so every place
+ * that connects (queries here, zongji's binlog stream) goes through this.
+ */
+export async function withTlsFallback<T>(address: ServerAddress, connect: (options: mysql.ConnectionOptions) => Promise<T>): Promise<T> {
+  try {
+    return await connect(connectionOptions(address));
+  } catch (err) {
+    if (tlsOrDefault(address.tls).mode !== "PREFERRED" || !isTlsUnsupported(err)) throw err;
+    return connect(connectionOptions(address, { plain: true }));
+  }
+}
+
+async function open(address: ServerAddress, role: string, overrides: mysql.ConnectionOptions, setup: string[]): Promise<Connection> {
   let conn: Connection | undefined;
   try {
-    conn = await mysql.createConnection(options);
+    conn = await withTlsFallback(address, (options) => mysql.createConnection({ ...options, ...overrides }));
     // A session that outlives the caller's attention must not bring the process down.
     conn.on("error", () => undefined);
     for (const statement of setup) {
@@ -95,6 +113,14 @@ async function open(address: ServerAddress, role: string, options: mysql.Connect
 export function describeConnectError(err: unknown, address: ServerAddress, role: string): DrError {
   const e = err as { code?: string; errno?: number; message?: string };
   const where = `the ${role} server at ${formatHostPort(address)}`;
+  const mode = tlsOrDefault(address.tls).mode;
+  if (isTlsUnsupported(err)) {
+    return new DrError("PRECONDITION", `${capitalize(where)} does not offer TLS, which ssl-mode ${mode} requires; enable TLS on the server (ssl_cert, ssl_key) or choose ssl-mode PREFERRED.`, { cause: stripSecrets(err) });
+  }
+  if (isTlsHandshakeError(err)) {
+    const reason = (e.message ?? "handshake failed").replace(/\.$/, "");
+    return new DrError("PRECONDITION", `The TLS handshake with ${where} failed (${reason}); check ssl-ca (the CA that signed the server's certificate), the host name for VERIFY_IDENTITY, or the ssl-mode.`, { cause: stripSecrets(err) });
+  }
   if (e.errno === 1045) {
     return new DrError("ACCESS_DENIED", `${capitalize(where)} refused user '${address.user}' (access denied); check the user and password in the ${role} URL.`, { errno: 1045 });
   }

@@ -13,8 +13,9 @@
  */
 import type ZongJi from "@vlasky/zongji" with { "resolution-mode": "import" };
 import type { AnyBinlogEvent, BinlogEventByName, RowData, TableMapEntry, UpdateRowData } from "@vlasky/zongji" with { "resolution-mode": "import" };
+import type { ConnectionOptions } from "mysql2";
 import { type ServerAddress } from "../core/connection-url";
-import { connectionOptions } from "../core/db";
+import { withTlsFallback } from "../core/db";
 import { loadZongji } from "../core/gtid";
 import { PLAIN, type ValueKind } from "../sql/literals";
 import type { RowChange, RowOperation, SourceEvent, TableColumns } from "./change-events";
@@ -79,35 +80,45 @@ export class BinlogReader {
   constructor(private readonly options: BinlogReaderOptions) {}
 
   async start(): Promise<void> {
+    await withTlsFallback(this.options.source, (options) => this.startStream(options));
+  }
+
+  /** Opens zongji's connections with `options` and starts the dump; a failed start leaves nothing open. */
+  private async startStream(options: ConnectionOptions): Promise<void> {
     const { default: ZongJiClass } = await loadZongji();
-    const zongji = new ZongJiClass({ ...connectionOptions(this.options.source) });
+    const zongji = new ZongJiClass(options);
     this.zongji = zongji;
     const tap: PacketTap = {};
-    await new Promise<void>((resolve, reject) => {
-      let ready = false;
-      zongji.on("ready", () => {
-        ready = true;
-        resolve();
+    try {
+      await new Promise<void>((resolve, reject) => {
+        let ready = false;
+        zongji.on("ready", () => {
+          ready = true;
+          resolve();
+        });
+        zongji.on("error", (err: Error) => {
+          if (!ready) reject(err);
+          else this.options.onError(err);
+        });
+        zongji.on("binlog", (event: AnyBinlogEvent) => {
+          try {
+            const translated = this.translate(event, tap, zongji.useChecksum);
+            if (translated) this.options.onEvent(translated);
+          } catch (err) {
+            this.options.onError(err as Error);
+          }
+        });
+        zongji.start({
+          gtidSet: this.options.fromGtid,
+          serverId: this.options.replicaServerId,
+          includeEvents: EVENTS,
+        });
+        tapPackets(zongji, tap);
       });
-      zongji.on("error", (err: Error) => {
-        if (!ready) reject(err);
-        else this.options.onError(err);
-      });
-      zongji.on("binlog", (event: AnyBinlogEvent) => {
-        try {
-          const translated = this.translate(event, tap, zongji.useChecksum);
-          if (translated) this.options.onEvent(translated);
-        } catch (err) {
-          this.options.onError(err as Error);
-        }
-      });
-      zongji.start({
-        gtidSet: this.options.fromGtid,
-        serverId: this.options.replicaServerId,
-        includeEvents: EVENTS,
-      });
-      tapPackets(zongji, tap);
-    });
+    } catch (err) {
+      this.stop();
+      throw err;
+    }
     // The binlog connection ends when the master goes away; zongji reports it as an error.
     zongji.connection?.on("end", () => {
       if (!zongji.stopped) this.options.onError(Object.assign(new Error("binlog connection closed by the master"), { code: "PROTOCOL_CONNECTION_LOST" }));
