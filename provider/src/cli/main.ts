@@ -11,13 +11,12 @@ import { DEFAULT_LISTEN, startDaemon } from "../daemon/daemon";
 import type { LinkStatus } from "../daemon/link-runner";
 import { startSandbox, stopSandbox } from "../sandbox/sandbox";
 import { DaemonClient, type DaemonLocation } from "./daemon-client";
+import { EXIT_ERROR, EXIT_USAGE } from "./exit-codes";
 import { URL_SOURCES_HELP, type ServerUrlOptions, serverFromOptions, serverUrlOptions } from "./server-urls";
 import { validatePatterns } from "../core/object-filter";
 import { type VerifyReport, verify } from "../verify/verifier";
 import { promote } from "../promote/promoter";
 
-const EXIT_ERROR = 1;
-const EXIT_USAGE = 2;
 /** verify's own codes: differences remain, or it could not compare. */
 const EXIT_DIFFERENT = 1;
 const EXIT_VERIFY_ERROR = 2;
@@ -56,10 +55,10 @@ export function buildProgram(): Command {
     .option("--on-missing-row <mode>", "an UPDATE or DELETE finding no row on the DR server: error (stop the link, as native replication does) or skip-and-count", "error")
     .option("--wait", "wait until the copy is done and the link is in sync, drawing a progress bar")
     .action(async (name: string, o: DaemonLocation & ServerUrlOptions & { include: string[]; exclude: string[]; initial: string; overwrite?: boolean; parallel?: number; onMissingRow: string; wait?: boolean; json?: boolean }) => {
-      const c = client(o);
       // Parsed here and sent as objects: the certificate files are on this machine, not the daemon's.
       const source = serverFromOptions(o, "source", true);
       const target = serverFromOptions(o, "target", true);
+      const c = client(o);
       let status = await c.createLink({ name, source, target, include: o.include, exclude: o.exclude, initial: o.initial, overwrite: o.overwrite, parallel: o.parallel, onMissingRow: o.onMissingRow });
       if (o.wait) status = await waitInSync(c, name, !o.json);
       print(o, status, () => statusTable([status]));

@@ -8,6 +8,7 @@ import * as fs from "node:fs";
 import type { Command } from "commander";
 import { type ServerAddress, parseServerUrl } from "../core/connection-url";
 import { DrError } from "../core/errors";
+import { EXIT_USAGE } from "./exit-codes";
 
 export type ServerRole = "source" | "target";
 
@@ -43,7 +44,7 @@ export function serverFromOptions(o: ServerUrlOptions, role: ServerRole, require
   const url = serverUrl(o, role);
   if (url === undefined) {
     if (!required) return undefined;
-    throw new DrError("BAD_INPUT", `The ${role} server is missing; pass --${role}-file PATH, set ${URL_ENV[role]}, or pass --${role} URL.`);
+    throw usageError(`The ${role} server is missing; pass --${role}-file PATH, set ${URL_ENV[role]}, or pass --${role} URL.`);
   }
   return parseServerUrl(url, `${role} URL`);
 }
@@ -52,12 +53,16 @@ function serverUrl(o: ServerUrlOptions, role: ServerRole): string | undefined {
   const flag = o[role];
   const file = role === "source" ? o.sourceFile : o.targetFile;
   if (flag !== undefined && file !== undefined) {
-    throw new DrError("BAD_INPUT", `Both --${role} and --${role}-file are given; pass only one of them.`);
+    throw usageError(`Both --${role} and --${role}-file are given; pass only one of them.`);
   }
   if (flag !== undefined) return flag;
   if (file !== undefined) return readUrlFile(file, role);
   const env = process.env[URL_ENV[role]];
   return env === undefined || env.trim() === "" ? undefined : env.trim();
+}
+
+function usageError(message: string): DrError {
+  return Object.assign(new DrError("BAD_INPUT", message), { exitCode: EXIT_USAGE });
 }
 
 function readUrlFile(file: string, role: ServerRole): string {
