@@ -1,3 +1,4 @@
+import * as net from "node:net";
 import * as mysql from "mysql2/promise";
 import { type ServerAddress, formatHostPort } from "./connection-url";
 import { DrError } from "./errors";
@@ -21,6 +22,7 @@ export function connectionOptions(address: ServerAddress, { plain = false } = {}
     user: address.user,
     password: address.password,
     ...(ssl && { ssl }),
+    ...(ssl?.verifyIdentity && net.isIP(address.host) !== 0 && { stream: socketNamingIp(address) }),
     charset: "utf8mb4_general_ci",
     supportBigNumbers: true,
     bigNumberStrings: true,
@@ -30,6 +32,21 @@ export function connectionOptions(address: ServerAddress, { plain = false } = {}
     jsonStrings: true,
     connectTimeout: CONNECT_TIMEOUT_MS,
     multipleStatements: false,
+  };
+}
+
+/**
+ * mysql2 gives Node no server name when the host is an IP address, and Node then checks the
+ * certificate's identity against "localhost": a certificate naming localhost would pass for any
+ * address, and one naming only the IP would fail. Node takes the name from the socket's `_host`
+ * (set by net only after a DNS lookup), so for VERIFY_IDENTITY to an IP address the socket is
+ * opened here with it set.
+ */
+function socketNamingIp(address: ServerAddress): () => net.Socket {
+  return () => {
+    const socket = net.connect(address.port, address.host);
+    socket.setNoDelay(true);
+    return Object.assign(socket, { _host: address.host });
   };
 }
 

@@ -29,10 +29,10 @@ describe("tls", () => {
   before(async function () {
     this.timeout(300_000);
     certs = makeTestCertificates();
-    const tls = { ca: certs.ca, cert: certs.serverCert, key: certs.serverKey };
+    // The replica's certificate names localhost but not 127.0.0.1, the address the tests use.
     [tlsMaster, tlsReplica, plain] = await Promise.all([
-      startExtraSandbox("tls", "master", { tls }),
-      startExtraSandbox("tls", "replica", { tls }),
+      startExtraSandbox("tls", "master", { tls: { ca: certs.ca, cert: certs.serverCert, key: certs.serverKey } }),
+      startExtraSandbox("tls", "replica", { tls: { ca: certs.ca, cert: certs.localhostCert, key: certs.localhostKey } }),
       startExtraSandbox("tls", "plain"),
     ]);
     // The link's source user can only connect over TLS: the binlog stream must use it too.
@@ -77,6 +77,13 @@ describe("tls", () => {
 
   it("VERIFY_IDENTITY connects to 127.0.0.1, which the certificate's SAN names", async () => {
     assert.notEqual(await cipher(parseServerUrl(url(tlsMaster, `?ssl-mode=VERIFY_IDENTITY&ssl-ca=${certs.ca}`))), "");
+  });
+
+  it("VERIFY_IDENTITY refuses a certificate that names localhost but not the IP address connected to", async () => {
+    const err = await refusal(parseServerUrl(url(tlsReplica, `?ssl-mode=VERIFY_IDENTITY&ssl-ca=${certs.ca}`)));
+    assert.equal(err.code, "PRECONDITION");
+    assert.match(err.message, /TLS handshake .* failed \(.*127\.0\.0\.1.*\)/);
+    assert.notEqual(await cipher(parseServerUrl(url(tlsReplica, `?ssl-mode=VERIFY_CA&ssl-ca=${certs.ca}`))), "", "VERIFY_CA checks the chain, not the name");
   });
 
   it("VERIFY_CA with a CA that did not sign the server's certificate is refused in one sentence", async () => {
@@ -130,7 +137,7 @@ describe("tls", () => {
       // As the CLI sends it: parsed on the client, certificates as PEM text in a connection object.
       const withClientCert = `&ssl-cert=${certs.clientCert}&ssl-key=${certs.clientKey}`;
       const source = parseServerUrl(url(tlsMaster, `?ssl-mode=VERIFY_CA&ssl-ca=${certs.ca}${withClientCert}`, REPL_USER, REPL_PASSWORD));
-      const target = parseServerUrl(url(tlsReplica, `?ssl-mode=VERIFY_IDENTITY&ssl-ca=${certs.ca}`));
+      const target = parseServerUrl(url(tlsReplica, `?ssl-mode=VERIFY_CA&ssl-ca=${certs.ca}`));
       const created = await client.createLink({ name: "tls", source, target, include: ["tls_db"], initial: "none" });
       await sql(tlsMaster, "INSERT INTO tls_db.t VALUES (1, 'one'), (2, 'two'); UPDATE tls_db.t SET v = 'deux' WHERE id = 2");
       const status = await waitCaughtUp(client, "tls", tlsMaster);
@@ -151,7 +158,7 @@ describe("tls", () => {
       const urlFile = path.join(certs.dir, "source.url");
       fs.writeFileSync(urlFile, `  ${url(tlsMaster, `?ssl-mode=VERIFY_CA&ssl-ca=${certs.ca}`, REPL_USER, REPL_PASSWORD)}\n`, { mode: 0o600 });
       const child = spawn(process.execPath, [CLI, "verify", "--source-file", urlFile, "--include", "tls_db", "--json"], {
-        env: { ...process.env, MYSQL_DR_TARGET_URL: url(tlsReplica, `?ssl-mode=VERIFY_IDENTITY&ssl-ca=${certs.ca}`) },
+        env: { ...process.env, MYSQL_DR_TARGET_URL: url(tlsReplica, `?ssl-mode=VERIFY_CA&ssl-ca=${certs.ca}`) },
       });
       const cmdline = fs.readFileSync(`/proc/${child.pid}/cmdline`, "utf8");
       let stdout = "";

@@ -1,7 +1,8 @@
 /**
  * Throwaway certificates for TLS tests, made with the `openssl` command in a temp dir: a CA, a
- * server certificate it signs (CN and SAN 127.0.0.1, SAN localhost), a client certificate it signs,
- * and a second CA that signed nothing here (the "wrong CA").
+ * server certificate it signs (CN and SAN 127.0.0.1, SAN localhost), a second server certificate
+ * that names localhost only (not 127.0.0.1), a client certificate it signs, and a second CA that
+ * signed nothing here (the "wrong CA").
  */
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
@@ -14,6 +15,9 @@ export interface TestCertificates {
   ca: string;
   serverCert: string;
   serverKey: string;
+  /** Signed by ca, but naming only localhost: VERIFY_IDENTITY to 127.0.0.1 must refuse it. */
+  localhostCert: string;
+  localhostKey: string;
   clientCert: string;
   clientKey: string;
   otherCa: string;
@@ -30,12 +34,15 @@ export function makeTestCertificates(): TestCertificates {
   makeCa(file("ca"), "mysql-dr test CA");
   makeCa(file("other-ca"), "mysql-dr unrelated CA");
   signed(file("server"), file("ca"), "127.0.0.1", "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n");
+  signed(file("localhost"), file("ca"), "localhost", "subjectAltName=DNS:localhost\nextendedKeyUsage=serverAuth\n");
   signed(file("client"), file("ca"), CLIENT_CN, "extendedKeyUsage=clientAuth\n");
   return {
     dir,
     ca: file("ca.pem"),
     serverCert: file("server.pem"),
     serverKey: file("server.key"),
+    localhostCert: file("localhost.pem"),
+    localhostKey: file("localhost.key"),
     clientCert: file("client.pem"),
     clientKey: file("client.key"),
     otherCa: file("other-ca.pem"),
