@@ -11,6 +11,8 @@ export interface ServerConnectionInput {
   user: pulumi.Input<string>;
   /** Password of the user. Kept secret in state and outputs, never logged. */
   password?: pulumi.Input<string>;
+  /** TLS to the server, as the mysql client's --ssl-mode, --ssl-ca, --ssl-cert and --ssl-key. Omitted: ssl-mode PREFERRED. */
+  tls?: pulumi.Input<TlsSettingsInput>;
 }
 
 /** How to reach a MySQL or MariaDB server. */
@@ -23,6 +25,32 @@ export interface ServerConnection {
   user: string;
   /** Password of the user. Kept secret in state and outputs, never logged. */
   password?: string;
+  /** TLS to the server, as the mysql client's --ssl-mode, --ssl-ca, --ssl-cert and --ssl-key. Omitted: ssl-mode PREFERRED. */
+  tls?: TlsSettings;
+}
+
+/** TLS to a MySQL or MariaDB server. Certificates and the key are PEM text (read them with fs.readFileSync), so a daemon running elsewhere receives them. */
+export interface TlsSettingsInput {
+  /** DISABLED: plain. PREFERRED: TLS when the server offers it, without verification, else plain. REQUIRED: TLS or fail, without verification. VERIFY_CA: also verify the server's certificate chain against ca (the system's CAs without ca), not the host name. VERIFY_IDENTITY: also the host name (or IP address) against the certificate. Default: VERIFY_CA when ca is given, PREFERRED otherwise. */
+  mode?: pulumi.Input<"DISABLED" | "PREFERRED" | "REQUIRED" | "VERIFY_CA" | "VERIFY_IDENTITY">;
+  /** PEM text of the CA certificate(s) that signed the server's certificate (the mysql client's --ssl-ca file contents). */
+  ca?: pulumi.Input<string>;
+  /** PEM text of a client certificate, for users created with REQUIRE X509, SUBJECT or ISSUER (--ssl-cert). Needs key. */
+  cert?: pulumi.Input<string>;
+  /** PEM text of the client certificate's private key (--ssl-key). Kept secret in state and outputs, never logged. */
+  key?: pulumi.Input<string>;
+}
+
+/** TLS to a MySQL or MariaDB server. Certificates and the key are PEM text (read them with fs.readFileSync), so a daemon running elsewhere receives them. */
+export interface TlsSettings {
+  /** DISABLED: plain. PREFERRED: TLS when the server offers it, without verification, else plain. REQUIRED: TLS or fail, without verification. VERIFY_CA: also verify the server's certificate chain against ca (the system's CAs without ca), not the host name. VERIFY_IDENTITY: also the host name (or IP address) against the certificate. Default: VERIFY_CA when ca is given, PREFERRED otherwise. */
+  mode?: "DISABLED" | "PREFERRED" | "REQUIRED" | "VERIFY_CA" | "VERIFY_IDENTITY";
+  /** PEM text of the CA certificate(s) that signed the server's certificate (the mysql client's --ssl-ca file contents). */
+  ca?: string;
+  /** PEM text of a client certificate, for users created with REQUIRE X509, SUBJECT or ISSUER (--ssl-cert). Needs key. */
+  cert?: string;
+  /** PEM text of the client certificate's private key (--ssl-key). Kept secret in state and outputs, never logged. */
+  key?: string;
 }
 
 /** The embedded default: a local mariadbd or mysqld (from PATH) that the provider starts with its own data directory, binlog and GTIDs on. */

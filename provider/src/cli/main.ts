@@ -11,13 +11,12 @@ import { DEFAULT_LISTEN, startDaemon } from "../daemon/daemon";
 import type { LinkStatus } from "../daemon/link-runner";
 import { startSandbox, stopSandbox } from "../sandbox/sandbox";
 import { DaemonClient, type DaemonLocation } from "./daemon-client";
-import { parseServerUrl } from "../core/connection-url";
+import { EXIT_ERROR, EXIT_USAGE } from "./exit-codes";
+import { URL_SOURCES_HELP, type ServerUrlOptions, serverFromOptions, serverUrlOptions } from "./server-urls";
 import { validatePatterns } from "../core/object-filter";
 import { type VerifyReport, verify } from "../verify/verifier";
 import { promote } from "../promote/promoter";
 
-const EXIT_ERROR = 1;
-const EXIT_USAGE = 2;
 /** verify's own codes: differences remain, or it could not compare. */
 const EXIT_DIFFERENT = 1;
 const EXIT_VERIFY_ERROR = 2;
@@ -46,10 +45,11 @@ export function buildProgram(): Command {
     });
 
   const link = program.command("link").description("create, inspect and control replication links");
-  withDaemon(link.command("create <name>"))
-    .description("check both servers and start replicating from --source to --target")
-    .requiredOption("--source <url>", "the master: mysql://user:password@host:port")
-    .requiredOption("--target <url>", "the DR server: mysql://user:password@host:port")
+  const create = withDaemon(link.command("create <name>"))
+    .description("check both servers and start replicating from --source to --target");
+  serverUrlOptions(create, "source", "the master");
+  serverUrlOptions(create, "target", "the DR server")
+    .addHelpText("after", URL_SOURCES_HELP)
     .option("--include <pattern>", "replicate only db or db.table (* allowed); repeatable", collect, [])
     .option("--exclude <pattern>", "do not replicate db or db.table (* allowed); repeatable", collect, [])
     .addOption(new Option("--initial <mode>", "full: create and copy the selected tables first; none: start from the DR checkpoint or the master's current position").choices(["full", "none"]).default("none"))
@@ -58,9 +58,12 @@ export function buildProgram(): Command {
     .option("--on-missing-row <mode>", "an UPDATE or DELETE finding no row on the DR server: error (stop the link, as native replication does) or skip-and-count", "error")
     .option("--reuse-promoted", "create the link even though the DR server was promoted (writes made on it as a primary may be overwritten)")
     .option("--wait", "wait until the copy is done and the link is in sync, drawing a progress bar")
-    .action(async (name: string, o: DaemonLocation & { source: string; target: string; include: string[]; exclude: string[]; initial: string; overwrite?: boolean; parallel?: number; onMissingRow: string; reusePromoted?: boolean; wait?: boolean; json?: boolean }) => {
+    .action(async (name: string, o: DaemonLocation & ServerUrlOptions & { include: string[]; exclude: string[]; initial: string; overwrite?: boolean; parallel?: number; onMissingRow: string; reusePromoted?: boolean; wait?: boolean; json?: boolean }) => {
+      // Parsed here and sent as objects: the certificate files are on this machine, not the daemon's.
+      const source = serverFromOptions(o, "source", true);
+      const target = serverFromOptions(o, "target", true);
       const c = client(o);
-      let status = await c.createLink({ name, source: o.source, target: o.target, include: o.include, exclude: o.exclude, initial: o.initial, overwrite: o.overwrite, parallel: o.parallel, onMissingRow: o.onMissingRow, reusePromoted: o.reusePromoted });
+      let status = await c.createLink({ name, source, target, include: o.include, exclude: o.exclude, initial: o.initial, overwrite: o.overwrite, parallel: o.parallel, onMissingRow: o.onMissingRow, reusePromoted: o.reusePromoted });
       if (o.wait) status = await waitInSync(c, name, !o.json);
       print(o, status, () => statusTable([status]));
     });
@@ -103,11 +106,12 @@ export function buildProgram(): Command {
       });
   }
 
-  program
+  const verifyCommand = program
     .command("verify")
-    .description("compare the selected tables of a master and its DR copy by chunk checksums; exit 0 identical, 1 different, 2 error")
-    .option("--source <url>", "the master: mysql://user:password@host:port")
-    .option("--target <url>", "the DR server: mysql://user:password@host:port")
+    .description("compare the selected tables of a master and its DR copy by chunk checksums; exit 0 identical, 1 different, 2 error");
+  serverUrlOptions(verifyCommand, "source", "the master");
+  serverUrlOptions(verifyCommand, "target", "the DR server")
+    .addHelpText("after", URL_SOURCES_HELP)
     .option("--include <pattern>", "verify only db or db.table (* allowed); repeatable", collect, [])
     .option("--exclude <pattern>", "do not verify db or db.table (* allowed); repeatable", collect, [])
     .option("--link <name>", "verify a daemon's link instead (its servers and selection); the result shows in its status")
@@ -118,18 +122,19 @@ export function buildProgram(): Command {
     .option("--token <token>", "with --link: daemon token")
     .option("--state-dir <dir>", "with --link: state directory")
     .option("--json", "print one JSON object")
-    .action(async (o: DaemonLocation & { source?: string; target?: string; include: string[]; exclude: string[]; link?: string; repair?: boolean; parallel?: number; json?: boolean }) => {
+    .action(async (o: DaemonLocation & ServerUrlOptions & { include: string[]; exclude: string[]; link?: string; repair?: boolean; parallel?: number; json?: boolean }) => {
       let report: VerifyReport;
       try {
         if (o.link) {
           report = await client(o).verifyLink(o.link, o.repair === true);
         } else {
-          if (!o.source || !o.target) throw new DrError("BAD_INPUT", "verify needs --source and --target (or --link NAME).");
+          const source = serverFromOptions(o, "source", true);
+          const target = serverFromOptions(o, "target", true);
           validatePatterns(o.include, "--include");
           validatePatterns(o.exclude, "--exclude");
           report = await verify({
-            source: parseServerUrl(o.source, "source URL"),
-            target: parseServerUrl(o.target, "target URL"),
+            source,
+            target,
             objects: { include: o.include, exclude: o.exclude },
             repair: o.repair === true,
             parallelism: o.parallel,
@@ -142,18 +147,19 @@ export function buildProgram(): Command {
       if (!report.identical) throw Object.assign(new Error(""), { exitCode: EXIT_DIFFERENT, silent: true });
     });
 
-  program
+  const promoteCommand = program
     .command("promote")
-    .description("make a DR server writable, fencing the links that apply to it; planned (zero loss) when --source answers, forced with --force otherwise")
-    .requiredOption("--target <url>", "the DR server to promote")
-    .option("--source <url>", "the master: made read-only, and waited for until the DR copy applied all of it")
+    .description("make a DR server writable, fencing the links that apply to it; planned (zero loss) when --source answers, forced with --force otherwise");
+  serverUrlOptions(promoteCommand, "target", "the DR server to promote (required)");
+  serverUrlOptions(promoteCommand, "source", "the master: made read-only, and waited for until the DR copy applied all of it")
+    .addHelpText("after", URL_SOURCES_HELP)
     .option("--force", "promote without the master (its unapplied transactions are lost; what is known of them is reported)")
     .option("--timeout <seconds>", "planned: how long to wait for the DR copy to catch up", parsePositive)
     .option("--json", "print one JSON object")
-    .action(async (o: { target: string; source?: string; force?: boolean; timeout?: number; json?: boolean }) => {
+    .action(async (o: ServerUrlOptions & { force?: boolean; timeout?: number; json?: boolean }) => {
       const result = await promote({
-        target: parseServerUrl(o.target, "target URL"),
-        master: o.source === undefined ? undefined : parseServerUrl(o.source, "source URL"),
+        target: serverFromOptions(o, "target", true),
+        master: serverFromOptions(o, "source", false),
         allowDataLoss: o.force === true,
         timeoutSeconds: o.timeout,
       });

@@ -1,6 +1,8 @@
+import * as net from "node:net";
 import * as mysql from "mysql2/promise";
 import { type ServerAddress, formatHostPort } from "./connection-url";
 import { DrError } from "./errors";
+import { isTlsHandshakeError, isTlsUnsupported, mysql2Ssl, tlsOrDefault } from "./tls";
 
 export type Connection = mysql.Connection;
 
@@ -20,14 +22,18 @@ export const DATA_QUERY_TIMEOUT_MS = 10 * 60_000;
 /**
  * Options shared by every connection the product opens, so values read by queries and by the
  * binlog reader agree: exact strings for DECIMAL and 64-bit integers, temporal values as strings
- * (microseconds and zero dates survive), UTC for TIMESTAMP conversion.
+ * (microseconds and zero dates survive), UTC for TIMESTAMP conversion. TLS as the address's
+ * ssl-mode says; `plain` is the PREFERRED fallback (see withTlsFallback).
  */
-export function connectionOptions(address: ServerAddress): mysql.ConnectionOptions {
+export function connectionOptions(address: ServerAddress, { plain = false } = {}): mysql.ConnectionOptions {
+  const ssl = plain ? undefined : mysql2Ssl(tlsOrDefault(address.tls));
   return {
     host: address.host,
     port: address.port,
     user: address.user,
     password: address.password,
+    ...(ssl && { ssl }),
+    ...(ssl?.verifyIdentity && net.isIP(address.host) !== 0 && { stream: socketNamingIp(address) }),
     charset: "utf8mb4_general_ci",
     supportBigNumbers: true,
     bigNumberStrings: true,
@@ -37,6 +43,21 @@ export function connectionOptions(address: ServerAddress): mysql.ConnectionOptio
     jsonStrings: true,
     connectTimeout: CONNECT_TIMEOUT_MS,
     multipleStatements: false,
+  };
+}
+
+/**
+ * mysql2 gives Node no server name when the host is an IP address, and Node then checks the
+ * certificate's identity against "localhost": a certificate naming localhost would pass for any
+ * address, and one naming only the IP would fail. Node takes the name from the socket's `_host`
+ * (set by net only after a DNS lookup), so for VERIFY_IDENTITY to an IP address the socket is
+ * opened here with it set.
+ */
+function socketNamingIp(address: ServerAddress): () => net.Socket {
+  return () => {
+    const socket = net.connect(address.port, address.host);
+    socket.setNoDelay(true);
+    return Object.assign(socket, { _host: address.host });
   };
 }
 
@@ -63,7 +84,7 @@ export interface SessionOptions {
 
 /** Opens a connection; failures become one sentence naming the server's role and what to check. */
 export async function openConnection(address: ServerAddress, role: string, options: SessionOptions = {}): Promise<Connection> {
-  return open(address, role, options, connectionOptions(address), [`SET SESSION time_zone = '+00:00', sql_mode = '${READ_SQL_MODE}'`]);
+  return open(address, role, options, {}, [`SET SESSION time_zone = '+00:00', sql_mode = '${READ_SQL_MODE}'`]);
 }
 
 /**
@@ -73,7 +94,7 @@ export async function openConnection(address: ServerAddress, role: string, optio
  * SET NAMES and encode as UTF-8 again.
  */
 export async function openWireConnection(address: ServerAddress, role: string, options: SessionOptions = {}): Promise<Connection> {
-  return open(address, role, options, { ...connectionOptions(address), charset: "BINARY" }, [
+  return open(address, role, options, { charset: "BINARY" }, [
     "SET SESSION session_track_system_variables = ''",
     "SET NAMES utf8mb4",
     `SET SESSION time_zone = '+00:00', sql_mode = '${WRITE_SQL_MODE}'`,
@@ -90,10 +111,24 @@ export function wire(text: string): string {
 /** Unknown system variable: session tracking does not exist before MySQL 5.7 / MariaDB 10.2. */
 const ER_UNKNOWN_SYSTEM_VARIABLE = 1193;
 
-async function open(address: ServerAddress, role: string, session: SessionOptions, options: mysql.ConnectionOptions, setup: string[]): Promise<Connection> {
+/**
+ * Connects with the address's TLS options; under PREFERRED, a server that does not offer TLS is
+ * connected to again in plain, as the mysql client does. mysql2 has no such mode, so every place
+ * that connects (queries here, zongji's binlog stream) goes through this.
+ */
+export async function withTlsFallback<T>(address: ServerAddress, connect: (options: mysql.ConnectionOptions) => Promise<T>): Promise<T> {
+  try {
+    return await connect(connectionOptions(address));
+  } catch (err) {
+    if (tlsOrDefault(address.tls).mode !== "PREFERRED" || !isTlsUnsupported(err)) throw err;
+    return connect(connectionOptions(address, { plain: true }));
+  }
+}
+
+async function open(address: ServerAddress, role: string, session: SessionOptions, overrides: mysql.ConnectionOptions, setup: string[]): Promise<Connection> {
   let conn: Connection | undefined;
   try {
-    conn = await mysql.createConnection({ ...options, multipleStatements: session.multipleStatements === true });
+    conn = await withTlsFallback(address, (options) => mysql.createConnection({ ...options, ...overrides, multipleStatements: session.multipleStatements === true }));
     // A session that outlives the caller's attention must not bring the process down.
     conn.on("error", () => undefined);
     boundStatements(conn, session.queryTimeoutMs ?? CONTROL_QUERY_TIMEOUT_MS, address, role);
@@ -142,6 +177,14 @@ export function unresponsive(address: ServerAddress, role: string, waitedMs: num
 export function describeConnectError(err: unknown, address: ServerAddress, role: string): DrError {
   const e = err as { code?: string; errno?: number; message?: string };
   const where = `the ${role} server at ${formatHostPort(address)}`;
+  const mode = tlsOrDefault(address.tls).mode;
+  if (isTlsUnsupported(err)) {
+    return new DrError("PRECONDITION", `${capitalize(where)} does not offer TLS, which ssl-mode ${mode} requires; enable TLS on the server (ssl_cert, ssl_key) or choose ssl-mode PREFERRED.`, { cause: stripSecrets(err) });
+  }
+  if (isTlsHandshakeError(err)) {
+    const reason = (e.message ?? "handshake failed").replace(/\.$/, "");
+    return new DrError("PRECONDITION", `The TLS handshake with ${where} failed (${reason}); check ssl-ca (the CA that signed the server's certificate), the host name for VERIFY_IDENTITY, or the ssl-mode.`, { cause: stripSecrets(err) });
+  }
   if (e.errno === 1045) {
     return new DrError("ACCESS_DENIED", `${capitalize(where)} refused user '${address.user}' (access denied); check the user and password in the ${role} URL.`, { errno: 1045 });
   }

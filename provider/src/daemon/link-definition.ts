@@ -1,9 +1,10 @@
 /**
  * A link as the user declared it. Persisted in the daemon's state directory (mode 0600, it holds
- * the URLs with their passwords); everything shown to users goes through `describeLink`.
+ * the passwords and client keys); everything shown to users goes through `describeLink`.
  */
 import { type ServerAddress, parseServerUrl, redactUrl } from "../core/connection-url";
 import { DrError } from "../core/errors";
+import { type TlsInput, resolveTls } from "../core/tls";
 import { type ObjectSelection, validatePatterns } from "../core/object-filter";
 import { DEFAULT_COPY_PARALLELISM } from "../copy/table-copier";
 import { ON_MISSING_ROW, type OnMissingRow } from "../stream/applier";
@@ -42,8 +43,8 @@ export function validateLinkName(name: unknown): string {
 /** Validates a request completely before anything is contacted or written. */
 export function parseLinkRequest(req: LinkRequest): LinkDefinition {
   const name = validateLinkName(req.name);
-  if (typeof req.source !== "string") throw new DrError("BAD_INPUT", "The source URL is missing; pass --source mysql://user:password@host:port.");
-  if (typeof req.target !== "string") throw new DrError("BAD_INPUT", "The target URL is missing; pass --target mysql://user:password@host:port.");
+  const source = parseServerRequest(req.source, "source");
+  const target = parseServerRequest(req.target, "target");
   const include = stringList(req.include, "--include");
   const exclude = stringList(req.exclude, "--exclude");
   validatePatterns(include, "--include");
@@ -59,8 +60,8 @@ export function parseLinkRequest(req: LinkRequest): LinkDefinition {
   return {
     name,
     onMissingRow: parseOnMissingRow(req.onMissingRow, "error"),
-    source: parseServerUrl(req.source, "source URL"),
-    target: parseServerUrl(req.target, "target URL"),
+    source,
+    target,
     objects: { include, exclude },
     initial: initial as InitialSync,
     overwrite: req.overwrite === true,
@@ -68,6 +69,44 @@ export function parseLinkRequest(req: LinkRequest): LinkDefinition {
     paused: false,
     createdAt: new Date().toISOString(),
   };
+}
+
+const CONNECTION_FIELDS = ["host", "port", "user", "password", "tls"];
+const TLS_FIELDS = ["mode", "ca", "cert", "key"];
+const MAX_PORT = 65535;
+const DEFAULT_PORT = 3306;
+
+/**
+ * A URL (parsed here: certificate files are read on the daemon's machine) or a connection object,
+ * checked strictly: unknown fields are refused, so a misspelt `tsl` never means "no TLS".
+ */
+export function parseServerRequest(value: unknown, role: "source" | "target"): ServerAddress {
+  if (typeof value === "string") return parseServerUrl(value, `${role} URL`);
+  const what = `${role} connection`;
+  if (value === undefined || value === null) throw new DrError("BAD_INPUT", `The ${role} is missing; pass --${role} mysql://user:password@host:port.`);
+  const c = plainObject(value, what, CONNECTION_FIELDS, "a URL or an object with host, port, user, password and tls");
+  if (typeof c.host !== "string" || c.host === "") throw new DrError("BAD_INPUT", `The ${what} has no host; give host as a string.`);
+  if (typeof c.user !== "string" || c.user === "") throw new DrError("BAD_INPUT", `The ${what} has no user; give user as a string.`);
+  const port = c.port ?? DEFAULT_PORT;
+  if (!Number.isInteger(port) || (port as number) < 1 || (port as number) > MAX_PORT) {
+    throw new DrError("BAD_INPUT", `The ${what} has port ${JSON.stringify(c.port)}; give the server's TCP port (1-${MAX_PORT}).`);
+  }
+  if (c.password !== undefined && typeof c.password !== "string") throw new DrError("BAD_INPUT", `The ${what}'s password must be a string.`);
+  const address: ServerAddress = { host: c.host, port: port as number, user: c.user, password: (c.password as string | undefined) ?? "" };
+  if (c.tls === undefined) return address;
+  const t = plainObject(c.tls, `${what}'s tls`, TLS_FIELDS, "an object with mode, ca, cert and key");
+  for (const field of TLS_FIELDS) {
+    if (t[field] !== undefined && typeof t[field] !== "string") throw new DrError("BAD_INPUT", `The ${what}'s tls.${field} must be a string.`);
+  }
+  return { ...address, tls: resolveTls(t as TlsInput, what) };
+}
+
+/** The value as an object holding only `fields`; never echoes values (they hold secrets). */
+function plainObject(value: unknown, what: string, fields: string[], expected: string): Record<string, unknown> {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) throw new DrError("BAD_INPUT", `The ${what} must be ${expected}.`);
+  const unknown = Object.keys(value).filter((k) => !fields.includes(k));
+  if (unknown.length > 0) throw new DrError("BAD_INPUT", `The ${what} has the unknown field ${JSON.stringify(unknown[0])}; the accepted ones are ${fields.join(", ")}.`);
+  return value as Record<string, unknown>;
 }
 
 /** Validates a selection change; the patterns replace the link's current ones. */

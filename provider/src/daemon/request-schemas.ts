@@ -5,6 +5,7 @@
  */
 import Ajv, { type ErrorObject } from "ajv";
 import { DrError } from "../core/errors";
+import type { TlsInput } from "../core/tls";
 
 type JsonSchema = Record<string, unknown>;
 
@@ -16,15 +17,30 @@ interface BodySchema<T> {
   properties: { [K in keyof Required<T>]: JsonSchema };
 }
 
-/** A server to connect to: a mysql:// URL (a connection object may join it here with oneOf). */
-const SERVER = { type: "string" };
+/**
+ * A server as a client sends it: a URL, or a connection object. The object is how certificates
+ * travel (PEM text): a daemon elsewhere cannot read the files a URL names on the client's machine,
+ * so the CLI parses URLs itself and sends objects, and the Pulumi provider sends its schema's.
+ * The object's fields are checked, one sentence per mistake, by link-definition's parseServerRequest.
+ */
+export type ServerRequest = string | ServerConnectionRequest;
+
+export interface ServerConnectionRequest {
+  host: string;
+  port?: number;
+  user: string;
+  password?: string;
+  tls?: TlsInput;
+}
+
+const SERVER = { anyOf: [{ type: "string" }, { type: "object" }] };
 const PATTERNS = { type: "array", items: { type: "string" } };
 
 /** What a client sends to create a link (POST /v1/links). Values are checked in `parseLinkRequest`. */
 export interface LinkRequest {
   name: string;
-  source: string;
-  target: string;
+  source: ServerRequest;
+  target: ServerRequest;
   include?: string[];
   exclude?: string[];
   initial?: string;

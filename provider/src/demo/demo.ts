@@ -18,7 +18,7 @@ import * as mysql from "mysql2/promise";
 import { gtidCovers } from "../core/gtid";
 import { DaemonClient } from "../cli/daemon-client";
 import { type ServerAddress, parseServerUrl } from "../core/connection-url";
-import { connectionOptions } from "../core/db";
+import { withTlsFallback } from "../core/db";
 import { errorMessage } from "../core/errors";
 import type { Flavor } from "../core/flavor";
 import { currentGtidPosition } from "../core/server-inspector";
@@ -109,7 +109,7 @@ async function runDemo(servers: Servers, client: DaemonClient, signal: AbortSign
   const drAddr = parseServerUrl(servers.dr.url);
   const conns: mysql.Connection[] = [];
   const connect = async (address: ServerAddress) => {
-    const conn = await mysql.createConnection(connectionOptions(address));
+    const conn = await withTlsFallback(address, (options) => mysql.createConnection(options));
     conns.push(conn);
     return conn;
   };

@@ -6,7 +6,7 @@
 import { DrError } from "../core/errors";
 import type { LinkStatus } from "../daemon/link-runner";
 import type { DaemonConnection, InstanceReference, ObjectSelection, SyncLinkOutputs as GeneratedOutputs } from "../../../sdk/types.generated";
-import { toUrl } from "./connections";
+import { toAddress } from "./connections";
 import { daemonClient } from "./local-daemon";
 import { diffInputs } from "./resource-diff";
 import { type CheckFailure, validateInputs } from "./schema";
@@ -39,8 +39,9 @@ export async function create(inputs: SyncLinkInputs): Promise<{ id: string; outs
   const client = await daemonClient(inputs.daemon);
   const status = await client.createLink({
     name: inputs.linkName,
-    source: toUrl(inputs.instance.master),
-    target: toUrl(inputs.instance.connection),
+    // Objects, not URLs: certificates travel as PEM text to a daemon that may run elsewhere.
+    source: toAddress(inputs.instance.master),
+    target: toAddress(inputs.instance.connection),
     include: inputs.objects?.include,
     exclude: inputs.objects?.exclude,
     initial: inputs.initialSync,

@@ -24,6 +24,14 @@ export interface SandboxOptions {
   dir?: string;
   stateDir?: string;
   serverBinary?: string;
+  /** Offer TLS with this certificate (PEM file paths, the server's ssl_ca, ssl_cert, ssl_key). */
+  tls?: SandboxTls;
+}
+
+export interface SandboxTls {
+  ca: string;
+  cert: string;
+  key: string;
 }
 
 export interface SandboxInfo {
@@ -118,7 +126,7 @@ export async function startSandbox(opts: SandboxOptions): Promise<SandboxInfo> {
   fs.mkdirSync(path.join(dir, FILES.binlogDir), { recursive: true, mode: 0o700 });
   fs.mkdirSync(path.join(dir, FILES.tmp), { recursive: true, mode: 0o700 });
 
-  const pid = await launchServer(binary, dir, port);
+  const pid = await launchServer(binary, dir, port, opts.tls);
   const version = await queryVersion(port);
   const fresh: SandboxRecord = { name, port, flavor: binary.flavor, version, dir };
   writeRecord(dir, fresh);
@@ -463,7 +471,7 @@ function logTail(file: string): string {
 // Server process
 // ---------------------------------------------------------------------------------------------
 
-async function launchServer(binary: ServerBinary, dir: string, port: number): Promise<number> {
+async function launchServer(binary: ServerBinary, dir: string, port: number, tls: SandboxTls | undefined): Promise<number> {
   const logFile = path.join(dir, FILES.serverLog);
   const args = [
     "--no-defaults", // must come first: nothing from /etc/mysql may change the sandbox
@@ -476,6 +484,7 @@ async function launchServer(binary: ServerBinary, dir: string, port: number): Pr
     `--user=${os.userInfo().username}`,
     // The port is unique on this host, so it makes a unique server id among local sandboxes.
     ...replicationServerFlags(binary.flavor, binary.version, port, path.join(dir, FILES.binlogDir, FILES.binlogBase)),
+    ...(tls ? [`--ssl-ca=${path.resolve(tls.ca)}`, `--ssl-cert=${path.resolve(tls.cert)}`, `--ssl-key=${path.resolve(tls.key)}`] : []),
   ];
 
   const fd = fs.openSync(logFile, "a", 0o600);

@@ -13,8 +13,9 @@
  */
 import type ZongJi from "@vlasky/zongji" with { "resolution-mode": "import" };
 import type { AnyBinlogEvent, BinlogEventByName, RowData, TableMapEntry, UpdateRowData } from "@vlasky/zongji" with { "resolution-mode": "import" };
+import type { ConnectionOptions } from "mysql2";
 import { type ServerAddress, formatHostPort } from "../core/connection-url";
-import { CONTROL_QUERY_TIMEOUT_MS, connectionOptions, unresponsive } from "../core/db";
+import { CONTROL_QUERY_TIMEOUT_MS, unresponsive, withTlsFallback } from "../core/db";
 import { DrError } from "../core/errors";
 import { loadZongji } from "../core/gtid";
 import { PLAIN, type ValueKind } from "../sql/literals";
@@ -98,40 +99,50 @@ export class BinlogReader {
   }
 
   async start(): Promise<void> {
+    await withTlsFallback(this.options.source, (options) => this.startStream(options));
+  }
+
+  /** Opens zongji's connections with `options` and starts the dump; a failed start leaves nothing open. */
+  private async startStream(options: ConnectionOptions): Promise<void> {
     const { default: ZongJiClass } = await loadZongji();
-    const zongji = new ZongJiClass({ ...connectionOptions(this.options.source) });
+    const zongji = new ZongJiClass(options);
     this.zongji = zongji;
     const tap: PacketTap = {};
-    await new Promise<void>((resolve, reject) => {
-      let ready = false;
-      // zongji's own queries have no time limit: a master that hangs during the preamble must not hang the link.
-      const startTimer = setTimeout(() => reject(unresponsive(this.options.source, "source", CONTROL_QUERY_TIMEOUT_MS)), CONTROL_QUERY_TIMEOUT_MS);
-      zongji.on("ready", () => {
-        ready = true;
-        clearTimeout(startTimer);
-        resolve();
+    try {
+      await new Promise<void>((resolve, reject) => {
+        let ready = false;
+        // zongji's own queries have no time limit: a master that hangs during the preamble must not hang the link.
+        const startTimer = setTimeout(() => reject(unresponsive(this.options.source, "source", CONTROL_QUERY_TIMEOUT_MS)), CONTROL_QUERY_TIMEOUT_MS);
+        zongji.on("ready", () => {
+          ready = true;
+          clearTimeout(startTimer);
+          resolve();
+        });
+        zongji.on("error", (err: Error) => {
+          if (ready) return this.options.onError(err);
+          clearTimeout(startTimer);
+          reject(err);
+        });
+        zongji.on("binlog", (event: AnyBinlogEvent) => {
+          try {
+            const translated = this.translate(event, tap, zongji.useChecksum);
+            if (translated) this.options.onEvent(translated);
+          } catch (err) {
+            this.options.onError(err as Error);
+          }
+        });
+        zongji.start({
+          gtidSet: this.options.fromGtid,
+          serverId: this.options.replicaServerId,
+          includeEvents: EVENTS,
+        });
+        tapPackets(zongji, tap);
+        this.askForHeartbeats(zongji);
       });
-      zongji.on("error", (err: Error) => {
-        if (ready) return this.options.onError(err);
-        clearTimeout(startTimer);
-        reject(err);
-      });
-      zongji.on("binlog", (event: AnyBinlogEvent) => {
-        try {
-          const translated = this.translate(event, tap, zongji.useChecksum);
-          if (translated) this.options.onEvent(translated);
-        } catch (err) {
-          this.options.onError(err as Error);
-        }
-      });
-      zongji.start({
-        gtidSet: this.options.fromGtid,
-        serverId: this.options.replicaServerId,
-        includeEvents: EVENTS,
-      });
-      tapPackets(zongji, tap);
-      this.askForHeartbeats(zongji);
-    });
+    } catch (err) {
+      this.stop();
+      throw err;
+    }
     this.watchForSilence();
     // The binlog connection ends when the master goes away; zongji reports it as an error.
     zongji.connection?.on("end", () => {

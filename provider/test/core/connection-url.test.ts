@@ -3,6 +3,9 @@
  * the forms shown to users (formatted and redacted). Pure: no server.
  */
 import * as assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import { formatHostPort, formatServerUrl, parseServerUrl, redactUrl } from "../../src/core/connection-url";
 import { DrError } from "../../src/core/errors";
 
@@ -93,6 +96,80 @@ describe("connection-url", () => {
 
     it("names the URL's role given by the caller", () => {
       assert.match(badInput("nonsense", "target URL").message, /^The target URL /);
+    });
+  });
+
+  describe("TLS parameters", () => {
+    /** Stand-ins for PEM files: parsing checks the PEM markers, not the cryptography. */
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mysql-dr-url-"));
+    const CA = "-----BEGIN CERTIFICATE-----\nMIIca\n-----END CERTIFICATE-----\n";
+    const KEY = "-----BEGIN PRIVATE KEY-----\nMIIkey\n-----END PRIVATE KEY-----\n";
+    const caFile = path.join(dir, "ca.pem");
+    const keyFile = path.join(dir, "client.key");
+    const notPem = path.join(dir, "notes.txt");
+    fs.writeFileSync(caFile, CA);
+    fs.writeFileSync(keyFile, KEY);
+    fs.writeFileSync(notPem, "hello");
+    after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+    it("refuses an unknown parameter, naming it and the accepted ones, never echoing the password", () => {
+      const err = badInput(`mysql://u:${encodeURIComponent(ODD_PASSWORD)}@h:1?ssl=true`);
+      assert.equal(err.message, 'The source URL has the unknown parameter "ssl"; the accepted ones are ssl-mode, ssl-ca, ssl-cert, ssl-key.');
+      assert.ok(!err.message.includes(ODD_PASSWORD));
+    });
+
+    it("reads ssl-mode, case-insensitively as the mysql client", () => {
+      assert.deepEqual(parseServerUrl("mysql://u@h:1?ssl-mode=required").tls, { mode: "REQUIRED" });
+    });
+
+    it("refuses an ssl-mode that does not exist, listing the modes", () => {
+      assert.match(badInput("mysql://u@h:1?ssl-mode=ON").message, /ssl-mode "ON"; use one of DISABLED, PREFERRED, REQUIRED, VERIFY_CA, VERIFY_IDENTITY\./);
+    });
+
+    it("leaves tls out when the URL has no parameter (the default mode applies)", () => {
+      assert.equal(parseServerUrl("mysql://u@h:1").tls, undefined);
+    });
+
+    it("reads ssl-ca, ssl-cert and ssl-key from their files when the URL is parsed", () => {
+      const tls = parseServerUrl(`mysql://u@h:1?ssl-mode=VERIFY_IDENTITY&ssl-ca=${caFile}&ssl-cert=${caFile}&ssl-key=${keyFile}`).tls;
+      assert.deepEqual(tls, { mode: "VERIFY_IDENTITY", ca: CA, cert: CA, key: KEY });
+    });
+
+    it("takes ssl-ca without ssl-mode as VERIFY_CA, so a CA given is never left unused", () => {
+      assert.equal(parseServerUrl(`mysql://u@h:1?ssl-ca=${caFile}`).tls?.mode, "VERIFY_CA");
+    });
+
+    it("says which file cannot be read and why", () => {
+      assert.equal(badInput("mysql://u@h:1?ssl-ca=/no/such/ca.pem").message, "The source URL's ssl-ca file /no/such/ca.pem cannot be read (ENOENT); give the path of a readable PEM file.");
+    });
+
+    it("refuses a file that holds no PEM", () => {
+      assert.match(badInput(`mysql://u@h:1?ssl-ca=${notPem}`).message, /ssl-ca is not a PEM certificate/);
+    });
+
+    it("refuses a client certificate without its key, and certificates with ssl-mode DISABLED", () => {
+      assert.match(badInput(`mysql://u@h:1?ssl-cert=${caFile}`).message, /ssl-cert without ssl-key/);
+      assert.match(badInput(`mysql://u@h:1?ssl-mode=DISABLED&ssl-ca=${caFile}`).message, /DISABLED and certificates/);
+    });
+
+    it("refuses a parameter given twice", () => {
+      assert.match(badInput("mysql://u@h:1?ssl-mode=REQUIRED&ssl-mode=DISABLED").message, /gives ssl-mode twice/);
+    });
+
+    it("formatServerUrl keeps the mode, and parses back to the same address", () => {
+      const address = parseServerUrl(`${ODD_URL}?ssl-mode=REQUIRED`);
+      assert.equal(formatServerUrl(address), `${ODD_URL}?ssl-mode=REQUIRED`);
+      assert.deepEqual(parseServerUrl(formatServerUrl(address)), address);
+    });
+
+    it("formatServerUrl refuses an address holding certificates: they travel as connection objects", () => {
+      const address = parseServerUrl(`mysql://u@h:1?ssl-ca=${caFile}`);
+      assert.throws(() => formatServerUrl(address), /holds certificates, which a URL cannot carry/);
+    });
+
+    it("redactUrl shows the mode and which certificates were given, never their contents", () => {
+      const shown = redactUrl(parseServerUrl(`mysql://u:pw@h:1?ssl-mode=VERIFY_CA&ssl-ca=${caFile}&ssl-cert=${caFile}&ssl-key=${keyFile}`));
+      assert.equal(shown, "mysql://u:***@h:1?ssl-mode=VERIFY_CA&ssl-ca=***&ssl-cert=***&ssl-key=***");
     });
   });
 

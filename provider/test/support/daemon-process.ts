@@ -9,7 +9,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import * as mysql from "mysql2/promise";
 import { DaemonClient } from "../../src/cli/daemon-client";
-import { connectionOptions } from "../../src/core/db";
+import { withTlsFallback } from "../../src/core/db";
 import { gtidCovers } from "../../src/core/gtid";
 import { STATE_FILES } from "../../src/core/state-dir";
 import type { LinkStatus } from "../../src/daemon/link-runner";
@@ -124,7 +124,7 @@ export function serverAddress(server: TestServer) {
 }
 
 export async function connect(server: TestServer, extra: mysql.ConnectionOptions = {}): Promise<mysql.Connection> {
-  return mysql.createConnection({ ...connectionOptions(serverAddress(server)), multipleStatements: true, ...extra });
+  return withTlsFallback(serverAddress(server), (options) => mysql.createConnection({ ...options, multipleStatements: true, ...extra }));
 }
 
 /** Runs statements on a server (multiple statements allowed) and returns the last result's rows. */

@@ -16,6 +16,7 @@ import {
   runningPid,
   startSandbox,
   stopSandbox,
+  type SandboxTls,
   waitForServer,
   type Flavor,
 } from "../../src/sandbox/sandbox";
@@ -348,17 +349,17 @@ function sandboxFactory(label: string): ServerPairFactory {
  * One more sandbox server, for a test that needs a third one beside its pair (a native replica as
  * the reference). Stopped by the root hook with the others, or by its own stop().
  */
-export async function startExtraSandbox(tag: string, role: string): Promise<TestServer> {
+export async function startExtraSandbox(tag: string, role: string, options: { tls?: SandboxTls } = {}): Promise<TestServer> {
   const [port] = await distinctFreePorts(1);
   const binary = findServerBinary();
-  return startTestSandbox(`${tag}#${++tagCounter}`, role, port, `sandbox ${binary.flavor} ${binary.version}`);
+  return startTestSandbox(`${tag}#${++tagCounter}`, role, port, `sandbox ${binary.flavor} ${binary.version}`, options.tls);
 }
 
-async function startTestSandbox(tag: string, role: string, port: number, label: string): Promise<TestServer> {
+async function startTestSandbox(tag: string, role: string, port: number, label: string, tls?: SandboxTls): Promise<TestServer> {
   const name = `${tag.replace(/[^A-Za-z0-9_-]+/g, "-").slice(0, MAX_SANDBOX_NAME_CHARS)}-${role}`;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mysql-dr-test-"));
   try {
-    const info = await startSandbox({ name, port, dir });
+    const info = await startSandbox({ name, port, dir, tls });
     return track(
       {
         backend: "sandbox",
@@ -372,7 +373,7 @@ async function startTestSandbox(tag: string, role: string, port: number, label: 
         restart: async (downMs: number) => {
           await stopSandbox({ name, dir });
           await new Promise((resolve) => setTimeout(resolve, downMs));
-          await startSandbox({ name, port: info.port, dir });
+          await startSandbox({ name, port: info.port, dir, tls });
         },
         signal: (sig: NodeJS.Signals) => {
           const pid = runningPid(dir);
