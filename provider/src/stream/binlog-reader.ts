@@ -159,7 +159,8 @@ export class BinlogReader {
     const connection = zongji.connection as unknown as { query(sql: string, cb: (err: Error | null) => void): void; stream?: NodeJS.EventEmitter } | null;
     if (!connection) throw new Error("zongji opened no binlog connection");
     connection.query(`SET @master_heartbeat_period = ${BINLOG_HEARTBEAT_PERIOD_MS * 1_000_000}`, (err) => {
-      if (err) this.options.onError(err);
+      // A failed connection fails zongji's start on its own (and PREFERRED retries in plain); only a refused setting is news.
+      if (err && !(err as { fatal?: boolean }).fatal) this.options.onError(err);
     });
     this.lastHeardAt = Date.now();
     connection.stream?.on("data", () => (this.lastHeardAt = Date.now()));
