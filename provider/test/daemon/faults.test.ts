@@ -111,7 +111,9 @@ interface FaultRun extends PlannedFault {
   /** The master's position when the fault ended. */
   masterPosAtEnd?: string;
   recoveredAt?: number;
-  statesSeen: Set<string>;
+  /** Link states the status reported while the fault lasted, and after it until the next fault. */
+  statesDuring: Set<string>;
+  statesAfter: Set<string>;
   errorsSeen: Set<string>;
   unanswered: number;
 }
@@ -131,11 +133,9 @@ describeEachBackend("network faults, daemon kills and server restarts under a wr
       CREATE TABLE fault_db.events (id BIGINT AUTO_INCREMENT PRIMARY KEY, account INT NOT NULL, amount INT NOT NULL, note VARCHAR(64));
       CREATE TABLE fault_db.audit (account INT, amount INT, tag VARCHAR(16));
       CREATE TABLE fault_db.kv (k VARCHAR(32) PRIMARY KEY, v TEXT, n INT NOT NULL);
-      INSERT INTO fault_db.accounts (id, balance) SELECT seq, 1000 FROM seq_1_to_100`;
-    const mysqlSchema = schema.replace("SELECT seq, 1000 FROM seq_1_to_100", `VALUES ${Array.from({ length: 100 }, (_, i) => `(${i + 1}, 1000)`).join(", ")}`);
-    const ddl = master.flavor === "mariadb" ? schema : mysqlSchema;
-    await sql(master, ddl);
-    await sql(replica, ddl);
+      INSERT INTO fault_db.accounts (id, balance) VALUES ${Array.from({ length: 100 }, (_, i) => `(${i + 1}, 1000)`).join(", ")}`;
+    await sql(master, schema);
+    await sql(replica, schema);
 
     const sourceProxy = await FaultProxy.start({ host: master.host, port: master.port }, "source");
     const targetProxy = await FaultProxy.start({ host: replica.host, port: replica.port }, "target");
@@ -178,7 +178,8 @@ describeEachBackend("network faults, daemon kills and server restarts under a wr
       );
     }
 
-    const poller = (async () => {
+    let linkStopped: string | undefined;
+    const startPoller = async () => {
       while (polling) {
         const sentAt = Date.now();
         const d = daemon;
@@ -192,21 +193,23 @@ describeEachBackend("network faults, daemon kills and server restarts under a wr
         samples.push(sample);
         if (current) {
           if (sample.status) {
-            current.statesSeen.add(sample.status.state);
+            (current.endAt === undefined ? current.statesDuring : current.statesAfter).add(sample.status.state);
             if (sample.status.lastError) current.errorsSeen.add(sample.status.lastError);
           } else if (/did not answer/.test(sample.error ?? "")) current.unanswered++;
         }
+        if (sample.status?.state === "error") linkStopped ??= `the link stopped (state error) at ${fmtS(sample.at - t0)} s: ${sample.status.lastError}`;
         for (const run of runs) {
           if (run.recoveredAt === undefined && recovered(run, sample)) run.recoveredAt = sample.at;
         }
         await sleep(Math.max(0, POLL_MS - (Date.now() - sentAt)));
       }
-    })();
+    };
+    let poller: Promise<void> = Promise.resolve();
 
     // The workload: direct to the master, reconnecting whenever the master goes away.
     let transactions = 0;
     let workloadErrors = 0;
-    const workload = (async () => {
+    const runWorkload = async () => {
       let conn: mysql.Connection | undefined;
       const started = Date.now();
       for (let i = 0; writing; i++) {
@@ -242,7 +245,8 @@ describeEachBackend("network faults, daemon kills and server restarts under a wr
         }
       }
       await conn?.end().catch(() => undefined);
-    })();
+    };
+    let workload: Promise<void> = Promise.resolve();
 
     // The schedule: network faults alternating between both sides, daemon kills and server restarts.
     const kinds: NetworkKind[] = ["cutAll", "stall", "latency", "halfOpen", "refuse"];
@@ -253,7 +257,7 @@ describeEachBackend("network faults, daemon kills and server restarts under a wr
     shuffle(plan, rnd);
 
     const dumpTable = () => {
-      const header = ["#", "side", "kind", "at (s)", "duration (s)", "recovery (s)", "states seen during fault+recovery", "status unanswered", "detail"];
+      const header = ["#", "side", "kind", "at (s)", "duration (s)", "recovery (s)", "states during fault", "states after", "status unanswered", "detail"];
       const rows = runs.map((r) => [
         String(r.n),
         r.side,
@@ -261,7 +265,8 @@ describeEachBackend("network faults, daemon kills and server restarts under a wr
         fmtS(r.startAt - t0),
         fmtS(r.endAt !== undefined ? r.endAt - r.startAt : undefined),
         r.recoveredAt !== undefined && r.endAt !== undefined ? fmtS(r.recoveredAt - r.endAt) : "NOT RECOVERED",
-        [...r.statesSeen].join(","),
+        [...r.statesDuring].join(",") || "-",
+        [...r.statesAfter].join(",") || "-",
         String(r.unanswered),
         r.detail,
       ]);
@@ -292,11 +297,14 @@ describeEachBackend("network faults, daemon kills and server restarts under a wr
     try {
       await daemon.client().createLink({ name: LINK, source: sourceProxy.rewriteUrl(master.url), target: targetProxy.rewriteUrl(replica.url), include: ["fault_db"], initial: "none" });
       await waitFor("the link to run", async () => (await daemon.client().getLink(LINK)).state === "running");
+      // Only now: rows written before the link's start position would never reach the DR server.
+      poller = startPoller();
+      workload = runWorkload();
       await sleep(1_000);
 
       for (let i = 0; i < plan.length; i++) {
         const p = plan[i];
-        const run: FaultRun = { ...p, n: i + 1, startAt: Date.now(), detail: "", statesSeen: new Set(), errorsSeen: new Set(), unanswered: 0 };
+        const run: FaultRun = { ...p, n: i + 1, startAt: Date.now(), detail: "", statesDuring: new Set(), statesAfter: new Set(), errorsSeen: new Set(), unanswered: 0 };
         runs.push(run);
         current = run;
         if (p.side === "source" || p.side === "target") {
@@ -351,8 +359,10 @@ describeEachBackend("network faults, daemon kills and server restarts under a wr
         run.endAt = Date.now();
         run.masterPosAtEnd = await masterPos();
         const waitUntil = Date.now() + RECOVERY_WAIT_MS;
-        while (run.recoveredAt === undefined && Date.now() < waitUntil) await sleep(50);
+        while (run.recoveredAt === undefined && Date.now() < waitUntil && !linkStopped) await sleep(50);
         current = undefined;
+        console.log(`    progress: #${run.n} ${run.side} ${run.kind} at ${fmtS(run.startAt - t0)} s for ${fmtS(run.endAt - run.startAt)} s: ${run.recoveredAt !== undefined ? `recovered in ${fmtS(run.recoveredAt - run.endAt)} s` : "not recovered yet"}; ${transactions} transactions so far`);
+        if (linkStopped) throw new Error(linkStopped);
         await sleep(200 + Math.floor(rnd() * 800));
       }
       writing = false;
@@ -484,28 +494,47 @@ describeEachBackend("a hung master", (getPair) => {
         );
       }
 
+      // Every expectation is checked and reported together, so one run shows all that is wrong.
+      const problems: string[] = [];
       // 1. Status never hangs.
       const unanswered = during.filter((s) => !s.status);
-      assert.deepEqual(unanswered.map((s) => `t=${((s.sentAt - started) / 1000).toFixed(1)} s: ${s.error}`), [], "GET /v1/links/hung must answer while the master hangs");
+      if (unanswered.length > 0) {
+        problems.push(`GET /v1/links/hung did not answer within ${STATUS_TIMEOUT_MS} ms ${unanswered.length} of ${during.length} times while the master hung (first at t=${((unanswered[0].sentAt - started) / 1000).toFixed(1)} s)`);
+      }
       // 2. Within seconds it says the source is unresponsive, and keeps saying so while the hang lasts.
       const first = during.find((s) => s.status && saysUnresponsive(s.status));
-      assert.ok(first && first.sentAt - started <= UNRESPONSIVE_WITHIN_MS, `no status within ${UNRESPONSIVE_WITHIN_MS / 1000} s of the hang said the source is unresponsive (state "retrying" or "unresponsive" in a field); states seen: ${[...new Set(during.map((s) => s.status?.state ?? "no answer"))].join(", ")}`);
-      const after = during.filter((s) => s.sentAt >= first.sentAt && s.status);
-      const relapsed = after.filter((s) => !saysUnresponsive(s.status!));
-      assert.deepEqual(relapsed.map((s) => `t=${((s.sentAt - started) / 1000).toFixed(1)} s: ${s.status!.state}`), [], "the status went back to looking healthy while the master still hung");
+      if (!first || first.sentAt - started > UNRESPONSIVE_WITHIN_MS) {
+        problems.push(`no status within ${UNRESPONSIVE_WITHIN_MS / 1000} s of the hang said the source is unresponsive (state "retrying" or "unresponsive" in a field); answers seen: ${[...new Set(during.map((s) => (s.status ? `${s.status.state}/${s.status.lastError}` : "no answer")))].join(", ")}`);
+      }
+      if (first) {
+        const later = during.filter((s) => s.sentAt >= first.sentAt && s.status);
+        const relapsed = later.filter((s) => !saysUnresponsive(s.status!));
+        if (relapsed.length > 0) problems.push(`the status went back to looking healthy while the master still hung: ${relapsed.map((s) => `t=${((s.sentAt - started) / 1000).toFixed(1)} s ${s.status!.state}`).join(", ")}`);
+      }
       // 3. The lag grows while nothing arrives (by at least half the time that passed: nothing is applied).
-      const lags = after.filter((s) => typeof s.status!.lagSeconds === "number");
-      assert.ok(lags.length >= 2, `lagSeconds was null during the hang: ${after.map((s) => s.status!.lagSeconds).join(",")}`);
-      const a = lags[0];
-      const b = lags[lags.length - 1];
-      const grew = b.status!.lagSeconds! - a.status!.lagSeconds!;
-      assert.ok(grew >= (b.sentAt - a.sentAt) / 2000, `lagSeconds went from ${a.status!.lagSeconds} to ${b.status!.lagSeconds} over ${((b.sentAt - a.sentAt) / 1000).toFixed(1)} s of hang`);
+      const lags = during.filter((s) => s.status && s.sentAt - started >= 1_000 && typeof s.status.lagSeconds === "number");
+      if (lags.length < 2) {
+        problems.push(`fewer than two answers during the hang carried a lagSeconds (answers: ${during.filter((s) => s.status).map((s) => s.status!.lagSeconds).join(",") || "none"})`);
+      } else {
+        const a = lags[0];
+        const b = lags[lags.length - 1];
+        const grew = b.status!.lagSeconds! - a.status!.lagSeconds!;
+        if (grew < (b.sentAt - a.sentAt) / 2000) problems.push(`lagSeconds went from ${a.status!.lagSeconds} to ${b.status!.lagSeconds} over ${((b.sentAt - a.sentAt) / 1000).toFixed(1)} s of hang`);
+      }
 
       // 4. Afterwards the link recovers by itself.
-      const status = await waitCaughtUp(daemon.client(), "hung", master, 120_000);
-      assert.equal(status.state, "running");
-      assert.equal(status.lastError, null);
-      assert.deepEqual(await tableContents(replica, "hung_db", "t"), await tableContents(master, "hung_db", "t"));
+      const healedAt = Date.now();
+      try {
+        const status = await waitCaughtUp(daemon.client(), "hung", master, 120_000);
+        console.log(`    after the ${fault}: caught up ${((Date.now() - healedAt) / 1000).toFixed(1)} s after it ended; state=${status.state} lastError=${JSON.stringify(status.lastError)}`);
+        if (status.state !== "running") problems.push(`after the hang the link is ${status.state}, not running`);
+        if (status.lastError !== null) problems.push(`after the hang lastError is still ${JSON.stringify(status.lastError)}`);
+        const [m, r] = await Promise.all([tableContents(master, "hung_db", "t"), tableContents(replica, "hung_db", "t")]);
+        if (JSON.stringify(m) !== JSON.stringify(r)) problems.push(`hung_db.t differs after the hang: ${m.length} rows on the master, ${r.length} on the DR server`);
+      } catch (err) {
+        problems.push(`the link did not recover after the hang: ${(err as Error).message}`);
+      }
+      assert.deepEqual(problems, [], `a hung master (${fault}) is not handled as issue 9 asks`);
     });
   }
 });
