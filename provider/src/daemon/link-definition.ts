@@ -42,12 +42,17 @@ export interface LinkRequest {
   onMissingRow?: string;
 }
 
-/** What a client sends to change a running link's selection. */
+/**
+ * What a client sends to change a running link: its selection, or new URLs for its servers (new
+ * credentials, or another address of the same servers; the daemon checks that they are).
+ */
 export interface LinkUpdate {
   include?: string[];
   exclude?: string[];
   overwrite?: boolean;
   onMissingRow?: string;
+  source?: string;
+  target?: string;
 }
 
 const NAME = /^[A-Za-z0-9_-]{1,48}$/;
@@ -97,6 +102,19 @@ export function parseSelection(update: LinkUpdate, current: ObjectSelection): Ob
   validatePatterns(include, "--include");
   validatePatterns(exclude, "--exclude");
   return { include, exclude };
+}
+
+/** The link's servers after an update: the URLs given, else the current addresses. */
+export function parseServers(update: LinkUpdate, current: Pick<LinkDefinition, "source" | "target">): { source: ServerAddress; target: ServerAddress } {
+  return {
+    source: update.source === undefined ? current.source : parseServerUrl(stringValue(update.source, "source URL"), "source URL"),
+    target: update.target === undefined ? current.target : parseServerUrl(stringValue(update.target, "target URL"), "target URL"),
+  };
+}
+
+function stringValue(value: unknown, what: string): string {
+  if (typeof value !== "string") throw new DrError("BAD_INPUT", `The ${what} must be a string such as mysql://user:password@host:port.`);
+  return value;
 }
 
 export function parseOnMissingRow(value: unknown, current: OnMissingRow): OnMissingRow {

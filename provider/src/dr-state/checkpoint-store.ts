@@ -18,6 +18,8 @@ export interface PendingDdl {
 
 export interface Checkpoint {
   sourceGtid: string;
+  /** The identity of the master this link replicates (inspectServer().identity); "" in rows from before it was recorded. */
+  sourceIdentity: string;
   /** The DDL in flight when the previous run stopped: replaying it checks whether it already ran. */
   pendingDdl: PendingDdl | null;
   rowsApplied: number;
@@ -74,6 +76,7 @@ export async function readCheckpoint(conn: Connection, link: string): Promise<Ch
   const state = text(row.pending_ddl_state);
   return {
     sourceGtid: text(row.source_gtid) ?? "",
+    sourceIdentity: text(row.source_identity) ?? "",
     pendingDdl: state === null ? null : (JSON.parse(state) as PendingDdl),
     rowsApplied: Number(row.rows_applied),
     transactionsApplied: Number(row.transactions_applied),
