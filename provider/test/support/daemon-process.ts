@@ -25,12 +25,12 @@ export function tempStateDir(tag: string): string {
 export class DaemonProcess {
   private constructor(readonly stateDir: string, readonly child: ChildProcess, readonly url: string, readonly logFile: string) {}
 
-  /** Starts a daemon on a free port and waits until its control API answers. */
-  static async start(stateDir: string, env: NodeJS.ProcessEnv = {}): Promise<DaemonProcess> {
+  /** Starts a daemon (on a free port unless told where) and waits until its control API answers. */
+  static async start(stateDir: string, env: NodeJS.ProcessEnv = {}, listen = "127.0.0.1:0"): Promise<DaemonProcess> {
     fs.rmSync(path.join(stateDir, STATE_FILES.address), { force: true });
     const logFile = path.join(stateDir, "daemon-test.log");
     const log = fs.openSync(logFile, "a");
-    const child = spawn(process.execPath, [CLI, "daemon", "--listen", "127.0.0.1:0", "--state-dir", stateDir], {
+    const child = spawn(process.execPath, [CLI, "daemon", "--listen", listen, "--state-dir", stateDir], {
       env: { ...process.env, ...env },
       stdio: ["ignore", log, log],
     });
@@ -163,4 +163,22 @@ export function portRefuses(port: number): Promise<boolean> {
     });
     socket.once("error", () => resolve(true));
   });
+}
+
+/** Stops the daemon whose pid file is in the state directory, if one was started there. */
+export async function stopDaemonIn(stateDir: string): Promise<void> {
+  try {
+    const pid = Number(fs.readFileSync(path.join(stateDir, STATE_FILES.pid), "utf8"));
+    process.kill(pid, "SIGTERM");
+    await waitFor("the local daemon to stop", async () => {
+      try {
+        process.kill(pid, 0);
+        return false;
+      } catch {
+        return true;
+      }
+    }, 30_000);
+  } catch {
+    // No daemon was started.
+  }
 }
