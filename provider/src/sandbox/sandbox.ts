@@ -158,7 +158,7 @@ export function sandboxRootPassword(dir: string): string {
 }
 
 /**
- * Gives every root account (TCP and socket) the sandbox's generated password and drops anonymous
+ * Gives every root account that can log in (TCP and socket) the sandbox's generated password and drops anonymous
  * accounts, so nothing logs in without it; does nothing once done. The password file is written
  * first, so a failure midway never leaves a password nobody knows.
  */
@@ -172,7 +172,9 @@ async function secureRootAccounts(dir: string, port: number): Promise<void> {
     // Account changes stay out of the binlog: a reverse link reads this server's binlog after a promotion.
     await conn.query("SET SESSION sql_log_bin = 0 /* mysql-dr sandbox */");
     const [accounts] = await conn.query<mysql.RowDataPacket[]>("SELECT User AS user, Host AS host FROM mysql.user WHERE User IN ('root', '') /* mysql-dr sandbox */");
-    for (const { user, host } of accounts) {
+    // With --skip-name-resolve an account for a host name (root@<hostname>) matches no client, and the
+    // server cannot alter it either: only addresses, localhost and patterns can log in.
+    for (const { user, host } of accounts.filter((a) => net.isIP(a.host) !== 0 || a.host === "localhost" || a.host.includes("%"))) {
       if (user === "") await conn.query("DROP USER ''@? /* mysql-dr sandbox */", [host]);
       else await conn.query("ALTER USER 'root'@? IDENTIFIED BY ? /* mysql-dr sandbox */", [host, password]);
     }
