@@ -6,6 +6,7 @@
 import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { OWNER_MARKER } from "../../src/pulumi/local-server";
 import { pickFreePort } from "../../src/sandbox/sandbox";
 import { portRefuses, sql, stopDaemonIn, tempStateDir } from "../support/daemon-process";
 import { type DynamicProviderHost, type Registration, type Step, type TestEngine, type WireMap, stripSecrets } from "../support/pulumi-engine";
@@ -73,6 +74,7 @@ describeEachBackend("local DrInstance data directory through the dynamic-provide
     const password = () => (stripSecrets(engine.resources()[0].outputs.connection) as { password: string }).password;
     await engine.up([await drInstance(".dr/own", port, false)]);
     const first = password();
+    assert.ok(fs.existsSync(path.join(dir, ".dr", "own", OWNER_MARKER)), "the provider marks the directory it created");
     await engine.destroy();
     assert.ok(fs.existsSync(path.join(dir, ".dr", "own", "data")), "deleteData false keeps the data");
 
