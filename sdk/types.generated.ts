@@ -211,11 +211,11 @@ export interface CopyProgress {
 
 /** The inputs of a DrInstance. */
 export interface DrInstanceArgs {
-  /** The master this instance is a copy of. */
+  /** The master this instance is a copy of. Changing only its credentials (user, password), or its address to one that reaches the same server (same server identity), updates the instance in place; another server replaces it. */
   master: pulumi.Input<ServerConnectionInput>;
-  /** An existing server to use as the DR copy. Give exactly one of server and local. */
+  /** An existing server to use as the DR copy. Give exactly one of server and local. Changing only its credentials, or its address to one that reaches the same server, updates the instance in place; another server replaces it. */
   server?: pulumi.Input<ServerConnectionInput>;
-  /** The embedded default: a local server the provider starts. Give exactly one of server and local. */
+  /** The embedded default: a local server the provider starts, with a generated root password (in the `connection` output). Give exactly one of server and local. Changing its port or dataDir replaces the instance; deleteData is an update. */
   local?: pulumi.Input<LocalServerInput>;
   /** "replica": read-only copy. Change to "primary" to promote it; going back is not supported (failback is a later feature). */
   role?: pulumi.Input<"replica" | "primary">;
@@ -227,7 +227,7 @@ export interface DrInstanceArgs {
 export interface DrInstanceOutputs {
   /** The master this instance is a copy of. */
   master: ServerConnection;
-  /** How the provider and SyncLink reach the DR server. */
+  /** How the provider and SyncLink reach the DR server; for a local server, as root with its generated password. */
   connection: ServerConnection;
   /** "mysql" or "mariadb", detected from the server. */
   flavor: string;
@@ -247,11 +247,15 @@ export interface DrInstanceOutputs {
   unappliedGtid?: string;
   /** Forced promotion only: what may have been lost, as far as it can be known without the master; absent after a planned promotion (nothing is lost). */
   dataLoss?: DataLoss;
+  /** The master's server identity (server_uuid, or host name, data directory and server id), recorded so that a changed master address can be told to reach the same server. */
+  masterIdentity?: string;
+  /** The DR server's server identity, recorded for the same reason. */
+  serverIdentity?: string;
 }
 
 /** The inputs of a SyncLink. */
 export interface SyncLinkArgs {
-  /** The DrInstance to keep in sync (pass the resource; the SDK passes its id and connections). */
+  /** The DrInstance to keep in sync (pass the resource; the SDK passes its id and connections). Another DrInstance replaces the link; the same one with new credentials or a new address of the same servers updates the running link in place, from its checkpoint. */
   instance: pulumi.Input<InstanceReferenceInput>;
   /** Which databases and tables replicate; omit for the whole instance. Changing it updates the running link: newly selected tables are copied, then streamed. */
   objects?: pulumi.Input<ObjectSelectionInput>;
@@ -261,7 +265,7 @@ export interface SyncLinkArgs {
   onMissingRow?: pulumi.Input<"error" | "skip-and-count">;
   /** The link's name in the daemon and in mysql_dr.checkpoint on the DR server; defaults to the resource's name. */
   linkName?: pulumi.Input<string>;
-  /** A daemon running elsewhere. Default: a local daemon that the provider starts in its own session (it outlives the deployment) and that later runs reuse. */
+  /** A daemon running elsewhere. Default: a local daemon that the provider starts in its own session (it outlives the deployment), with only the environment it needs, and that later runs reuse. Another daemon (URL) replaces the link; a new token is an update. */
   daemon?: pulumi.Input<DaemonConnectionInput>;
 }
 

@@ -118,6 +118,14 @@ export function parseSelection(update: LinkUpdate, current: ObjectSelection): Ob
   return { include, exclude };
 }
 
+/** The link's servers after an update: the URLs given, else the current addresses. */
+export function parseServers(update: LinkUpdate, current: Pick<LinkDefinition, "source" | "target">): { source: ServerAddress; target: ServerAddress } {
+  return {
+    source: update.source === undefined ? current.source : parseServerRequest(update.source, "source"),
+    target: update.target === undefined ? current.target : parseServerRequest(update.target, "target"),
+  };
+}
+
 export function parseOnMissingRow(value: unknown, current: OnMissingRow): OnMissingRow {
   if (value === undefined) return current;
   if (!(ON_MISSING_ROW as readonly unknown[]).includes(value)) {

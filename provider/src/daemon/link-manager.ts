@@ -11,9 +11,9 @@ import { type VerifyReport, verify } from "../verify/verifier";
 import { type Connection, openConnection } from "../core/db";
 import { DrError } from "../core/errors";
 import { type ServerFacts, checkSource, checkTarget, currentGtidPosition, inspectServer } from "../core/server-inspector";
-import { deleteCheckpoint, fencedLinks, initCheckpoint, lockName } from "../dr-state/checkpoint-store";
+import { deleteCheckpoint, fencedLinks, initCheckpoint, lockName, readCheckpoint } from "../dr-state/checkpoint-store";
 import { HEARTBEAT_TABLE, heartbeatKey } from "../stream/heartbeat";
-import { type LinkDefinition, parseLinkRequest, parseOnMissingRow, parseSelection, validateLinkName } from "./link-definition";
+import { type LinkDefinition, parseLinkRequest, parseOnMissingRow, parseSelection, parseServers, validateLinkName } from "./link-definition";
 import { type LinkRunnerHooks, type LinkStatus, LinkRunner } from "./link-runner";
 import type { LinkStore } from "./link-store";
 import type { LinkRequest, LinkUpdate, VerifyRequest } from "./request-schemas";
@@ -69,21 +69,24 @@ export class LinkManager {
   }
 
   /**
-   * Changes the selection of a running link. Tables that become selected are created on the DR
-   * server and copied, then join the stream; the other tables are not disturbed.
+   * Changes a running link: its selection, or its servers' URLs. Tables that become selected are
+   * created on the DR server and copied, then join the stream; the other tables are not disturbed.
+   * New URLs (a rotated password, another address) must reach the same master and DR server.
    */
   async update(name: string, update: LinkUpdate): Promise<LinkStatus> {
     const runner = this.runner(name);
     const def = runner.definition;
     const selection = parseSelection(update ?? {}, def.objects);
     const onMissingRow = parseOnMissingRow(update?.onMissingRow, def.onMissingRow);
+    const servers = parseServers(update ?? {}, def);
     const previous = new ObjectFilter(def.objects);
-    await withServers(def, async ({ source, target, sourceFacts }) => {
+    await withServers({ ...def, ...servers }, async ({ source, target, sourceFacts }) => {
+      await checkSameServers(def.name, servers, target, sourceFacts);
       const added = (await listSelectedTables(source, new ObjectFilter(selection), sourceFacts.flavor)).filter((t) => !previous.tableSelected(t.db, t.table));
       await refuseUnsafeTables(added, target, sourceFacts.flavor);
       await checkTargetTables(target, added, update.overwrite === true);
       const units = await planCopyUnits(source, added, def.copyParallelism);
-      // The runner reads the copy plan when it starts: stop it while the plan grows.
+      // The runner reads the copy plan and the URLs when it starts: stop it while they change.
       await runner.stop("starting");
       try {
         await prepareTargetTables(source, target, added, update.overwrite === true);
@@ -92,6 +95,8 @@ export class LinkManager {
         if (units.length) runner.planCopy();
         def.objects = selection;
         def.onMissingRow = onMissingRow;
+        def.source = servers.source;
+        def.target = servers.target;
         this.persist();
       } finally {
         if (!def.paused) runner.start();
@@ -183,6 +188,21 @@ async function withServers<T>(def: LinkDefinition, work: (s: ServerSessions) => 
     return await work({ source, target, sourceFacts });
   } finally {
     await Promise.all(connections.map((c) => c.end().catch(() => undefined)));
+  }
+}
+
+/**
+ * A link's servers, reached through (possibly new) URLs, are still its own: the DR server holds
+ * this link's checkpoint, and the master is the one that checkpoint was recorded for.
+ */
+async function checkSameServers(link: string, servers: Pick<LinkDefinition, "source" | "target">, target: Connection, sourceFacts: ServerFacts): Promise<void> {
+  const checkpoint = await readCheckpoint(target, link);
+  if (!checkpoint) {
+    throw new DrError("PRECONDITION", `The target server at ${formatHostPort(servers.target)} holds no checkpoint of link ${link}, so it is not this link's DR server; give the DR server's address, or create a new link for another server.`);
+  }
+  // A row from before identities were recorded cannot tell which master it came from: accepted.
+  if (checkpoint.sourceIdentity !== "" && checkpoint.sourceIdentity !== sourceFacts.identity) {
+    throw new DrError("PRECONDITION", `The source server at ${formatHostPort(servers.source)} is not the master link ${link} replicates (its identity is ${sourceFacts.identity}, the link's master is ${checkpoint.sourceIdentity}); give that master's address, or create a new link for another master.`);
   }
 }
 

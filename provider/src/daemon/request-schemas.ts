@@ -69,12 +69,18 @@ export const LINK_REQUEST_SCHEMA: BodySchema<LinkRequest> = {
   },
 };
 
-/** What a client sends to change a running link (PATCH /v1/links/NAME). */
+/**
+ * What a client sends to change a running link (PATCH /v1/links/NAME): its selection, or its
+ * servers' connections (new credentials, or another address of the same servers; the daemon
+ * checks that they are).
+ */
 export interface LinkUpdate {
   include?: string[];
   exclude?: string[];
   overwrite?: boolean;
   onMissingRow?: string;
+  source?: ServerRequest;
+  target?: ServerRequest;
 }
 
 export const LINK_UPDATE_SCHEMA: BodySchema<LinkUpdate> = {
@@ -86,6 +92,8 @@ export const LINK_UPDATE_SCHEMA: BodySchema<LinkUpdate> = {
     exclude: PATTERNS,
     overwrite: { type: "boolean" },
     onMissingRow: { type: "string" },
+    source: SERVER,
+    target: SERVER,
   },
 };
 

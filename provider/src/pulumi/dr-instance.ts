@@ -1,24 +1,22 @@
 /**
- * DrInstance handlers: thin over the sandbox, the server inspector and the promoter. `server`
- * mode checks an existing server and makes it read-only; `local` mode starts a local server
- * through the sandbox code. Changing `role` to "primary" promotes it.
+ * DrInstance handlers: thin over the local server, the server inspector and the promoter. `server`
+ * mode checks an existing server and makes it read-only; `local` mode starts a local server.
+ * Changing `role` to "primary" promotes it; changing credentials, or an address that reaches the
+ * same server, re-checks it in place.
  */
 import * as crypto from "node:crypto";
-import * as fs from "node:fs";
-import * as path from "node:path";
+import { formatHostPort } from "../core/connection-url";
 import { openConnection } from "../core/db";
 import { DrError } from "../core/errors";
 import { checkSource, checkTarget, inspectServer } from "../core/server-inspector";
 import { type DataLoss, promote, setReadOnly } from "../promote/promoter";
-import { startSandbox, stopSandbox } from "../sandbox/sandbox";
 import type { DrInstanceOutputs as GeneratedOutputs, LocalServer, PromotionOptions, ServerConnection } from "../../../sdk/types.generated";
-import { toAddress } from "./connections";
-import { diffInputs } from "./resource-diff";
+import { connectionChange, identityAt, toAddress } from "./connections";
+import { removeLocalServer, startLocalServer } from "./local-server";
+import { type DiffResult, diffInputs } from "./resource-diff";
 import { type CheckFailure, validateInputs } from "./schema";
 
 const RESOURCE = "DrInstance";
-const LOCAL_USER = "root";
-const LOCAL_HOST = "127.0.0.1";
 
 /** The checked inputs (defaults filled), as plain values. */
 export interface DrInstanceInputs {
@@ -40,22 +38,47 @@ export async function check(_olds: unknown, news: Record<string, unknown>): Prom
   return { inputs, failures };
 }
 
-export async function diff(_id: string, olds: DrInstanceOutputs, news: DrInstanceInputs) {
+export async function diff(_id: string, olds: DrInstanceOutputs, news: DrInstanceInputs): Promise<DiffResult> {
+  return planInstanceChange(olds, news);
+}
+
+/**
+ * Only another server replaces the instance. Credentials (user, password, TLS) and an address that
+ * reaches the same server (same identity as recorded) are updated in place; a new local port or
+ * data directory is a new server. A changed address is looked up read-only (diff also runs in
+ * previews); when it cannot be reached the plan is an update, which refuses another server.
+ */
+async function planInstanceChange(olds: DrInstanceOutputs, news: DrInstanceInputs): Promise<DiffResult> {
   const result = diffInputs(RESOURCE, olds as never, news as never);
-  // local.deleteData only matters at delete time: changing it is an update, not a new server.
-  const sameServer = olds.local && news.local && olds.local.port === news.local.port && olds.local.dataDir === news.local.dataDir;
-  if (sameServer) result.replaces = result.replaces.filter((k) => k !== "local");
-  result.deleteBeforeReplace = result.replaces.length > 0;
-  return result;
+  const replaces: string[] = [];
+  if (olds.local || news.local) {
+    const sameLocal = olds.local && news.local && olds.local.port === news.local.port && olds.local.dataDir === news.local.dataDir;
+    if (!sameLocal) replaces.push("local");
+  }
+  const recorded = { master: olds.masterIdentity, server: olds.serverIdentity };
+  for (const key of ["master", "server"] as const) {
+    if (await reachesAnotherServer(olds[key], news[key], recorded[key], key)) replaces.push(key);
+  }
+  return { changes: result.changes, replaces, deleteBeforeReplace: replaces.length > 0 };
+}
+
+async function reachesAnotherServer(old: ServerConnection | undefined, next: ServerConnection | undefined, recordedIdentity: string | undefined, role: string): Promise<boolean> {
+  const change = connectionChange(old, next);
+  if (change !== "address") return false;
+  // State recorded before identities were kept cannot tell: a new address is taken as another server.
+  if (!old || !next || recordedIdentity === undefined) return true;
+  const identity = await identityAt(next, role);
+  return identity !== undefined && identity !== recordedIdentity;
 }
 
 export async function create(inputs: DrInstanceInputs): Promise<{ id: string; outs: DrInstanceOutputs }> {
   if (inputs.role === "primary") throw new DrError("BAD_INPUT", "role must be \"replica\" when the instance is created; change it to \"primary\" later to promote.");
+  const id = crypto.randomUUID();
   const undo: (() => Promise<void>)[] = [];
   try {
-    const connection = inputs.local ? await startLocal(inputs.local, undo) : inputs.server!;
+    const connection = inputs.local ? await startLocalServer(inputs.local, id, undo) : inputs.server!;
     const outs = await describe(inputs, connection, true);
-    return { id: crypto.randomUUID(), outs };
+    return { id, outs };
   } catch (err) {
     for (const step of undo.reverse()) await step().catch(() => undefined);
     throw err;
@@ -76,10 +99,18 @@ export async function update(_id: string, olds: DrInstanceOutputs, news: DrInsta
   if (olds.role === "primary" && news.role === "replica") {
     throw new DrError("BAD_INPUT", "role cannot go back from \"primary\" to \"replica\": resynchronizing the old master (failback) is not supported yet; create a new DrInstance instead.");
   }
-  const outs: DrInstanceOutputs = { ...olds, ...news, connection: olds.connection };
+  // A local server keeps its generated password; an existing server is reached as the inputs now say.
+  const connection = news.server ?? olds.connection;
+  const outs: DrInstanceOutputs = { ...olds, ...news, connection };
+  if (connectionChange(olds.master, news.master) !== "none" || connectionChange(olds.server, news.server) !== "none") {
+    const rechecked = await describe(news, connection, olds.role === "replica");
+    refuseAnotherServer("master", news.master, olds.masterIdentity, rechecked.masterIdentity);
+    refuseAnotherServer("DR server", connection, olds.serverIdentity, rechecked.serverIdentity);
+    Object.assign(outs, rechecked);
+  }
   if (olds.role === "replica" && news.role === "primary") {
     const result = await promote({
-      target: toAddress(olds.connection),
+      target: toAddress(connection),
       master: toAddress(news.master),
       timeoutSeconds: news.promotion?.timeoutSeconds,
       allowDataLoss: news.promotion?.allowDataLoss,
@@ -94,27 +125,19 @@ function lossOutput(loss: DataLoss): DrInstanceOutputs["dataLoss"] {
   return { atLeastTransactions: loss.atLeastTransactions, summary: loss.summary, ...(loss.unknownSince ? { unknownSince: loss.unknownSince } : {}) };
 }
 
-export async function remove(_id: string, props: DrInstanceOutputs): Promise<void> {
-  if (!props.local) return;
-  const dir = path.resolve(props.local.dataDir);
-  await stopSandbox({ name: sandboxName(dir), dir });
-  if (props.local.deleteData) fs.rmSync(dir, { recursive: true, force: true });
+export async function remove(id: string, props: DrInstanceOutputs): Promise<void> {
+  if (props.local) await removeLocalServer(props.local, id);
 }
 
-/** Starts the local server (recording how to undo it) and returns how to reach it. */
-async function startLocal(local: LocalServer, undo: (() => Promise<void>)[]): Promise<ServerConnection> {
-  const dir = path.resolve(local.dataDir);
-  const existed = fs.existsSync(dir);
-  undo.push(async () => {
-    await stopSandbox({ name: sandboxName(dir), dir });
-    if (!existed) fs.rmSync(dir, { recursive: true, force: true });
-  });
-  const info = await startSandbox({ name: sandboxName(dir), port: local.port, dir });
-  return { host: LOCAL_HOST, port: info.port, user: LOCAL_USER, password: "" };
+/** An update that reaches another server than the one recorded would silently swap the instance's servers. */
+function refuseAnotherServer(role: string, connection: ServerConnection, recorded: string | undefined, found: string): void {
+  if (recorded !== undefined && recorded !== found) {
+    throw new DrError("PRECONDITION", `The ${role} at ${formatHostPort(toAddress(connection))} is another server than this DrInstance's (identity ${found}, recorded ${recorded}); give that server's address, or replace the DrInstance to use another server.`);
+  }
 }
 
 /** Checks master and DR server ("save and verify") and, for a replica, makes the DR server read-only. */
-async function describe(inputs: DrInstanceInputs, connection: ServerConnection, makeReadOnly: boolean): Promise<DrInstanceOutputs> {
+async function describe(inputs: DrInstanceInputs, connection: ServerConnection, makeReadOnly: boolean): Promise<DrInstanceOutputs & { masterIdentity: string; serverIdentity: string }> {
   const master = await openConnection(toAddress(inputs.master), "source");
   try {
     const dr = await openConnection(toAddress(connection), "DR");
@@ -129,7 +152,9 @@ async function describe(inputs: DrInstanceInputs, connection: ServerConnection, 
         flavor: drFacts.flavor,
         version: drFacts.version,
         endpoint: { host: connection.host, port: connection.port ?? 3306 },
-        readOnly: true,
+        readOnly: makeReadOnly || drFacts.readOnly,
+        masterIdentity: masterFacts.identity,
+        serverIdentity: drFacts.identity,
       };
     } finally {
       dr.destroy();
@@ -137,8 +162,4 @@ async function describe(inputs: DrInstanceInputs, connection: ServerConnection, 
   } finally {
     master.destroy();
   }
-}
-
-function sandboxName(dir: string): string {
-  return `dr-${crypto.createHash("sha256").update(dir).digest("hex").slice(0, 12)}`;
 }

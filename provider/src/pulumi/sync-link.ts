@@ -1,14 +1,17 @@
 /**
  * SyncLink handlers: thin over the daemon's control API. Create registers the link (the daemon
- * runs the prechecks before anything is written); changing `objects` or `onMissingRow` updates the running link;
- * delete removes the link and leaves the data; read refreshes state and lag.
+ * runs the prechecks before anything is written); changing `objects`, `onMissingRow`, the
+ * instance's credentials or addresses, or the daemon's token updates the running link; delete
+ * removes the link and leaves the data; read refreshes state and lag.
  */
+import { isDeepStrictEqual } from "node:util";
 import { DrError } from "../core/errors";
+import type { LinkUpdate } from "../daemon/request-schemas";
 import type { LinkStatus } from "../daemon/link-runner";
 import type { DaemonConnection, InstanceReference, ObjectSelection, SyncLinkOutputs as GeneratedOutputs } from "../../../sdk/types.generated";
-import { toAddress } from "./connections";
+import { connectionChange, toAddress } from "./connections";
 import { daemonClient } from "./local-daemon";
-import { diffInputs } from "./resource-diff";
+import { type DiffResult, diffInputs } from "./resource-diff";
 import { type CheckFailure, validateInputs } from "./schema";
 
 const RESOURCE = "SyncLink";
@@ -30,9 +33,28 @@ export async function check(_olds: unknown, news: Record<string, unknown>): Prom
   return validateInputs(RESOURCE, news);
 }
 
-export async function diff(_id: string, olds: SyncLinkOutputs, news: SyncLinkInputs) {
+export async function diff(_id: string, olds: SyncLinkOutputs, news: SyncLinkInputs): Promise<DiffResult> {
+  return planLinkChange(olds, news);
+}
+
+/**
+ * Another DrInstance, daemon or link name replaces the link; the same DrInstance reached with new
+ * credentials or at another address of the same servers, or a new daemon token, updates it in
+ * place (the DrInstance's own diff decided "same servers": its id stays; the daemon checks again).
+ */
+function planLinkChange(olds: SyncLinkOutputs, news: SyncLinkInputs): DiffResult {
   // initialSync only matters when the link is created.
-  return diffInputs(RESOURCE, olds as never, news as never, ["initialSync"]);
+  const result = diffInputs(RESOURCE, olds as never, news as never, ["initialSync"]);
+  const replaces = [...result.replaces];
+  if (isAnotherInstance(olds.instance, news.instance)) replaces.push("instance");
+  if (olds.daemon?.url !== news.daemon?.url) replaces.push("daemon");
+  return { changes: result.changes, replaces, deleteBeforeReplace: replaces.length > 0 };
+}
+
+function isAnotherInstance(old: InstanceReference, next: InstanceReference): boolean {
+  if (old.id !== undefined && next.id !== undefined) return old.id !== next.id;
+  // Without ids (state written by hand or by an old SDK), only a new address can mean another server.
+  return connectionChange(old.master, next.master) === "address" || connectionChange(old.connection, next.connection) === "address";
 }
 
 export async function create(inputs: SyncLinkInputs): Promise<{ id: string; outs: SyncLinkOutputs }> {
@@ -62,9 +84,23 @@ export async function read(id: string, props: SyncLinkOutputs): Promise<{ id?: s
 }
 
 export async function update(_id: string, olds: SyncLinkOutputs, news: SyncLinkInputs): Promise<{ outs: SyncLinkOutputs }> {
+  // A new daemon token is simply used from now on.
   const client = await daemonClient(news.daemon);
-  const status = await client.updateLink(news.linkName, { include: news.objects?.include ?? [], exclude: news.objects?.exclude ?? [], onMissingRow: news.onMissingRow });
+  const change = linkUpdate(olds, news);
+  const status = change ? await client.updateLink(news.linkName, change) : await client.getLink(news.linkName);
   return { outs: outputs({ ...news, initialSync: olds.initialSync }, client.url, status) };
+}
+
+/** What the running link must change, or undefined when nothing the daemon holds changed. */
+function linkUpdate(olds: SyncLinkOutputs, news: SyncLinkInputs): LinkUpdate | undefined {
+  const selection = (s: SyncLinkInputs) => ({ include: s.objects?.include ?? [], exclude: s.objects?.exclude ?? [] });
+  const update: LinkUpdate = {
+    ...(isDeepStrictEqual(selection(olds), selection(news)) ? {} : selection(news)),
+    ...(olds.onMissingRow === news.onMissingRow ? {} : { onMissingRow: news.onMissingRow }),
+    ...(connectionChange(olds.instance.master, news.instance.master) === "none" ? {} : { source: toAddress(news.instance.master) }),
+    ...(connectionChange(olds.instance.connection, news.instance.connection) === "none" ? {} : { target: toAddress(news.instance.connection) }),
+  };
+  return Object.keys(update).length > 0 ? update : undefined;
 }
 
 export async function remove(_id: string, props: SyncLinkOutputs): Promise<void> {

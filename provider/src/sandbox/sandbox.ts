@@ -26,6 +26,11 @@ export interface SandboxOptions {
   serverBinary?: string;
   /** Offer TLS with this certificate (PEM file paths, the server's ssl_ca, ssl_cert, ssl_key). */
   tls?: SandboxTls;
+  /**
+   * Give root a generated password on the first start instead of none (DrInstance `local`). It is
+   * kept in the sandbox directory (mode 0600, beside the data it guards) so later starts can log in.
+   */
+  secureRoot?: boolean;
 }
 
 export interface SandboxTls {
@@ -41,7 +46,7 @@ export interface SandboxInfo {
   pid: number;
   flavor: Flavor;
   version: string;
-  /** mysql://root@127.0.0.1:PORT (root has an empty password and listens on loopback only). */
+  /** mysql://root@127.0.0.1:PORT (loopback only; root's password is empty unless secureRoot, see sandboxRootPassword). */
   url: string;
 }
 
@@ -81,7 +86,10 @@ const FILES = {
   initLog: "init.log",
   initSql: "init.sql",
   info: "sandbox.json",
+  rootPassword: "root-password",
 } as const;
+
+const ROOT_PASSWORD_BYTES = 24;
 
 /** The content of DIR/sandbox.json. */
 interface SandboxRecord {
@@ -110,7 +118,8 @@ export async function startSandbox(opts: SandboxOptions): Promise<SandboxInfo> {
         `sandbox ${name} is already running on port ${record.port}; stop it before starting it on port ${opts.port}`,
       );
     }
-    await waitForServer(record.port, SERVER_START_TIMEOUT_MS);
+    await waitForServer(record.port, SERVER_START_TIMEOUT_MS, { password: sandboxRootPassword(dir) });
+    if (opts.secureRoot) await secureRootAccounts(dir, record.port);
     return toInfo(record, dir, running);
   }
 
@@ -127,7 +136,8 @@ export async function startSandbox(opts: SandboxOptions): Promise<SandboxInfo> {
   fs.mkdirSync(path.join(dir, FILES.tmp), { recursive: true, mode: 0o700 });
 
   const pid = await launchServer(binary, dir, port, opts.tls);
-  const version = await queryVersion(port);
+  if (opts.secureRoot) await secureRootAccounts(dir, port);
+  const version = await queryVersion(port, sandboxRootPassword(dir));
   const fresh: SandboxRecord = { name, port, flavor: binary.flavor, version, dir };
   writeRecord(dir, fresh);
   return toInfo(fresh, dir, pid);
@@ -144,6 +154,44 @@ export async function stopSandbox(opts: { name: string; dir?: string; stateDir?:
   signal(pid, "SIGKILL");
   if (await waitForExit(pid, KILL_WAIT_MS)) return;
   throw new DrError("INTERNAL", `sandbox ${name} (pid ${pid}) did not exit after SIGKILL`);
+}
+
+/** root's password on a sandbox started with secureRoot; "" on others. */
+export function sandboxRootPassword(dir: string): string {
+  try {
+    return fs.readFileSync(path.join(path.resolve(dir), FILES.rootPassword), "utf8").trim();
+  } catch {
+    return "";
+  }
+}
+
+/**
+ * Gives every root account that can log in (TCP and socket) the sandbox's generated password and drops anonymous
+ * accounts, so nothing logs in without it; does nothing once done. The password file is written
+ * first, so a failure midway never leaves a password nobody knows.
+ */
+async function secureRootAccounts(dir: string, port: number): Promise<void> {
+  if (sandboxRootPassword(dir) !== "") return;
+  const password = crypto.randomBytes(ROOT_PASSWORD_BYTES).toString("base64url");
+  const file = path.join(dir, FILES.rootPassword);
+  const conn = await mysql.createConnection({ host: SANDBOX_HOST, port, user: "root", password: "", connectTimeout: CONNECT_TIMEOUT_MS });
+  try {
+    fs.writeFileSync(file, password + "\n", { mode: 0o600 });
+    // Account changes stay out of the binlog: a reverse link reads this server's binlog after a promotion.
+    await conn.query("SET SESSION sql_log_bin = 0 /* mysql-dr sandbox */");
+    const [accounts] = await conn.query<mysql.RowDataPacket[]>("SELECT User AS user, Host AS host FROM mysql.user WHERE User IN ('root', '') /* mysql-dr sandbox */");
+    // With --skip-name-resolve an account for a host name (root@<hostname>) matches no client, and the
+    // server cannot alter it either: only addresses, localhost and patterns can log in.
+    for (const { user, host } of accounts.filter((a) => net.isIP(a.host) !== 0 || a.host === "localhost" || a.host.includes("%"))) {
+      if (user === "") await conn.query("DROP USER ''@? /* mysql-dr sandbox */", [host]);
+      else await conn.query("ALTER USER 'root'@? IDENTIFIED BY ? /* mysql-dr sandbox */", [host, password]);
+    }
+  } catch (err) {
+    fs.rmSync(file, { force: true });
+    throw new DrError("PRECONDITION", `Setting root's password on the sandbox server on port ${port} failed (${errorMessage(err)}); check its log in ${dir}.`, { cause: err });
+  } finally {
+    await conn.end().catch(() => undefined);
+  }
 }
 
 /** The running sandbox, or undefined when it is not running (or was never started). */
@@ -501,7 +549,7 @@ async function launchServer(binary: ServerBinary, dir: string, port: number, tls
   child.unref();
 
   try {
-    await waitForServer(port, SERVER_START_TIMEOUT_MS, { stillRunning: () => exited === undefined });
+    await waitForServer(port, SERVER_START_TIMEOUT_MS, { password: sandboxRootPassword(dir), stillRunning: () => exited === undefined });
   } catch (err) {
     if (exited === undefined && child.pid !== undefined) {
       signal(child.pid, "SIGKILL");
@@ -516,8 +564,8 @@ async function launchServer(binary: ServerBinary, dir: string, port: number, tls
   return child.pid;
 }
 
-async function queryVersion(port: number): Promise<string> {
-  const conn = await mysql.createConnection({ host: SANDBOX_HOST, port, user: "root", password: "", connectTimeout: CONNECT_TIMEOUT_MS });
+async function queryVersion(port: number, password: string): Promise<string> {
+  const conn = await mysql.createConnection({ host: SANDBOX_HOST, port, user: "root", password, connectTimeout: CONNECT_TIMEOUT_MS });
   try {
     const [rows] = await conn.query<mysql.RowDataPacket[]>("SELECT VERSION() AS v /* mysql-dr sandbox */");
     return String(rows[0].v);

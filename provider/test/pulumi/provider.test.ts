@@ -11,8 +11,8 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { DaemonClient } from "../../src/cli/daemon-client";
 import { STATE_FILES } from "../../src/core/state-dir";
-import { DaemonProcess, portRefuses, sql, tableContents, tempStateDir, waitFor } from "../support/daemon-process";
-import { CheckFailedError, type DynamicProviderHost, type Registration, type Step, type TestEngine, isSecret } from "../support/pulumi-engine";
+import { DaemonProcess, portRefuses, sql, stopDaemonIn, tableContents, tempStateDir, waitFor } from "../support/daemon-process";
+import { CheckFailedError, type DynamicProviderHost, type Registration, type Step, type TestEngine, type WireValue, isSecret, stripSecrets } from "../support/pulumi-engine";
 import { captureExample, programFolder, startHost } from "../support/pulumi-programs";
 import { type TestServer, describeEachBackend } from "../support/servers";
 
@@ -60,6 +60,12 @@ describeEachBackend("pulumi provider through the dynamic-provider host", (getPai
     return new DaemonClient({ stateDir });
   }
 
+  /** The local DrInstance's server, reached as its (secret) connection output says. */
+  function localServer(connection: WireValue, port: number): TestServer {
+    const { user, password } = stripSecrets(connection) as { user: string; password: string };
+    return { ...master, port, user, password, url: `mysql://${user}@127.0.0.1:${port}` };
+  }
+
   it("quickstart: preview, up, up again, change objects, refresh, promote and destroy", async function () {
     this.timeout(300_000);
     const dir = programFolder("quickstart");
@@ -77,7 +83,11 @@ describeEachBackend("pulumi provider through the dynamic-provider host", (getPai
     assert.ok(await portRefuses(drPort));
 
     assert.deepEqual(ops(await engine.up(v1)), { "orders-dr": "create", "orders-sync": "create" });
-    const dr: TestServer = { ...master, port: drPort, user: "root", password: "", url: `mysql://root@127.0.0.1:${drPort}` };
+    const connection = engine.resources().find((r) => r.urn.endsWith("::orders-dr"))!.outputs.connection;
+    assert.ok(isSecret(connection), "the local server's connection is a secret output");
+    const dr = localServer(connection, drPort);
+    assert.ok(dr.password.length >= 20, "the local server's root has a generated password");
+    await assert.rejects(sql({ ...dr, password: "" }, "SELECT 1"), /Access denied/, "root without the password is refused");
     assert.equal(Number((await sql(dr, "SELECT @@GLOBAL.read_only AS ro"))[0].ro), 1, "the DR instance is read-only");
     await waitFor("the link to be in sync", async () => {
       const s = await daemon().getLink("orders-sync");
@@ -141,7 +151,7 @@ describeEachBackend("pulumi provider through the dynamic-provider host", (getPai
     }, 120_000);
     await sql(master, "INSERT INTO payments.t VALUES (3)");
     assert.deepEqual(ops(await engine.up(await capture({ role: "primary" }))), { "payments-dr": "update", "payments-sync": "same" });
-    const dr: TestServer = { ...master, port: drPort, user: "root", password: "", url: `mysql://root@127.0.0.1:${drPort}` };
+    const dr = localServer(engine.resources().find((r) => r.urn.endsWith("::payments-dr"))!.outputs.connection, drPort);
     assert.deepEqual(await tableContents(dr, "payments", "t"), await tableContents(master, "payments", "t"), "nothing lost");
     const promoted = engine.resources().find((r) => r.urn.endsWith("::payments-dr"))!.outputs;
     assert.equal(promoted.role, "primary");
@@ -231,21 +241,4 @@ async function freePort(): Promise<number> {
       server.close(() => resolve(port));
     });
   });
-}
-
-async function stopDaemonIn(stateDir: string): Promise<void> {
-  try {
-    const pid = Number(fs.readFileSync(path.join(stateDir, STATE_FILES.pid), "utf8"));
-    process.kill(pid, "SIGTERM");
-    await waitFor("the local daemon to stop", async () => {
-      try {
-        process.kill(pid, 0);
-        return false;
-      } catch {
-        return true;
-      }
-    }, 30_000);
-  } catch {
-    // No daemon was started.
-  }
 }

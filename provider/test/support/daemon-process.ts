@@ -171,3 +171,21 @@ export function portRefuses(port: number): Promise<boolean> {
     socket.once("error", () => resolve(true));
   });
 }
+
+/** Stops the daemon whose pid file is in the state directory, if one was started there. */
+export async function stopDaemonIn(stateDir: string): Promise<void> {
+  try {
+    const pid = Number(fs.readFileSync(path.join(stateDir, STATE_FILES.pid), "utf8"));
+    process.kill(pid, "SIGTERM");
+    await waitFor("the local daemon to stop", async () => {
+      try {
+        process.kill(pid, 0);
+        return false;
+      } catch {
+        return true;
+      }
+    }, 30_000);
+  } catch {
+    // No daemon was started.
+  }
+}
