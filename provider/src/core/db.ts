@@ -173,6 +173,18 @@ export function unresponsive(address: ServerAddress, role: string, waitedMs: num
   );
 }
 
+/**
+ * A lost connection as one sentence that says which server: mysql2's own ("read ECONNRESET",
+ * "Connection lost: The server closed the connection.") do not. Anything else passes unchanged.
+ */
+export function onSide(role: string, address: ServerAddress, err: Error): Error {
+  const e = err as { code?: string; errno?: number; fatal?: boolean };
+  const lost = (e.code !== undefined && RETRYABLE_CODES.has(e.code)) || (e.errno !== undefined && CONNECTION_LOST_ERRNOS.has(e.errno)) || (e.fatal === true && e.errno === undefined);
+  if (err instanceof DrError || !lost) return err;
+  const reason = e.errno !== undefined ? `error ${e.errno}: ${err.message}` : (e.code ?? err.message);
+  return Object.assign(new DrError("UNREACHABLE", `Lost the connection to the ${role} server at ${formatHostPort(address)} (${reason}); reconnecting.`, { cause: stripSecrets(err), errno: e.errno }), { retryable: true });
+}
+
 /** Maps a connection failure to UNREACHABLE or ACCESS_DENIED; never includes the password. */
 export function describeConnectError(err: unknown, address: ServerAddress, role: string): DrError {
   const e = err as { code?: string; errno?: number; message?: string };
@@ -211,6 +223,8 @@ const RETRYABLE_ERRNOS = new Set([
   2002, 2003, 2006, 2013, 2055, // client: cannot connect, gone away, lost
   4031, // disconnected by the server for inactivity (MySQL 8.0.24+)
 ]);
+/** Of those, the ones that mean the session is gone (not a deadlock or a lock wait). */
+const CONNECTION_LOST_ERRNOS = new Set([1053, 1927, 2002, 2003, 2006, 2013, 2055, 4031]);
 const RETRYABLE_CODES = new Set([
   "ECONNREFUSED", "ECONNRESET", "EPIPE", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH", "EAI_AGAIN", "ENOTFOUND",
   "PROTOCOL_CONNECTION_LOST", "PROTOCOL_SEQUENCE_TIMEOUT", "ER_SERVER_SHUTDOWN", "ER_CON_COUNT_ERROR",

@@ -9,7 +9,7 @@ import { foreignKeyParents } from "../catalog/selected-tables";
 import { CopyModes } from "../copy/copy-modes";
 import { TableCopier } from "../copy/table-copier";
 import { formatHostPort } from "../core/connection-url";
-import { type Connection, isRetryable, openConnection, openWireConnection } from "../core/db";
+import { type Connection, isRetryable, onSide, openConnection, openWireConnection } from "../core/db";
 import { DrError, errorMessage } from "../core/errors";
 import { parseGtidProgress } from "../core/gtid";
 import { ObjectFilter } from "../core/object-filter";
@@ -288,7 +288,7 @@ export class LinkRunner {
         replicaServerId: serverId,
         charsetOf: (id) => charsets.get(id),
         onEvent: (event) => assembler.accept(event),
-        onError: (err) => fail(err),
+        onError: (err) => fail(onSide("source", def.source, err)),
       });
       const queue = new BoundedQueue<ApplyItem>({
         highWater: QUEUE_HIGH_WATER_ROWS,
@@ -328,10 +328,10 @@ export class LinkRunner {
           this.sourceGtid = pos;
           this.sourceHeardAt = Math.max(this.sourceHeardAt, Date.now() - reader.silenceMs());
         },
-        (err: Error) => fail(err),
+        (err: Error) => fail(onSide("source", def.source, err)),
       ).finally(() => (polling = undefined)));
       let probing: Promise<unknown> | undefined;
-      const probeTarget = () => (probing ??= targetProbe.query("SELECT 1 /* mysql-dr liveness */").catch((err: Error) => fail(err)).finally(() => (probing = undefined)));
+      const probeTarget = () => (probing ??= targetProbe.query("SELECT 1 /* mysql-dr liveness */").catch((err: Error) => fail(onSide("target", def.target, err))).finally(() => (probing = undefined)));
       this.sourceHeardAt = Date.now();
       void this.pollSource();
       const poller = setInterval(() => {
@@ -390,7 +390,7 @@ export class LinkRunner {
       }
       // The applier may be waiting on the DR server when something else fails: the run ends at
       // once, and the teardown below closes the session it waits on.
-      await Promise.race([applying, failed]);
+      await Promise.race([applying.catch((err: Error) => Promise.reject(onSide("target", def.target, err))), failed]);
     } finally {
       this.queue = undefined;
       this.abort = undefined;

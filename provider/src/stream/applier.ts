@@ -552,7 +552,7 @@ function describeFailure(err: unknown, origin: Origin | undefined): unknown {
     return new DrError("APPLY_FAILED", `${where} found no row to change on the DR server (native replication stops here too, error 1032), so the DR copy has diverged from the master; re-copy the table (remove it from the link and add it back with 'mysql-dr link update'), or set onMissingRow to skip-and-count to skip such changes.`, { errno: 1032 });
   }
   const e = err as { errno?: number };
-  return new DrError("APPLY_FAILED", `${where} failed on the DR server: ${serverMessage(err)}; the DR copy has diverged from the master (fix or re-copy the table, then resume the link).`, { cause: err, errno: e.errno });
+  return new DrError("APPLY_FAILED", `${where} failed on the DR server: ${serverMessage(err, true)}; the DR copy has diverged from the master (fix or re-copy the table, then resume the link).`, { cause: err, errno: e.errno });
 }
 
 function quoteName(db: string, table: string): string {
@@ -581,14 +581,16 @@ const VALUE_QUOTING_ERRORS: Record<number, string> = {
 };
 
 /**
- * The server's message, without row values: known value-quoting errors get a fixed sentence,
- * and any other message has its quoted parts hidden (names go too, but the origin names the
- * table). mysql2 decoded it as latin1 on a wire connection.
+ * The server's message, without row values: known value-quoting errors get a fixed sentence.
+ * `hideQuoted` hides every quoted part too, for errors of row changes, whose messages may quote
+ * values in ways not listed (names go too, but the origin names the table); a DDL's errors quote
+ * the names the user needs. mysql2 decoded the message as latin1 on a wire connection.
  */
-function serverMessage(err: unknown): string {
+function serverMessage(err: unknown, hideQuoted = false): string {
   const e = err as { errno?: number; message?: string };
   if (e.errno !== undefined && VALUE_QUOTING_ERRORS[e.errno]) return VALUE_QUOTING_ERRORS[e.errno];
-  const text = Buffer.from(e.message ?? String(err), "latin1").toString("utf8").replace(/'(?:[^'\\]|\\.|'')*'/g, "'?'");
+  const decoded = Buffer.from(e.message ?? String(err), "latin1").toString("utf8");
+  const text = hideQuoted ? decoded.replace(/'(?:[^'\\]|\\.|'')*'/g, "'?'") : decoded;
   return e.errno !== undefined ? `${text} (error ${e.errno})` : text;
 }
 

@@ -430,7 +430,7 @@ export const CASES: ConformanceCase[] = [
     name: "statement_logged", group: "statements", covers: "DML the master logged as a statement (a session with binlog_format = STATEMENT)",
     setup: T,
     script: "SET SESSION binlog_format = 'STATEMENT'; INSERT INTO t VALUES (60, 'statement')",
-    daemon: /The master logged a statement instead of rows \(INSERT INTO t VALUES \(60, 'statement'\)\)/,
+    daemon: /The master logged a statement instead of rows \(INSERT INTO t VALUES \(\?, \?\)\)/,
     native: "identical",
     why: "a statement is re-executed, not copied, so its effect on the DR server may differ; the link stops and asks for binlog_format=ROW in every session",
   },

@@ -131,7 +131,7 @@ describe("control API", () => {
     it("refuses an unknown field with 400, naming it, on create, update and verify", async () => {
       const create = { name: "x", source: "mysql://u@127.0.0.1:1", target: "mysql://u@127.0.0.1:2", inclde: ["shop"] };
       assert.match(refused(await request(daemon, "POST", "/v1/links", JSON.stringify(create)), 400), /unknown field "inclde"; remove it \(known fields: name, source, target, include,/);
-      assert.match(refused(await request(daemon, "PATCH", "/v1/links/x", JSON.stringify({ include: ["a"], target: "mysql://u@h" })), 400), /unknown field "target"/);
+      assert.match(refused(await request(daemon, "PATCH", "/v1/links/x", JSON.stringify({ include: ["a"], targt: "mysql://u@h" })), 400), /unknown field "targt"/);
       assert.match(refused(await request(daemon, "POST", "/v1/links/x/verify", JSON.stringify({ repair: true, force: true })), 400), /unknown field "force"/);
     });
 

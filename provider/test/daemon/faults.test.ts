@@ -388,6 +388,8 @@ describeEachBackend("network faults, daemon kills and server restarts under a wr
       }
       const notRecovered = runs.filter((r) => r.recoveredAt === undefined);
       assert.deepEqual(notRecovered.map((r) => `#${r.n} ${r.side} ${r.kind}`), [], "faults after which the link never reported running at the master's position");
+      // Status never waits on a server, whatever the fault.
+      assert.equal(samples.filter((s) => /did not answer/.test(s.error ?? "")).length, 0, `status requests unanswered within ${STATUS_TIMEOUT_MS} ms`);
     } catch (err) {
       if (polling) {
         polling = false;
