@@ -181,7 +181,8 @@ export function onSide(role: string, address: ServerAddress, err: Error): Error 
   const e = err as { code?: string; errno?: number; fatal?: boolean };
   const lost = (e.code !== undefined && RETRYABLE_CODES.has(e.code)) || (e.errno !== undefined && CONNECTION_LOST_ERRNOS.has(e.errno)) || (e.fatal === true && e.errno === undefined);
   if (err instanceof DrError || !lost) return err;
-  const reason = e.errno !== undefined ? `error ${e.errno}: ${err.message}` : (e.code ?? err.message);
+  // Node's socket errors carry negative errnos (-104): their code says more.
+  const reason = e.errno !== undefined && e.errno > 0 ? `error ${e.errno}: ${err.message}` : (e.code ?? err.message);
   return Object.assign(new DrError("UNREACHABLE", `Lost the connection to the ${role} server at ${formatHostPort(address)} (${reason}); reconnecting.`, { cause: stripSecrets(err), errno: e.errno }), { retryable: true });
 }
 
