@@ -140,6 +140,26 @@ export async function lastRecordTime(conn: Connection, links: string[]): Promise
   return (rows as { at: string | null }[])[0].at;
 }
 
+/** One link's row, as a promotion or an out-of-band check reads it. */
+export interface LinkPosition {
+  link: string;
+  sourceGtid: string;
+  sourceIdentity: string;
+  fenced: boolean;
+  updatedAt: string;
+}
+
+/** Every link's position on this DR server; none when the server never had a link. */
+export async function linkPositions(conn: Connection): Promise<LinkPosition[]> {
+  try {
+    const [rows] = await conn.query(`SELECT link, source_gtid AS sourceGtid, source_identity AS sourceIdentity, fenced, ${UPDATED_AT_ISO} AS updatedAt FROM ${TABLE} ORDER BY link /* mysql-dr checkpoint */`);
+    return (rows as Record<string, unknown>[]).map((r) => ({ link: String(r.link), sourceGtid: String(r.sourceGtid ?? ""), sourceIdentity: String(r.sourceIdentity ?? ""), fenced: Number(r.fenced) === 1, updatedAt: String(r.updatedAt) }));
+  } catch (err) {
+    if ((err as { errno?: number }).errno === 1146 || (err as { errno?: number }).errno === 1049) return [];
+    throw err;
+  }
+}
+
 /** Links whose rows a promotion fenced: the server was made writable and may hold its own writes. */
 export async function fencedLinks(conn: Connection): Promise<{ link: string; updatedAt: string }[]> {
   try {

@@ -6,9 +6,12 @@
  */
 import * as crypto from "node:crypto";
 import { formatHostPort } from "../core/connection-url";
-import { openConnection } from "../core/db";
+import { type Connection, openConnection } from "../core/db";
 import { DrError } from "../core/errors";
+import type { Flavor } from "../core/flavor";
+import { gtidCovers } from "../core/gtid";
 import { checkSource, checkTarget, inspectServer } from "../core/server-inspector";
+import { linkPositions } from "../dr-state/checkpoint-store";
 import { type DataLoss, promote, setReadOnly } from "../promote/promoter";
 import type { DrInstanceOutputs as GeneratedOutputs, LocalServer, PromotionOptions, ServerConnection } from "../../../sdk/types.generated";
 import { connectionChange, identityAt, toAddress } from "./connections";
@@ -89,10 +92,28 @@ export async function read(id: string, props: DrInstanceOutputs): Promise<{ id: 
   const conn = await openConnection(toAddress(props.connection), "DR");
   try {
     const facts = await inspectServer(conn);
-    return { id, props: { ...props, flavor: facts.flavor, version: facts.version, readOnly: facts.readOnly } };
+    const adopted = props.role === "replica" && !facts.readOnly ? await promotionOutOfBand(conn, facts.flavor, props.masterIdentity) : {};
+    return { id, props: { ...props, flavor: facts.flavor, version: facts.version, readOnly: facts.readOnly, ...adopted } };
   } finally {
     conn.destroy();
   }
+}
+
+/**
+ * A replica found writable was promoted outside Pulumi (`mysql-dr promote`, or read_only turned
+ * off by an operator): refresh records it as the primary it is, so the next `up` with role
+ * "replica" proposes changing role back (an update), never a replacement or a silent re-fence.
+ * A promotion fenced this master's links: their furthest applied position and the fence time
+ * say what and when. Without a fence (read_only turned off by hand) the links still apply, and
+ * the time is when refresh first saw it.
+ */
+async function promotionOutOfBand(dr: Connection, flavor: Flavor, masterIdentity: string | undefined): Promise<Partial<DrInstanceOutputs>> {
+  const links = (await linkPositions(dr)).filter((l) => !masterIdentity || !l.sourceIdentity || l.sourceIdentity === masterIdentity);
+  const fenced = links.filter((l) => l.fenced);
+  const basis = fenced.length ? fenced : links;
+  const promotedGtid = basis.map((l) => l.sourceGtid).reduce((best, p) => (best === "" || gtidCovers(flavor, p, best) ? p : best), "");
+  const promotedAt = fenced.length ? fenced.map((l) => l.updatedAt).sort().at(-1)! : new Date().toISOString();
+  return { role: "primary", promotedAt, promotedGtid };
 }
 
 export async function update(_id: string, olds: DrInstanceOutputs, news: DrInstanceInputs): Promise<{ outs: DrInstanceOutputs }> {

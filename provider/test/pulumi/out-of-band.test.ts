@@ -1,0 +1,111 @@
+/**
+ * What happened outside Pulumi is adopted on refresh, through the real dynamic-provider host: a DR
+ * server promoted with `mysql-dr promote`, or made writable by an operator, reads back as role
+ * "primary" with its promoted position, and the program's role "replica" then plans an update of
+ * the DrInstance, never a replacement and never a silent re-fence; a link deleted with the CLI
+ * reads back as gone and is created again.
+ */
+import * as assert from "node:assert/strict";
+import { DaemonClient } from "../../src/cli/daemon-client";
+import { gtidCovers } from "../../src/core/gtid";
+import type { PromotionResult } from "../../src/promote/promoter";
+import { runCli, sql, stopDaemonIn, tableContents, tempStateDir, waitCaughtUp, waitFor } from "../support/daemon-process";
+import type { DynamicProviderHost, Step, TestEngine, WireMap } from "../support/pulumi-engine";
+import { captureExample, programFolder, startHost } from "../support/pulumi-programs";
+import { type TestServer, describeEachBackend } from "../support/servers";
+
+const ops = (steps: Step[]) => Object.fromEntries(steps.map((s) => [s.urn.split("::").pop()!, s.op]));
+
+for (const how of ["mysql-dr promote", "read_only turned off by an operator"] as const) {
+  describeEachBackend(`out-of-band promotion (${how}) adopted on refresh`, (getPair) => {
+    let master: TestServer;
+    let replica: TestServer;
+    let stateDir: string;
+    let host: DynamicProviderHost;
+    let engine: TestEngine;
+
+    before(async () => {
+      ({ master, replica } = getPair());
+      await sql(master, "CREATE DATABASE billing; CREATE TABLE billing.invoices (id INT PRIMARY KEY); INSERT INTO billing.invoices VALUES (1), (2)");
+      stateDir = tempStateDir("out-of-band");
+      ({ host, engine } = await startHost(programFolder("out-of-band"), { MYSQL_DR_STATE_DIR: stateDir }));
+    });
+    after(async () => {
+      if (engine?.resources().length) await engine.destroy().catch(() => undefined);
+      await host?.stop().catch(() => undefined);
+      await stopDaemonIn(stateDir);
+    });
+
+    const program = () =>
+      captureExample("existing-servers", { masterHost: "127.0.0.1", masterPort: String(master.port), masterUser: master.user, drHost: "127.0.0.1", drPort: String(replica.port), drUser: replica.user }, { masterPassword: master.password, drPassword: replica.password });
+    const outputs = (name: string) => engine.resources().find((r) => r.urn.endsWith(`::${name}`))!.outputs as WireMap;
+
+    it("reads back as role primary with its promoted position; role replica in the program plans an update, and nothing is re-fenced", async function () {
+      this.timeout(300_000);
+      assert.deepEqual(ops(await engine.up(await program())), { "billing-dr": "create", "billing-sync": "create" });
+      await waitFor("the initial copy", async () => (await tableContents(replica, "billing", "invoices").catch((): string[] => [])).length === 2, 120_000);
+      const applied = (await waitCaughtUp(new DaemonClient({ stateDir }), "billing-sync", master)).appliedGtid;
+
+      // What the promotion reports as promoted: the CLI's result, or (unfenced, the link still
+      // applies the master's heartbeats) at least what was applied before read_only went off.
+      let promotedGtid: string | undefined;
+      if (how === "mysql-dr promote") {
+        const promoted = runCli(["promote", "--source", master.url, "--target", replica.url, "--json"]);
+        assert.equal(promoted.code, 0, promoted.stderr);
+        promotedGtid = (JSON.parse(promoted.stdout) as PromotionResult).promotedGtid;
+      } else {
+        await sql(replica, "SET GLOBAL read_only = OFF");
+      }
+      const before = Date.now();
+      await engine.refresh();
+      const dr = outputs("billing-dr");
+      assert.equal(dr.role, "primary");
+      assert.equal(dr.readOnly, false);
+      if (promotedGtid !== undefined) assert.equal(dr.promotedGtid, promotedGtid, "the position the promotion fenced");
+      else assert.ok(gtidCovers(master.flavor, String(dr.promotedGtid), applied!), `${dr.promotedGtid} covers ${applied}`);
+      assert.ok(typeof dr.promotedAt === "string" && Date.parse(dr.promotedAt) <= Math.max(before, Date.now()), String(dr.promotedAt));
+
+      const plan = ops(await engine.preview(await program()));
+      assert.equal(plan["billing-dr"], "update", "role back to replica is an update (the switch back), not a replacement");
+      assert.notEqual(plan["billing-sync"], "replace");
+      // Until the switch back exists, up refuses it: the promoted server stays writable, nothing is re-fenced.
+      await assert.rejects(engine.up(await program()), /role cannot go back from "primary" to "replica"/);
+      assert.equal(Number((await sql(replica, "SELECT @@GLOBAL.read_only AS ro"))[0].ro), 0, "the promoted server is still writable");
+    });
+  });
+}
+
+describeEachBackend("a link deleted outside Pulumi", (getPair) => {
+  let master: TestServer;
+  let replica: TestServer;
+  let stateDir: string;
+  let host: DynamicProviderHost;
+  let engine: TestEngine;
+
+  before(async () => {
+    ({ master, replica } = getPair());
+    await sql(master, "CREATE DATABASE billing; CREATE TABLE billing.invoices (id INT PRIMARY KEY); INSERT INTO billing.invoices VALUES (1)");
+    stateDir = tempStateDir("deleted-link");
+    ({ host, engine } = await startHost(programFolder("deleted-link"), { MYSQL_DR_STATE_DIR: stateDir }));
+  });
+  after(async () => {
+    if (engine?.resources().length) await engine.destroy().catch(() => undefined);
+    await host?.stop().catch(() => undefined);
+    await stopDaemonIn(stateDir);
+  });
+
+  it("reads back as gone on refresh, and the next up creates it again", async function () {
+    this.timeout(300_000);
+    const program = () =>
+      captureExample("existing-servers", { masterHost: "127.0.0.1", masterPort: String(master.port), masterUser: master.user, drHost: "127.0.0.1", drPort: String(replica.port), drUser: replica.user }, { masterPassword: master.password, drPassword: replica.password });
+    await engine.up(await program());
+    await waitFor("the initial copy", async () => (await tableContents(replica, "billing", "invoices").catch((): string[] => [])).length === 1, 120_000);
+    await new DaemonClient({ stateDir }).deleteLink("billing-sync");
+
+    await engine.refresh();
+    assert.ok(!engine.resources().some((r) => r.urn.endsWith("::billing-sync")), "the deleted link is gone from the state");
+    const plan = ops(await engine.preview(await program()));
+    assert.equal(plan["billing-sync"], "create");
+    assert.equal(plan["billing-dr"], "same");
+  });
+});
