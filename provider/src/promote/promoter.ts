@@ -15,6 +15,7 @@ import type { Flavor } from "../core/flavor";
 import { gtidCovers, gtidMissingCount } from "../core/gtid";
 import { currentGtidPosition, inspectServer } from "../core/server-inspector";
 import { CHECKPOINT_SCHEMA, lastRecordTime, lockName } from "../dr-state/checkpoint-store";
+import { type RaisedCounter, alignAutoIncrements } from "./auto-increments";
 
 export const DEFAULT_PROMOTION_TIMEOUT_S = 60;
 const CATCH_UP_POLL_MS = 50;
@@ -38,6 +39,8 @@ export interface PromotionResult {
   /** Forced only (null when planned: nothing is lost): what is known of the loss. */
   dataLoss: DataLoss | null;
   fencedLinks: string[];
+  /** Planned only: AUTO_INCREMENT counters raised to the master's (see auto-increments.ts). */
+  autoIncrementsRaised: RaisedCounter[];
 }
 
 /**
@@ -87,14 +90,16 @@ async function planned(dr: Connection, master: Connection, o: PromoteOptions): P
     throw err;
   }
   let promotedGtid: string;
+  let autoIncrementsRaised: RaisedCounter[];
   try {
+    autoIncrementsRaised = await alignAutoIncrements(master, dr, facts.flavor);
     promotedGtid = await fenceAndOpen(dr, links, facts.flavor);
   } catch (err) {
     // The DR server did not open: give the master back its writes rather than leave no writable server.
     await setReadOnly(master, facts.flavor, false).catch(() => undefined);
     throw err;
   }
-  return { mode: "planned", promotedAt: new Date().toISOString(), promotedGtid, unappliedGtid: null, dataLoss: null, fencedLinks: links };
+  return { mode: "planned", promotedAt: new Date().toISOString(), promotedGtid, unappliedGtid: null, dataLoss: null, fencedLinks: links, autoIncrementsRaised };
 }
 
 async function forced(dr: Connection): Promise<PromotionResult> {
@@ -111,7 +116,8 @@ async function forced(dr: Connection): Promise<PromotionResult> {
     unknownSince: lastRecord,
     summary: `at least ${atLeast} transaction${atLeast === 1 ? "" : "s"}${unappliedGtid ? ` (the master had reached ${unappliedGtid})` : ""}; unknown since ${lastRecord ?? "the link was created"}: the daemon's last record of the master, after which the master may have committed more`,
   };
-  return { mode: "forced", promotedAt: new Date().toISOString(), promotedGtid, unappliedGtid, dataLoss, fencedLinks: links };
+  // Without the master its counters cannot be read: those the DR holds stand.
+  return { mode: "forced", promotedAt: new Date().toISOString(), promotedGtid, unappliedGtid, dataLoss, fencedLinks: links, autoIncrementsRaised: [] };
 }
 
 
