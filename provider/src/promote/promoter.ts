@@ -7,10 +7,12 @@
  * Planned (master reachable): the master is made read-only first and the DR copy must apply every
  * master transaction before it is promoted: zero loss. Forced (master unreachable): only with
  * allowDataLoss; what the DR copy had applied is reported.
+ * A failure before the DR server may have opened puts both servers and the links back exactly as
+ * they were; after, nothing is undone: the DR server may hold writes, so the old master stays shut.
  */
 import { type ServerAddress, formatHostPort } from "../core/connection-url";
-import { type Connection, openConnection } from "../core/db";
-import { DrError } from "../core/errors";
+import { type Connection, isRetryable, openConnection } from "../core/db";
+import { DrError, type ErrorCode, errorMessage } from "../core/errors";
 import type { Flavor } from "../core/flavor";
 import { gtidCovers, gtidMissingCount } from "../core/gtid";
 import { currentGtidPosition, inspectServer } from "../core/server-inspector";
@@ -27,7 +29,16 @@ export interface PromoteOptions {
   master?: ServerAddress;
   timeoutSeconds?: number;
   allowDataLoss?: boolean;
+  /**
+   * Tests only: called after each step (both servers can be read there); a throw is a failure at
+   * that step, for the paths no real fault reaches on cue.
+   */
+  onStep?: (step: PromotionStep) => Promise<void>;
 }
+
+/** The steps after which a promotion can be observed; "master-read-only" is planned only. */
+export const PROMOTION_STEPS = ["master-read-only", "links-fenced", "dr-opened"] as const;
+export type PromotionStep = (typeof PROMOTION_STEPS)[number];
 
 export interface PromotionResult {
   mode: "planned" | "forced";
@@ -70,45 +81,42 @@ export async function promote(o: PromoteOptions): Promise<PromotionResult> {
     if (!master && !o.allowDataLoss) {
       throw new DrError("PRECONDITION", "No master to switch over from; a forced promotion needs allowDataLoss (--force).");
     }
-    return master ? await planned(dr, master, o) : await forced(dr);
+    return master ? await planned(dr, master, o) : await forced(dr, o);
   } finally {
     dr.destroy();
     master?.destroy();
   }
 }
 
+/**
+ * The master turns read-only before the DR server turns writable, so there is never a moment with
+ * two writable servers.
+ */
 async function planned(dr: Connection, master: Connection, o: PromoteOptions): Promise<PromotionResult> {
   const facts = await inspectServer(master);
   const links = await linksFrom(dr, facts.identity);
-  await setReadOnly(master, facts.flavor, true, true);
-  try {
-    const wanted = await currentGtidPosition(master, facts.flavor);
-    await waitApplied(dr, links, facts.flavor, wanted, (o.timeoutSeconds ?? DEFAULT_PROMOTION_TIMEOUT_S) * 1000, o.target);
-  } catch (err) {
-    // Leave the master as it was: the switchover did not happen.
-    await setReadOnly(master, facts.flavor, false).catch(() => undefined);
-    throw err;
-  }
-  let promotedGtid: string;
-  let autoIncrementsRaised: RaisedCounter[];
-  try {
-    autoIncrementsRaised = await alignAutoIncrements(master, dr, facts.flavor);
-    promotedGtid = await fenceAndOpen(dr, links, facts.flavor);
-  } catch (err) {
-    // The DR server did not open: give the master back its writes rather than leave no writable server.
-    await setReadOnly(master, facts.flavor, false).catch(() => undefined);
-    throw err;
-  }
+  const side = await sideOf(master, facts.flavor, `the master at ${formatHostPort(o.master as ServerAddress)}`);
+  const timeoutMs = (o.timeoutSeconds ?? DEFAULT_PROMOTION_TIMEOUT_S) * 1000;
+  let autoIncrementsRaised: RaisedCounter[] = [];
+  const promotedGtid = await fenceAndOpen(dr, links, facts.flavor, o, {
+    side,
+    caughtUp: async () => {
+      // Read once the master is read-only: its position can no longer move.
+      await waitApplied(dr, links, facts.flavor, await currentGtidPosition(master, facts.flavor), timeoutMs, o.target);
+      // Every master transaction is applied, so the counters compare as they will stand.
+      autoIncrementsRaised = await alignAutoIncrements(master, dr, facts.flavor);
+    },
+  });
   return { mode: "planned", promotedAt: new Date().toISOString(), promotedGtid, unappliedGtid: null, dataLoss: null, fencedLinks: links, autoIncrementsRaised };
 }
 
-async function forced(dr: Connection): Promise<PromotionResult> {
+async function forced(dr: Connection, o: PromoteOptions): Promise<PromotionResult> {
   const links = await linksFrom(dr, undefined);
   const flavor = (await inspectServer(dr)).flavor;
   // Read before fencing: the fence rewrites the rows, and with them their update times.
   const known = await lastSeenSourcePosition(dr, links, flavor);
   const lastRecord = await lastRecordTime(dr, links);
-  const promotedGtid = await fenceAndOpen(dr, links, flavor);
+  const promotedGtid = await fenceAndOpen(dr, links, flavor, o);
   const unappliedGtid = known && !gtidCovers(flavor, promotedGtid, known) ? known : null;
   const atLeast = unappliedGtid ? gtidMissingCount(flavor, promotedGtid, unappliedGtid) : 0;
   const dataLoss: DataLoss = {
@@ -120,6 +128,68 @@ async function forced(dr: Connection): Promise<PromotionResult> {
   return { mode: "forced", promotedAt: new Date().toISOString(), promotedGtid, unappliedGtid, dataLoss, fencedLinks: links, autoIncrementsRaised: [] };
 }
 
+/** Planned only: the master as it was, and the wait for the DR copy once the master is read-only. */
+interface Master {
+  side: ServerSide;
+  caughtUp(): Promise<void>;
+}
+
+/**
+ * Makes the master read-only (planned) and waits for the DR copy, marks the links fenced, stops
+ * their appliers and holds their locks, reads where they stopped, then opens the DR server. Until it
+ * may have opened, a failure undoes every step in reverse (the marks before the locks are let go,
+ * so no applier reads them); once it may have accepted a write, nothing is undone.
+ */
+async function fenceAndOpen(dr: Connection, links: string[], flavor: Flavor, o: PromoteOptions, master?: Master): Promise<string> {
+  const drSide = await sideOf(dr, flavor, `the DR server at ${formatHostPort(o.target)}`);
+  const undo: Undo[] = [];
+  const held: string[] = [];
+  let doing = "";
+  let drOpen: "no" | "unknown" | "yes" = "no";
+  try {
+    if (master) {
+      undo.push(restore(master.side));
+      doing = `while making ${master.side.name} read-only`;
+      await setReadOnly(master.side.conn, flavor, true, true);
+      doing = "after the master was made read-only";
+      await o.onStep?.("master-read-only");
+      doing = "while waiting for the DR copy to catch up";
+      await master.caughtUp();
+    }
+    doing = "while fencing the links";
+    if (links.length) {
+      await dr.query(`UPDATE ${CHECKPOINT_SCHEMA}.checkpoint SET fenced = 1 WHERE link IN (?) /* mysql-dr promote */`, [links]);
+      undo.push(unfence(dr, links));
+    }
+    for (const link of links) {
+      await stopApplier(dr, link);
+      held.push(link);
+    }
+    doing = "after the links were fenced";
+    await o.onStep?.("links-fenced");
+    // The appliers are stopped and locked out: their positions are final.
+    doing = "while reading where the links stopped";
+    const promotedGtid = furthest(flavor, await appliedPositions(dr, links));
+    doing = `while making ${drSide.name} writable`;
+    // On MySQL, opening is two statements: a refusal of the second leaves the first to take back.
+    undo.push(restore(drSide));
+    drOpen = "unknown";
+    await setReadOnly(dr, flavor, false).catch((err: unknown) => {
+      // An error the server answered with changed nothing; a lost answer may hide a success.
+      if (!isRetryable(err)) drOpen = "no";
+      throw err;
+    });
+    drOpen = "yes";
+    doing = `after ${drSide.name} was made writable`;
+    await o.onStep?.("dr-opened");
+    return promotedGtid;
+  } catch (err) {
+    if (drOpen !== "no") throw openedThenFailed(err, doing, drOpen === "yes", drSide, master?.side, links);
+    throw rolledBack(err, doing, await undoAll(undo));
+  } finally {
+    for (const link of held) await dr.query("SELECT RELEASE_LOCK(?)", [lockName(link)]).catch(() => undefined);
+  }
+}
 
 /** Links applying to this DR server (from `identity`'s master, or all when undefined). */
 async function linksFrom(dr: Connection, identity: string | undefined): Promise<string[]> {
@@ -138,7 +208,12 @@ async function waitApplied(dr: Connection, links: string[], flavor: Flavor, want
     const applied = await appliedPositions(dr, links);
     if (applied.some((p) => gtidCovers(flavor, p, wanted))) return;
     if (Date.now() > deadline) {
-      throw new DrError("PRECONDITION", `The DR server at ${formatHostPort(target)} did not apply the master's transactions up to ${wanted} within ${Math.round(timeoutMs / 1000)} s (links: ${links.join(", ") || "none"}); the master was made writable again. Check the link's lag and raise promotion.timeoutSeconds.`);
+      const reached = !links.length ? "no link from this master applies to it"
+        : links.length === 1 ? `it had applied up to ${applied[0] || "nothing"}`
+        : `they had applied up to ${links.map((l, i) => `${l} ${applied[i] || "nothing"}`).join(", ")}`;
+      throw new StepError("PRECONDITION",
+        `The promotion waited ${timeoutMs / 1000} s for ${listOf("link", links) || "a link"} on the DR server at ${formatHostPort(target)} to apply the master's transactions up to ${wanted || "nothing"}, but ${reached}`,
+        "let the link catch up (check that it runs and its lag) or raise promotion.timeoutSeconds (--timeout)");
     }
     await new Promise((resolve) => setTimeout(resolve, CATCH_UP_POLL_MS));
   }
@@ -152,39 +227,124 @@ async function lastSeenSourcePosition(dr: Connection, links: string[], flavor: F
   return seen.length ? seen.reduce((best, p) => (gtidCovers(flavor, p, best) ? p : best)) : null;
 }
 
+/** In the order of `links`. */
 async function appliedPositions(dr: Connection, links: string[]): Promise<string[]> {
   if (!links.length) return [];
-  const [rows] = await dr.query(`SELECT source_gtid FROM ${CHECKPOINT_SCHEMA}.checkpoint WHERE link IN (?) /* mysql-dr promote */`, [links]);
-  return (rows as { source_gtid: string }[]).map((r) => r.source_gtid);
+  const [rows] = await dr.query(`SELECT link, source_gtid FROM ${CHECKPOINT_SCHEMA}.checkpoint WHERE link IN (?) /* mysql-dr promote */`, [links]);
+  const byLink = new Map((rows as { link: string; source_gtid: string }[]).map((r) => [r.link, r.source_gtid]));
+  return links.map((l) => byLink.get(l) ?? "");
+}
+
+function furthest(flavor: Flavor, positions: string[]): string {
+  return positions.reduce((best, p) => (best === "" || gtidCovers(flavor, p, best) ? p : best), "");
+}
+
+/** Kills the link's applier session and takes its lock, so it can neither write nor reconnect meanwhile. */
+async function stopApplier(dr: Connection, link: string): Promise<void> {
+  const [rows] = await dr.query("SELECT IS_USED_LOCK(?) AS holder", [lockName(link)]);
+  const holder = (rows as { holder: number | null }[])[0].holder;
+  if (holder !== null) await dr.query(`KILL ${Number(holder)}`).catch(() => undefined);
+  const [got] = await dr.query(`SELECT GET_LOCK(?, ${LOCK_WAIT_S}) AS got`, [lockName(link)]);
+  if (Number((got as { got: number }[])[0].got) !== 1) {
+    throw new StepError("CONFLICT", `Link ${link}'s applier did not let go of its lock within ${LOCK_WAIT_S} s`, "stop whatever holds the lock (the link's daemon) and promote again");
+  }
+}
+
+/** A server's read-only settings as the promotion found them, to be put back exactly. */
+interface ServerSide {
+  conn: Connection;
+  flavor: Flavor;
+  /** "the master at host:port", for messages. */
+  name: string;
+  readOnly: boolean;
+  /** MySQL only (MariaDB has none). */
+  superReadOnly: boolean;
+}
+
+async function sideOf(conn: Connection, flavor: Flavor, name: string): Promise<ServerSide> {
+  const [rows] = await conn.query(`SELECT @@GLOBAL.read_only AS ro${flavor === "mysql" ? ", @@GLOBAL.super_read_only AS sro" : ""} /* mysql-dr promote */`);
+  const row = (rows as { ro: number; sro?: number }[])[0];
+  return { conn, flavor, name, readOnly: Number(row.ro) === 1, superReadOnly: Number(row.sro ?? 0) === 1 };
+}
+
+/** A step taken back when the promotion fails; `state` says where it leaves things, for the error. */
+interface Undo {
+  state: string;
+  run(): Promise<void>;
+}
+
+function restore(side: ServerSide): Undo {
+  const state = side.superReadOnly ? "super-read-only" : side.readOnly ? "read-only" : "writable";
+  return {
+    state: `${side.name} ${state} as before`,
+    async run() {
+      const { conn } = side;
+      if (side.flavor === "mysql" && !side.superReadOnly) await conn.query("SET GLOBAL super_read_only = OFF /* mysql-dr promote */");
+      await conn.query(`SET GLOBAL read_only = ${side.readOnly ? "ON" : "OFF"} /* mysql-dr promote */`);
+      if (side.superReadOnly) await conn.query("SET GLOBAL super_read_only = ON /* mysql-dr promote */");
+    },
+  };
+}
+
+/** Takes back the marks this promotion set, and only those: `links` were unfenced when it began. */
+function unfence(dr: Connection, links: string[]): Undo {
+  return {
+    state: `${listOf("link", links)} unfenced`,
+    async run() {
+      await dr.query(`UPDATE ${CHECKPOINT_SCHEMA}.checkpoint SET fenced = 0 WHERE link IN (?) /* mysql-dr promote */`, [links]);
+    },
+  };
 }
 
 /**
- * Marks the links fenced, stops their appliers, and makes the server writable while holding their
- * locks. If it cannot get that far, the marks are taken back so the links go on replicating.
+ * Runs the undo steps last first, and stops at the first that fails: the master is reopened last,
+ * and only once the DR server is known to be read-only again.
  */
-async function fenceAndOpen(dr: Connection, links: string[], flavor: Flavor): Promise<string> {
-  const held: string[] = [];
-  let opened = false;
-  try {
-    if (links.length) await dr.query(`UPDATE ${CHECKPOINT_SCHEMA}.checkpoint SET fenced = 1 WHERE link IN (?) /* mysql-dr promote */`, [links]);
-    for (const link of links) {
-      const [rows] = await dr.query("SELECT IS_USED_LOCK(?) AS holder", [lockName(link)]);
-      const holder = (rows as { holder: number | null }[])[0].holder;
-      if (holder !== null) await dr.query(`KILL ${Number(holder)}`).catch(() => undefined);
-      const [got] = await dr.query(`SELECT GET_LOCK(?, ${LOCK_WAIT_S}) AS got`, [lockName(link)]);
-      if (Number((got as { got: number }[])[0].got) !== 1) throw new DrError("CONFLICT", `Link ${link}'s applier did not let go of its lock within ${LOCK_WAIT_S} s; the DR server was left read-only.`);
-      held.push(link);
+async function undoAll(undo: Undo[]): Promise<string> {
+  const steps = [...undo].reverse();
+  for (const [i, step] of steps.entries()) {
+    try {
+      await step.run();
+    } catch (err) {
+      return `the rollback stopped at ${step.state} (${sentenceOf(err)}), so restore by hand: ${steps.slice(i).map((s) => s.state).join(", ")}`;
     }
-    await setReadOnly(dr, flavor, false);
-    opened = true;
-    const positions = await appliedPositions(dr, links);
-    return positions.reduce((best, p) => (best === "" || gtidCovers(flavor, p, best) ? p : best), "");
-  } catch (err) {
-    if (!opened && links.length) await dr.query(`UPDATE ${CHECKPOINT_SCHEMA}.checkpoint SET fenced = 0 WHERE link IN (?) /* mysql-dr promote */`, [links]).catch(() => undefined);
-    throw err;
-  } finally {
-    for (const link of held) await dr.query("SELECT RELEASE_LOCK(?)", [lockName(link)]).catch(() => undefined);
   }
+  return `everything was restored (${steps.map((s) => s.state).join(", ")})`;
+}
+
+/** An error of a promotion step that keeps apart what happened and what to change, so the rollback's outcome can go between. */
+class StepError extends DrError {
+  constructor(code: ErrorCode, readonly what: string, readonly advice: string) {
+    super(code, `${what}; ${advice}.`);
+  }
+}
+
+function rolledBack(err: unknown, doing: string, outcome: string): DrError {
+  const what = err instanceof StepError ? err.what : `The promotion failed ${doing} (${sentenceOf(err)})`;
+  const advice = err instanceof StepError ? `: ${err.advice}` : "";
+  return new DrError(codeOf(err), `${what}; ${outcome}${advice}.`, { cause: err });
+}
+
+function openedThenFailed(err: unknown, doing: string, opened: boolean, dr: ServerSide, master: ServerSide | undefined, links: string[]): DrError {
+  const kept = [master && `${master.name} stays read-only`, links.length && `${listOf("link", links)} ${links.length === 1 ? "stays" : "stay"} fenced`].filter(Boolean).join(" and ");
+  const where = `The promotion failed ${doing} (${sentenceOf(err)})`;
+  return new DrError(codeOf(err), opened
+    ? `${where}, yet it stands: ${dr.name} is the writable server${kept ? ` and ${kept}` : ""}, as nothing is undone once it may hold writes; point the application at it.`
+    : `${where}, so ${dr.name} may accept writes now${kept ? ` and ${kept}` : ""}; check its @@GLOBAL.read_only: OFF means the promotion is complete, ON that no server takes writes until you promote it again with --force (without --source).`,
+  { cause: err });
+}
+
+function codeOf(err: unknown): ErrorCode {
+  if (err instanceof DrError) return err.code;
+  return [1044, 1142, 1143, 1227].includes((err as { errno?: number }).errno ?? 0) ? "ACCESS_DENIED" : "INTERNAL";
+}
+
+function sentenceOf(err: unknown): string {
+  return errorMessage(err).replace(/\.$/, "");
+}
+
+function listOf(noun: string, names: string[]): string {
+  return names.length ? `${noun}${names.length === 1 ? "" : "s"} ${names.join(", ")}` : "";
 }
 
 /**
