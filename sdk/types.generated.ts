@@ -111,7 +111,7 @@ export interface DaemonConnection {
 
 /** How a promotion (role changed to primary) behaves. */
 export interface PromotionOptionsInput {
-  /** Planned switchover: how long to wait for the DR copy to apply every master transaction after the master was made read-only. On timeout the master is made writable again and the promotion fails. */
+  /** Planned switchover: how long to wait for the DR copy to apply every master transaction after the master was made read-only. On timeout everything is restored as it was (the master writable again only if it was before, the DR read-only, the links unfenced) and the promotion fails, saying what it waited for. */
   timeoutSeconds?: pulumi.Input<number>;
   /** When the master is unreachable, promote anyway (forced): transactions the DR copy had not applied are lost, and the outputs report what is known of them. */
   allowDataLoss?: pulumi.Input<boolean>;
@@ -119,7 +119,7 @@ export interface PromotionOptionsInput {
 
 /** How a promotion (role changed to primary) behaves. */
 export interface PromotionOptions {
-  /** Planned switchover: how long to wait for the DR copy to apply every master transaction after the master was made read-only. On timeout the master is made writable again and the promotion fails. */
+  /** Planned switchover: how long to wait for the DR copy to apply every master transaction after the master was made read-only. On timeout everything is restored as it was (the master writable again only if it was before, the DR read-only, the links unfenced) and the promotion fails, saying what it waited for. */
   timeoutSeconds?: number;
   /** When the master is unreachable, promote anyway (forced): transactions the DR copy had not applied are lost, and the outputs report what is known of them. */
   allowDataLoss?: boolean;
