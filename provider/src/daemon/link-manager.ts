@@ -8,6 +8,7 @@ import { deleteCopyUnits, ensureCopyStateTable, insertCopyUnits } from "../dr-st
 import { formatHostPort } from "../core/connection-url";
 import { ObjectFilter } from "../core/object-filter";
 import { type VerifyReport, verify } from "../verify/verifier";
+import { type DrillReport, drill } from "../drill/drill";
 import { type Connection, openConnection } from "../core/db";
 import { DrError } from "../core/errors";
 import { type ServerFacts, checkSource, checkTarget, currentGtidPosition, inspectServer } from "../core/server-inspector";
@@ -123,6 +124,22 @@ export class LinkManager {
       tablesWithDifferences: report.tables.filter((t) => t.missingOnDr.length + t.extraOnDr.length + t.different.length + t.moreDifferences > 0).map((t) => t.table),
       repaired: report.repaired,
     };
+    return report;
+  }
+
+  /**
+   * Rehearses a failover of the link's DR copy in a throwaway local server (see drill.ts); runs
+   * here because the daemon holds the link's URLs. The link itself is only read, and keeps running.
+   */
+  async drill(name: string): Promise<DrillReport> {
+    const runner = this.runner(name);
+    const { phase, state } = runner.status();
+    if (state === "promoted") throw new DrError("PRECONDITION", `Link ${name}'s DR server was promoted: it is a primary now, not a DR copy to drill.`);
+    // Until the copy has caught up, the DR tables are a mix of copied chunks and applied changes, at no single GTID.
+    if (phase !== "syncing") throw new DrError("PRECONDITION", `Link ${name} is still ${phase}, so its DR copy is not yet consistent at any GTID; run the drill once 'mysql-dr link status' shows it syncing.`);
+    const def = runner.definition;
+    const report = await drill({ link: def.name, source: def.source, target: def.target, objects: def.objects });
+    this.hooks.log("info", "drill done", { link: name, gtid: report.gtid, rtoMs: report.rtoMs, rpoTransactions: report.rpoTransactions, identical: report.identical, writable: report.writable });
     return report;
   }
 
