@@ -42,6 +42,8 @@ export interface DrillOptions {
   objects: ObjectSelection;
   /** Where the sandbox's temporary directory goes (default: the system's temporary directory). */
   workDir?: string;
+  /** Stops the drill at once (the daemon shutting down); the sandbox is still removed. */
+  signal?: AbortSignal;
 }
 
 export interface DrillTable {
@@ -82,7 +84,9 @@ export async function drill(o: DrillOptions): Promise<DrillReport> {
   let report: Omit<DrillReport, "sandbox" | "durationMs"> & { sandbox: SandboxInfo };
   try {
     report = await drillIn(dir, o, startedAt);
-  } catch (err) {
+  } catch (caught) {
+    // An abort surfaces as whatever the closed session threw; the abort's own sentence says why.
+    const err: unknown = o.signal?.aborted ? o.signal.reason : caught;
     const leftover = await removeSandbox(dir);
     if (leftover) throw new DrError(err instanceof DrError ? err.code : "INTERNAL", `${errorMessage(err).replace(/\.$/, "")}; and ${leftover}`, { cause: err });
     throw err;
@@ -100,9 +104,11 @@ export async function drill(o: DrillOptions): Promise<DrillReport> {
 async function drillIn(dir: string, o: DrillOptions, startedAt: Date) {
   // Started first: its initialization takes seconds the DR snapshot need not be held open for.
   const sandbox = await startSandbox({ name: SANDBOX_NAME, dir, secureRoot: true });
+  o.signal?.throwIfAborted();
   const address: ServerAddress = { host: "127.0.0.1", port: sandbox.port, user: "root", password: sandboxRootPassword(dir) };
 
   const copy = await copyAtSnapshot(o, sandbox, address);
+  o.signal?.throwIfAborted();
 
   const admin = await openConnection(address, "sandbox");
   let probe: WriteProbe;
@@ -157,7 +163,11 @@ async function copyAtSnapshot(o: DrillOptions, sandbox: SandboxInfo, address: Se
     if (!(master instanceof Error)) master.destroy();
     throw err;
   });
+  // The copy may take long: an abort ends it by closing the snapshot's session under it.
+  const abort = () => snapshot.close();
+  o.signal?.addEventListener("abort", abort, { once: true });
   try {
+    o.signal?.throwIfAborted();
     if (snapshot.flavor !== sandbox.flavor) {
       throw new DrError("PRECONDITION", `The DR server runs ${snapshot.flavor} and the local server binary is ${sandbox.flavor} ${sandbox.version}; install the DR server's flavour (mariadbd or mysqld on PATH) where the daemon runs.`);
     }
@@ -175,6 +185,7 @@ async function copyAtSnapshot(o: DrillOptions, sandbox: SandboxInfo, address: Se
       rowsCopied,
     };
   } finally {
+    o.signal?.removeEventListener("abort", abort);
     snapshot.close();
     if (!(master instanceof Error)) master.destroy();
   }

@@ -3,7 +3,8 @@
  * it copied at, RTO and RPO, an identical and writable promoted copy, and leaves nothing behind
  * (no sandbox directory, no server process); production is only read (the DR server stays
  * read-only and unfenced, the link keeps running and applying). A drill that fails after its
- * sandbox started removes it too; an unknown link is one clear error.
+ * sandbox started removes it too, as does a daemon shut down mid-drill; an unknown link is one
+ * clear error.
  */
 import * as assert from "node:assert/strict";
 import { execFile } from "node:child_process";
@@ -75,10 +76,13 @@ describeEachBackend("drill", (getPair) => {
   let daemon: DaemonProcess;
   let client: DaemonClient;
   let location: string[];
+  /** The daemon's temporary directory, where its drills' sandboxes go: empty whenever no drill runs. */
+  let daemonTmp: string;
 
   before(async () => {
     ({ master, replica } = getPair());
-    daemon = await DaemonProcess.start(tempStateDir("drill"));
+    daemonTmp = fs.mkdtempSync(path.join(os.tmpdir(), "mysql-dr-drill-tmp-"));
+    daemon = await DaemonProcess.start(tempStateDir("drill"), { TMPDIR: daemonTmp });
     client = daemon.client();
     location = ["--daemon", daemon.url, "--state-dir", daemon.stateDir];
     await sql(master, `CREATE DATABASE ${DB};
@@ -98,6 +102,7 @@ describeEachBackend("drill", (getPair) => {
   });
   after(async () => {
     await daemon?.stop();
+    fs.rmSync(daemonTmp, { recursive: true, force: true });
   });
 
   it("drills a running link under writes: reports GTID, RTO, RPO, identical and writable, leaves nothing behind, touches no production role", async () => {
@@ -130,7 +135,9 @@ describeEachBackend("drill", (getPair) => {
     assert.deepEqual(report.tables.map((t) => t.table).sort(), [`${DB}.child`, `${DB}.keyless`, `${DB}.t`]);
     assert.ok(report.tables.find((t) => t.table === `${DB}.t`)!.rows >= 2);
 
+    assert.equal(path.dirname(report.sandbox.dir), daemonTmp);
     assert.equal(fs.existsSync(report.sandbox.dir), false, "the sandbox directory is gone");
+    assert.deepEqual(fs.readdirSync(daemonTmp), [], "nothing else left in the daemon's temporary directory");
     assert.ok(processGone(report.sandbox.pid), "the sandbox server process is gone");
 
     assert.equal(Number((await sql(replica, "SELECT @@GLOBAL.read_only AS ro"))[0].ro), 1, "the DR server is still read-only");
@@ -174,5 +181,19 @@ describeEachBackend("drill", (getPair) => {
     assert.equal(r.code, 2);
     assert.equal(r.stdout, "");
     assert.match(r.stderr, /^mysql-dr: There is no link named nope; list links with 'mysql-dr link status'\.\n$/);
+  });
+
+  // Last: it stops the file's daemon.
+  it("removes the sandbox of a drill under way when the daemon shuts down", async () => {
+    const drilling = runCliAsync(["drill", "--link", LINK, "--json", ...location]);
+    // The sandbox server has started (its pid file exists): the drill is under way.
+    await waitFor("the drill's sandbox server", async () => fs.readdirSync(daemonTmp).some((d) => fs.existsSync(path.join(daemonTmp, d, "mysqld.pid"))), 60_000, 20);
+    await daemon.stop();
+    const r = await drilling;
+    // The answer depends on how far the drill got; what matters is what is left.
+    assert.notEqual(r.code, -1, r.stderr);
+    console.log(`      drill during shutdown: exit ${r.code}: ${r.stderr.trim() || "passed"}; drills done in the log: ${daemon.log().split("drill done").length - 1}`);
+    assert.deepEqual(fs.readdirSync(daemonTmp), [], "no sandbox directory left");
+    assert.deepEqual(processesIn(daemonTmp), [], "no sandbox server left");
   });
 });
