@@ -82,7 +82,7 @@ describeEachBackend("drill", (getPair) => {
   before(async () => {
     ({ master, replica } = getPair());
     daemonTmp = fs.mkdtempSync(path.join(os.tmpdir(), "mysql-dr-drill-tmp-"));
-    daemon = await DaemonProcess.start(tempStateDir("drill"), { TMPDIR: daemonTmp });
+    daemon = await DaemonProcess.start(tempStateDir("drill-state"), { TMPDIR: daemonTmp });
     client = daemon.client();
     location = ["--daemon", daemon.url, "--state-dir", daemon.stateDir];
     await sql(master, `CREATE DATABASE ${DB};
@@ -103,6 +103,7 @@ describeEachBackend("drill", (getPair) => {
   after(async () => {
     await daemon?.stop();
     fs.rmSync(daemonTmp, { recursive: true, force: true });
+    if (daemon) fs.rmSync(daemon.stateDir, { recursive: true, force: true });
   });
 
   it("drills a running link under writes: reports GTID, RTO, RPO, identical and writable, leaves nothing behind, touches no production role", async () => {
