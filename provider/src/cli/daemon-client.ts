@@ -13,6 +13,7 @@ import { STATE_FILES, resolveStateDir } from "../core/state-dir";
 import type { LinkRequest, LinkUpdate } from "../daemon/request-schemas";
 import type { LinkStatus } from "../daemon/link-runner";
 import type { VerifyReport } from "../verify/verifier";
+import type { DrillReport } from "../drill/drill";
 
 export interface DaemonLocation {
   daemon?: string;
@@ -30,6 +31,8 @@ const UNTRUSTED_CERTIFICATE = /^(?:SELF_SIGNED_CERT_IN_CHAIN|DEPTH_ZERO_SELF_SIG
 const REQUEST_TIMEOUT_MS = 60_000;
 /** Long enough for a verification of large tables through the daemon. */
 const VERIFY_TIMEOUT_MS = 60 * 60_000;
+/** A drill copies the whole selection into a local server: as long as a verification. */
+const DRILL_TIMEOUT_MS = 60 * 60_000;
 
 export class DaemonClient {
   readonly url: string;
@@ -65,6 +68,10 @@ export class DaemonClient {
 
   verifyLink(name: string, repair: boolean): Promise<VerifyReport> {
     return this.request("POST", `/v1/links/${encodeURIComponent(name)}/verify`, { repair }, VERIFY_TIMEOUT_MS);
+  }
+
+  drillLink(name: string): Promise<DrillReport> {
+    return this.request("POST", `/v1/links/${encodeURIComponent(name)}/drill`, undefined, DRILL_TIMEOUT_MS);
   }
 
   pauseLink(name: string): Promise<LinkStatus> {

@@ -16,10 +16,11 @@ import { URL_SOURCES_HELP, type ServerUrlOptions, serverFromOptions, serverUrlOp
 import { validatePatterns } from "../core/object-filter";
 import { type VerifyReport, verify } from "../verify/verifier";
 import { promote } from "../promote/promoter";
+import type { DrillReport } from "../drill/drill";
 
-/** verify's own codes: differences remain, or it could not compare. */
-const EXIT_DIFFERENT = 1;
-const EXIT_VERIFY_ERROR = 2;
+/** verify's and drill's own codes: a check failed (differences remain, not writable), or it could not run. */
+const EXIT_CHECK_FAILED = 1;
+const EXIT_CHECK_ERROR = 2;
 
 export function buildProgram(): Command {
   const program = new Command("mysql-dr")
@@ -141,10 +142,24 @@ export function buildProgram(): Command {
           });
         }
       } catch (err) {
-        throw Object.assign(err as Error, { exitCode: EXIT_VERIFY_ERROR });
+        throw Object.assign(err as Error, { exitCode: EXIT_CHECK_ERROR });
       }
       print(o, report, () => verifyTable(report));
-      if (!report.identical) throw Object.assign(new Error(""), { exitCode: EXIT_DIFFERENT, silent: true });
+      if (!report.identical) throw Object.assign(new Error(""), { exitCode: EXIT_CHECK_FAILED, silent: true });
+    });
+
+  withDaemon(program.command("drill"))
+    .description("rehearse a failover: copy a link's DR copy at one GTID into a throwaway local server, promote it, check it takes writes and holds the same data, measure RTO and RPO, remove it; exit 0 passed, 1 a check failed, 2 error")
+    .requiredOption("--link <name>", "the link whose DR copy to drill (the daemon runs it; production servers are only read)")
+    .action(async (o: DaemonLocation & { link: string; json?: boolean }) => {
+      let report: DrillReport;
+      try {
+        report = await client(o).drillLink(o.link);
+      } catch (err) {
+        throw Object.assign(err as Error, { exitCode: EXIT_CHECK_ERROR });
+      }
+      print(o, report, () => drillTable(report));
+      if (!report.identical || !report.writable) throw Object.assign(new Error(""), { exitCode: EXIT_CHECK_FAILED, silent: true });
     });
 
   const promoteCommand = program
@@ -231,6 +246,22 @@ export function verifyTable(report: VerifyReport): string {
   const verdict = report.identical ? "identical" : "DIFFERENT";
   const caveat = report.catchUpTimedOut ? " (the DR server did not catch up with the master during the check: differences may be lag)" : "";
   return [table.toString(), ...lines, `${verdict}: ${report.rowsCompared} rows in ${(report.durationMs / 1000).toFixed(1)} s (${report.rowsPerSecond} rows/s)${caveat}`].join("\n");
+}
+
+export function drillTable(r: DrillReport): string {
+  const table = new Table({ style: { head: [], border: [] }, wordWrap: true, colWidths: [null, 60] as number[] });
+  table.push(
+    ["link", r.link],
+    ["DR copy at GTID", r.gtid || "-"],
+    ["master at that moment", r.masterGtid ?? `unknown (${r.masterError})`],
+    ["RPO (transactions)", r.rpoTransactions === null ? "unknown" : String(r.rpoTransactions)],
+    ["RTO (promotion, ms)", String(r.rtoMs)],
+    ["identical", `${r.identical ? "yes" : "NO"} (${r.tables.length} tables, ${r.rowsCopied} rows)`],
+    ["writable", `${r.writable ? "yes" : "NO"}${r.readOnlyBeforePromotion ? "" : " (but it was writable before the promotion too)"}`],
+  );
+  const differing = r.tables.filter((t) => !t.identical).map((t) => `  differs from the DR copy: ${t.table}`);
+  const verdict = r.identical && r.writable ? "drill passed" : "DRILL FAILED";
+  return [table.toString(), ...differing, `${verdict} in ${(r.durationMs / 1000).toFixed(1)} s; sandbox removed`].join("\n");
 }
 
 function collect(value: string, previous: string[] | undefined): string[] {

@@ -14,8 +14,8 @@ import { currentGtidPosition } from "../core/server-inspector";
 import type { CopyModes } from "./copy-modes";
 import { type CopyUnit, type KeyValues, recordCatchupTarget, recordChunk } from "../dr-state/copy-state";
 import { wireId, wireTable } from "../sql/literals";
-import { type ExactRead, exactRead } from "../sql/row-reads";
 import { insertStatements } from "../sql/statements";
+import { type CopiedColumns, copiedColumns, streamTableRows } from "./table-stream";
 
 export const COPY_CHUNK_ROWS = 10_000;
 /** One copy connection per core, at least 2 (the servers do most of the work), at most 8. */
@@ -35,14 +35,6 @@ export interface TableCopierOptions {
   modes: CopyModes;
   signal: AbortSignal;
   onChunk(unit: CopyUnit, rows: number): void;
-}
-
-interface CopiedColumns {
-  names: string[];
-  read: ExactRead;
-  /** `INSERT INTO t (columns) VALUES ` in wire text. */
-  insertPrefix: string;
-  sequence: boolean;
 }
 
 interface Worker {
@@ -152,28 +144,14 @@ export class TableCopier {
    * empties the table (a retry after a crash starts over).
    */
   private async copyWhole(u: CopyUnit, w: Worker): Promise<void> {
-    const table = quoteTable(u.db, u.table);
     const columns = await this.copiedColumns(w.source, u);
     const snapshotGtid = await startSnapshot(w.source, this.o.flavor);
-    let rows = 0;
+    let rows: number;
     try {
       await w.target.query("START TRANSACTION /* mysql-dr copy */");
       // A sequence cannot be emptied, and needs not be: writing its one row resets it.
       if (!columns.sequence) await w.target.query(`DELETE FROM ${wireTable(u.db, u.table)} /* mysql-dr copy */`);
-      const stream = (w.source as unknown as { connection: import("mysql2").Connection }).connection
-        .query({ sql: `SELECT ${columns.read.select.join(", ")} FROM ${table} /* mysql-dr copy */`, rowsAsArray: true })
-        .stream({ highWaterMark: 1000 });
-      let batch: unknown[][] = [];
-      const flush = async () => {
-        for (const sql of insertStatements(columns.insertPrefix, columns.read.kinds, batch)) await w.target.query(sql);
-        rows += batch.length;
-        batch = [];
-      };
-      for await (const row of stream) {
-        batch.push(row as unknown[]);
-        if (batch.length >= 1000) await flush();
-      }
-      await flush();
+      rows = await streamTableRows(w.source, w.target, u.db, u.table, columns);
       await recordChunk(w.target, this.o.link, u, null, rows, true, snapshotGtid);
       await w.target.query("COMMIT /* mysql-dr copy */");
     } finally {
@@ -199,15 +177,11 @@ export class TableCopier {
 
   private readonly columnCache = new Map<string, CopiedColumns>();
 
-  /** Columns the copy writes: all but generated ones, which the DR server computes itself. */
   private async copiedColumns(source: Connection, u: CopyUnit): Promise<CopiedColumns> {
     const key = `${u.db}.${u.table}`;
     let cols = this.columnCache.get(key);
     if (!cols) {
-      const shape = await readTableShape(source, u.db, u.table, this.o.flavor);
-      const stored = shape.columns.filter((c) => !c.generated);
-      const names = stored.map((c) => c.name);
-      cols = { names, read: exactRead(stored), insertPrefix: `INSERT INTO ${wireTable(u.db, u.table)} (${names.map(wireId).join(", ")}) VALUES `, sequence: shape.tableType === "SEQUENCE" };
+      cols = copiedColumns(await readTableShape(source, u.db, u.table, this.o.flavor), u.db, u.table);
       this.columnCache.set(key, cols);
     }
     return cols;

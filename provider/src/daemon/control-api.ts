@@ -63,6 +63,7 @@ export function createControlHandler(o: ControlApiOptions): http.RequestListener
     withoutBody("GET", /^\/v1\/links\/([^/]+)$/, async ([name]) => ({ status: 200, json: await o.links.get(name) })),
     withBody("PATCH", /^\/v1\/links\/([^/]+)$/, parseUpdate, async ([name], body) => ({ status: 200, json: await o.links.update(name, body) })),
     withBody("POST", /^\/v1\/links\/([^/]+)\/verify$/, parseVerify, async ([name], body) => ({ status: 200, json: await o.links.verify(name, body) })),
+    withoutBody("POST", /^\/v1\/links\/([^/]+)\/drill$/, async ([name]) => ({ status: 200, json: await o.links.drill(name) })),
     withoutBody("POST", /^\/v1\/links\/([^/]+)\/pause$/, async ([name]) => ({ status: 200, json: await o.links.pause(name) })),
     withoutBody("POST", /^\/v1\/links\/([^/]+)\/resume$/, async ([name]) => ({ status: 200, json: await o.links.resume(name) })),
     withoutBody("DELETE", /^\/v1\/links\/([^/]+)$/, async ([name]) => {

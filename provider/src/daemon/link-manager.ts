@@ -8,6 +8,7 @@ import { deleteCopyUnits, ensureCopyStateTable, insertCopyUnits } from "../dr-st
 import { formatHostPort } from "../core/connection-url";
 import { ObjectFilter } from "../core/object-filter";
 import { type VerifyReport, verify } from "../verify/verifier";
+import { type DrillReport, drill } from "../drill/drill";
 import { type Connection, openConnection } from "../core/db";
 import { DrError } from "../core/errors";
 import { type ServerFacts, checkSource, checkTarget, currentGtidPosition, inspectServer } from "../core/server-inspector";
@@ -20,6 +21,8 @@ import type { LinkRequest, LinkUpdate, VerifyRequest } from "./request-schemas";
 
 export class LinkManager {
   private readonly runners = new Map<string, LinkRunner>();
+  /** Drills under way: a shutdown aborts them and waits for their sandboxes to be removed. */
+  private readonly drills = new Set<{ abort: AbortController; done: Promise<unknown> }>();
   /** Names whose creation is under way: a second create of one name is refused at once, never run beside it. */
   private readonly creating = new Set<string>();
 
@@ -126,6 +129,26 @@ export class LinkManager {
     return report;
   }
 
+  /**
+   * Rehearses a failover of the link's DR copy in a throwaway local server (see drill.ts); runs
+   * here because the daemon holds the link's URLs. The link itself is only read, and keeps running.
+   */
+  async drill(name: string): Promise<DrillReport> {
+    const runner = this.runner(name);
+    const { phase, state } = runner.status();
+    if (state === "promoted") throw new DrError("PRECONDITION", `Link ${name}'s DR server was promoted: it is a primary now, not a DR copy to drill.`);
+    // Until the copy has caught up, the DR tables are a mix of copied chunks and applied changes, at no single GTID.
+    if (phase !== "syncing") throw new DrError("PRECONDITION", `Link ${name} is still ${phase}, so its DR copy is not yet consistent at any GTID; run the drill once 'mysql-dr link status' shows it syncing.`);
+    const def = runner.definition;
+    const abort = new AbortController();
+    const done = drill({ link: def.name, source: def.source, target: def.target, objects: def.objects, signal: abort.signal });
+    const entry = { abort, done: done.catch(() => undefined) };
+    this.drills.add(entry);
+    const report = await done.finally(() => this.drills.delete(entry));
+    this.hooks.log("info", "drill done", { link: name, gtid: report.gtid, rtoMs: report.rtoMs, rpoTransactions: report.rpoTransactions, identical: report.identical, writable: report.writable });
+    return report;
+  }
+
   async pause(name: string): Promise<LinkStatus> {
     const runner = this.runner(name);
     runner.definition.paused = true;
@@ -153,7 +176,10 @@ export class LinkManager {
   }
 
   async shutdown(): Promise<void> {
+    // A drill's sandbox server is a process of its own: it would outlive the daemon if not removed.
+    for (const d of this.drills) d.abort.abort(new DrError("CONFLICT", "The daemon is shutting down; the drill was stopped and its sandbox removed."));
     await Promise.all([...this.runners.values()].map((r) => r.stop("paused")));
+    await Promise.all([...this.drills].map((d) => d.done));
   }
 
   private runner(name: string): LinkRunner {
