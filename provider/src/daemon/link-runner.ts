@@ -257,6 +257,8 @@ export class LinkRunner {
       // The applier sends a batch's statements together, several per round trip, in wire text.
       const target = await openWireConnection(def.target, "target", { multipleStatements: true, queryTimeoutMs: 0 });
       closers.push(() => target.destroy());
+      // Before anything is written: even CREATE TABLE IF NOT EXISTS goes to the DR server's binlog.
+      const tagged = await writeAsLink(target, def.name, (await inspectServer(target)).flavor);
       await acquireLinkLock(target, def.name);
       await ensureCheckpointTable(target);
       await ensureXaTable(target);
@@ -272,7 +274,7 @@ export class LinkRunner {
       this.transactionsApplied = checkpoint.transactionsApplied;
       this.missingRowsSkipped = checkpoint.missingRowsSkipped;
       this.appliedGtid = checkpoint.sourceGtid;
-      if (await writeAsLink(target, def.name, (await inspectServer(target)).flavor)) await recordWriter(target, def.name);
+      if (tagged) await recordWriter(target, def.name);
 
       const inspector = await openConnection(def.source, "source");
       closers.push(() => inspector.destroy());

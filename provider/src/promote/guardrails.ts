@@ -7,8 +7,8 @@
  * master's identity (all unfenced rows when the master is not reachable). A link runs when its
  * applier holds the link's named lock on the DR server. Lag is an upper bound: 0 when the DR copy
  * has applied the master's whole position, else the master's clock now minus the master-side time
- * of the newest change applied (heartbeat marker or event timestamp), so a link that is far behind
- * can never look caught up.
+ * of the newest change applied (heartbeat marker or event timestamp; before the first, the
+ * checkpoint's last update), so a link that is far behind can never look caught up.
  */
 import type { ServerAddress } from "../core/connection-url";
 import { type Connection, openConnection } from "../core/db";
@@ -102,7 +102,7 @@ async function evaluate(dr: Connection, master: Connection | undefined, o: { lin
     const maxLag = o.maxLagSeconds ?? DEFAULT_MAX_LAG_S;
     const [nowRows] = await master.query("SELECT ROUND(UNIX_TIMESTAMP(NOW(3)) * 1000) AS now_ms /* mysql-dr guardrails */");
     const nowMs = Number((nowRows as { now_ms: string | number }[])[0].now_ms);
-    const lags = checkpoints.map((c) => (gtidCovers(flavor, c.sourceGtid, position) ? 0 : Math.max(0, nowMs - (c.appliedSourceMs ?? 0)) / 1000));
+    const lags = checkpoints.map((c) => (gtidCovers(flavor, c.sourceGtid, position) ? 0 : Math.max(0, nowMs - (c.appliedSourceMs ?? Date.parse(c.updatedAt))) / 1000));
     lagSeconds = lags.length ? Math.min(...lags) : null;
     unapplied = checkpoints.length ? Math.min(...checkpoints.map((c) => gtidMissingCount(flavor, c.sourceGtid, position))) : null;
     results.push(lagSeconds === null
