@@ -113,16 +113,56 @@ export interface DaemonConnection {
 export interface PromotionOptionsInput {
   /** Planned switchover: how long to wait for the DR copy to apply every master transaction after the master was made read-only. On timeout everything is restored as it was (the master writable again only if it was before, the DR read-only, the links unfenced) and the promotion fails, saying what it waited for. */
   timeoutSeconds?: pulumi.Input<number>;
-  /** When the master is unreachable, promote anyway (forced): transactions the DR copy had not applied are lost, and the outputs report what is known of them. */
+  /** When the master is unreachable, promote anyway (forced): transactions the DR copy had not applied are lost, and the outputs report what is known of them. The guardrails that need the master are then skipped. */
   allowDataLoss?: pulumi.Input<boolean>;
+  /** Guardrail: a planned promotion is refused (and the preview shows why) while the link's lag, an upper bound read from the servers, is above this. The write freeze of a switchover lasts about as long as the lag. */
+  maxLagSeconds?: pulumi.Input<number>;
+  /** Guardrail: a planned promotion is refused while a write transaction on the master has been open longer than this (it would fail when the master turns read-only). */
+  maxOpenTransactionSeconds?: pulumi.Input<number>;
+  /** Guardrail, off when absent: a planned promotion is refused unless a verification of the link (`mysql-dr verify --link`) found no differences within this many minutes. */
+  requireVerifiedWithinMinutes?: pulumi.Input<number>;
 }
 
 /** How a promotion (role changed to primary) behaves. */
 export interface PromotionOptions {
   /** Planned switchover: how long to wait for the DR copy to apply every master transaction after the master was made read-only. On timeout everything is restored as it was (the master writable again only if it was before, the DR read-only, the links unfenced) and the promotion fails, saying what it waited for. */
   timeoutSeconds?: number;
-  /** When the master is unreachable, promote anyway (forced): transactions the DR copy had not applied are lost, and the outputs report what is known of them. */
+  /** When the master is unreachable, promote anyway (forced): transactions the DR copy had not applied are lost, and the outputs report what is known of them. The guardrails that need the master are then skipped. */
   allowDataLoss?: boolean;
+  /** Guardrail: a planned promotion is refused (and the preview shows why) while the link's lag, an upper bound read from the servers, is above this. The write freeze of a switchover lasts about as long as the lag. */
+  maxLagSeconds?: number;
+  /** Guardrail: a planned promotion is refused while a write transaction on the master has been open longer than this (it would fail when the master turns read-only). */
+  maxOpenTransactionSeconds?: number;
+  /** Guardrail, off when absent: a planned promotion is refused unless a verification of the link (`mysql-dr verify --link`) found no differences within this many minutes. */
+  requireVerifiedWithinMinutes?: number;
+}
+
+/** The last verification of a link (`mysql-dr verify --link`), kept by the daemon across restarts. */
+export interface LastVerificationInput {
+  /** When it finished (ISO 8601). */
+  at: pulumi.Input<string>;
+  /** The master GTIDs the link had applied when it finished. */
+  gtid?: pulumi.Input<string>;
+  /** "identical", "different" or "repaired". */
+  result: pulumi.Input<string>;
+  /** Tables compared. */
+  tablesChecked: pulumi.Input<number>;
+  /** Rows missing, extra or different on the DR server. */
+  differences: pulumi.Input<number>;
+}
+
+/** The last verification of a link (`mysql-dr verify --link`), kept by the daemon across restarts. */
+export interface LastVerification {
+  /** When it finished (ISO 8601). */
+  at: string;
+  /** The master GTIDs the link had applied when it finished. */
+  gtid?: string;
+  /** "identical", "different" or "repaired". */
+  result: string;
+  /** Tables compared. */
+  tablesChecked: number;
+  /** Rows missing, extra or different on the DR server. */
+  differences: number;
 }
 
 /** What a forced promotion may have lost. Without the master it can only be bounded from below: the transactions the daemon saw the master commit that the DR copy had not applied, and whatever the master committed after the daemon's last record, which nobody can know. */
@@ -291,6 +331,16 @@ export interface SyncLinkOutputs {
   missingRowsSkipped: number;
   /** The last error, while the link retries or after it stopped; absent when none. */
   lastError?: string;
+  /** RPO: master transactions not yet applied on the DR server (GTID distance between sourceGtid and appliedGtid); absent until both are known. */
+  unappliedTransactions?: number;
+  /** Transactions on the DR server that did not come from the link, newest GTID per domain and server (MariaDB); absent when that cannot be told (MySQL, or no right to set a session server_id). */
+  errantGtids?: string[];
+  /** The last verification of the link; absent when none was run. */
+  lastVerification?: LastVerification;
+  /** Whether a planned promotion would pass its guardrails now, with the default thresholds; absent when they could not be evaluated. */
+  promotionReady?: boolean;
+  /** The failing guardrails, one sentence each; empty when promotionReady. */
+  promotionBlockers?: string[];
   /** Initial copy progress while the link copies or catches up. */
   copy?: CopyProgress;
 }

@@ -10,7 +10,13 @@ const dr = new mysqldr.DrInstance("payments-dr", {
   master: { host: cfg.get("masterHost") ?? "127.0.0.1", port: cfg.getNumber("masterPort") ?? 3306, user: cfg.get("masterUser") ?? "dr", password: cfg.requireSecret("masterPassword") },
   local: { port: cfg.getNumber("drPort") ?? 3408, dataDir: cfg.get("dataDir") ?? ".dr/payments" },
   role: cfg.get("role") === "primary" ? "primary" : "replica",
-  promotion: { timeoutSeconds: cfg.getNumber("promotionTimeoutSeconds") ?? 30, allowDataLoss: cfg.getBoolean("allowDataLoss") ?? false },
+  promotion: {
+    timeoutSeconds: cfg.getNumber("promotionTimeoutSeconds") ?? 30,
+    allowDataLoss: cfg.getBoolean("allowDataLoss") ?? false,
+    // Guardrails: `pulumi preview` names the one that would block the promotion, and `up` refuses it.
+    maxLagSeconds: cfg.getNumber("maxLagSeconds") ?? 5,
+    maxOpenTransactionSeconds: cfg.getNumber("maxOpenTransactionSeconds") ?? 30,
+  },
 });
 
 const link = new mysqldr.SyncLink("payments-sync", {

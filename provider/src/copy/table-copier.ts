@@ -13,6 +13,7 @@ import type { Flavor } from "../core/flavor";
 import { currentGtidPosition } from "../core/server-inspector";
 import type { CopyModes } from "./copy-modes";
 import { type CopyUnit, type KeyValues, recordCatchupTarget, recordChunk } from "../dr-state/copy-state";
+import { writeAsLink } from "../dr-state/link-writer";
 import { wireId, wireTable } from "../sql/literals";
 import { insertStatements } from "../sql/statements";
 import { type CopiedColumns, copiedColumns, streamTableRows } from "./table-stream";
@@ -84,6 +85,7 @@ export class TableCopier {
     const target = await openWireConnection(this.o.target, "target", { multipleStatements: true, queryTimeoutMs: 0 });
     // Parents and children arrive in any order within a round; the master already checked them.
     await target.query("SET SESSION foreign_key_checks = 0 /* mysql-dr copy */");
+    await writeAsLink(target, this.o.link, this.o.flavor);
     return { source, target };
   }
 

@@ -8,6 +8,7 @@ import { type TlsInput, resolveTls } from "../core/tls";
 import { type ObjectSelection, validatePatterns } from "../core/object-filter";
 import { DEFAULT_COPY_PARALLELISM } from "../copy/table-copier";
 import { ON_MISSING_ROW, type OnMissingRow } from "../stream/applier";
+import type { LastVerification } from "../dr-state/verification-record";
 import type { LinkRequest, LinkUpdate } from "./request-schemas";
 
 const MAX_COPY_PARALLELISM = 32;
@@ -29,6 +30,8 @@ export interface LinkDefinition {
   onMissingRow: OnMissingRow;
   paused: boolean;
   createdAt: string;
+  /** Kept with the definition so it survives a daemon restart. */
+  lastVerification?: LastVerification | null;
 }
 
 const NAME = /^[A-Za-z0-9_-]{1,48}$/;

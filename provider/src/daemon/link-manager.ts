@@ -13,6 +13,8 @@ import { type Connection, openConnection } from "../core/db";
 import { DrError } from "../core/errors";
 import { type ServerFacts, checkSource, checkTarget, currentGtidPosition, inspectServer } from "../core/server-inspector";
 import { deleteCheckpoint, fencedLinks, initCheckpoint, lockName, readCheckpoint } from "../dr-state/checkpoint-store";
+import { writeAsLink } from "../dr-state/link-writer";
+import { type LastVerification, recordVerification } from "../dr-state/verification-record";
 import { HEARTBEAT_TABLE, heartbeatKey } from "../stream/heartbeat";
 import { type LinkDefinition, parseLinkRequest, parseOnMissingRow, parseSelection, parseServers, validateLinkName } from "./link-definition";
 import { type LinkRunnerHooks, type LinkStatus, LinkRunner } from "./link-runner";
@@ -85,6 +87,8 @@ export class LinkManager {
     const previous = new ObjectFilter(def.objects);
     await withServers({ ...def, ...servers }, async ({ source, target, sourceFacts }) => {
       await checkSameServers(def.name, servers, target, sourceFacts);
+      // The tables this adds are the link's writes, not errant ones.
+      await writeAsLink(target, def.name, sourceFacts.flavor);
       const added = (await listSelectedTables(source, new ObjectFilter(selection), sourceFacts.flavor)).filter((t) => !previous.tableSelected(t.db, t.table));
       await refuseUnsafeTables(added, target, sourceFacts.flavor);
       await checkTargetTables(target, added, update.overwrite === true);
@@ -119,13 +123,23 @@ export class LinkManager {
       repair: options.repair === true,
       appliedPosition: async () => runner.status().appliedGtid ?? undefined,
     });
-    runner.lastVerification = {
+    const record: LastVerification = {
       at: new Date().toISOString(),
-      identical: report.identical,
-      rowsCompared: report.rowsCompared,
-      tablesWithDifferences: report.tables.filter((t) => t.missingOnDr.length + t.extraOnDr.length + t.different.length + t.moreDifferences > 0).map((t) => t.table),
-      repaired: report.repaired,
+      gtid: runner.status().appliedGtid,
+      result: report.identical ? "identical" : report.repaired ? "repaired" : "different",
+      tablesChecked: report.tables.length,
+      differences: report.tables.reduce((n, t) => n + t.missingOnDr.length + t.extraOnDr.length + t.different.length + t.moreDifferences, 0),
     };
+    // In the state directory for link status, and on the DR server for the promotion guardrails.
+    def.lastVerification = record;
+    this.persist();
+    const target = await openConnection(def.target, "target");
+    try {
+      await writeAsLink(target, def.name, (await inspectServer(target)).flavor);
+      await recordVerification(target, def.name, record);
+    } finally {
+      target.destroy();
+    }
     return report;
   }
 

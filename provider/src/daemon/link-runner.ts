@@ -11,11 +11,15 @@ import { TableCopier } from "../copy/table-copier";
 import { formatHostPort } from "../core/connection-url";
 import { type Connection, isRetryable, onSide, openConnection, openWireConnection } from "../core/db";
 import { DrError, errorMessage } from "../core/errors";
-import { parseGtidProgress } from "../core/gtid";
+import type { Flavor } from "../core/flavor";
+import { gtidMissingCount, parseGtidProgress } from "../core/gtid";
 import { ObjectFilter } from "../core/object-filter";
 import { type ServerFacts, checkSource, collationCharsets, currentGtidPosition, holdsHistory, inspectServer, refuseServerIdInUse } from "../core/server-inspector";
 import { type Checkpoint, acquireLinkLock, ensureCheckpointTable, readCheckpoint, recordSourceIdentity } from "../dr-state/checkpoint-store";
 import { type CopyUnit, loadCopyUnits } from "../dr-state/copy-state";
+import type { LastVerification } from "../dr-state/verification-record";
+import { type GuardrailReport, blockers, evaluateGuardrails } from "../promote/guardrails";
+import { recordWriter, writeAsLink } from "../dr-state/link-writer";
 import { ensureXaTable } from "../dr-state/xa-store";
 import { Applier, type AppliedBatch, type OnMissingRow } from "../stream/applier";
 import { BINLOG_HEARTBEAT_PERIOD_MS, BinlogReader } from "../stream/binlog-reader";
@@ -59,15 +63,6 @@ export interface CopyProgress {
   warnings: string[];
 }
 
-/** The outcome of the last `verify` run through the daemon for this link. */
-export interface VerificationSummary {
-  at: string;
-  identical: boolean;
-  rowsCompared: number;
-  tablesWithDifferences: string[];
-  repaired: boolean;
-}
-
 export interface LinkStatus {
   name: string;
   state: LinkState;
@@ -90,7 +85,16 @@ export interface LinkStatus {
   /** Changes that found no row on the DR server and were skipped (onMissingRow "skip-and-count"). */
   missingRowsSkipped: number;
   lastError: string | null;
-  lastVerification: VerificationSummary | null;
+  /** Master transactions not yet applied (GTID distance from sourceGtid); null until both are known. */
+  unappliedTransactions: number | null;
+  /** Transactions on the DR server that did not come from the link (dr-state/link-writer.ts); null when that cannot be told. */
+  errantGtids: string[] | null;
+  /** The last `verify --link` of this link, kept in the daemon's state directory. */
+  lastVerification: LastVerification | null;
+  /** Whether a planned promotion would pass its guardrails (with their default thresholds); null until evaluated. */
+  promotionReady: boolean | null;
+  /** The failing guardrails' sentences. */
+  promotionBlockers: string[];
   /** Rows waiting between reader and applier; the reader pauses above QUEUE_HIGH_WATER_ROWS. */
   queuedRows: number;
   readerPaused: boolean;
@@ -124,7 +128,10 @@ export class LinkRunner {
   private copyModes?: CopyModes;
   /** A copy was planned and the pipeline has not loaded it yet. */
   private copyPlanned = false;
-  lastVerification: VerificationSummary | null = null;
+  private flavor?: Flavor;
+  /** The last guardrail evaluation, and the one under way. */
+  private readiness?: GuardrailReport;
+  private evaluating?: Promise<unknown>;
   private copyStartedAt = 0;
   private rowsCopiedThisRun = 0;
   private readonly heartbeatLag = new LagTracker();
@@ -165,9 +172,21 @@ export class LinkRunner {
 
   /** The status with the master's position read now, so sourceGtid is never older than appliedGtid. */
   async freshStatus(): Promise<LinkStatus> {
-    const poll = this.pollSource?.();
-    if (poll) await Promise.race([poll, new Promise((resolve) => setTimeout(resolve, STATUS_POLL_WAIT_MS).unref())]);
+    const waited = [this.pollSource?.(), this.evaluateReadiness()].filter(Boolean);
+    await Promise.race([Promise.all(waited), new Promise((resolve) => setTimeout(resolve, STATUS_POLL_WAIT_MS).unref())]);
     return this.status();
+  }
+
+  /** The promotion guardrails for this link, from its servers; unknown (null) when they could not be read. */
+  private evaluateReadiness(): Promise<unknown> {
+    const def = this.definition;
+    return (this.evaluating ??= evaluateGuardrails({ master: def.source, target: def.target, links: [def.name] }).then(
+      (report) => (this.readiness = report),
+      (err: Error) => {
+        this.readiness = undefined;
+        this.hooks.log("warn", "promotion guardrails not evaluated", { link: def.name, error: errorMessage(err) });
+      },
+    ).finally(() => (this.evaluating = undefined)));
   }
 
   status(): LinkStatus {
@@ -190,7 +209,11 @@ export class LinkRunner {
       ddlSkipped: this.ddlSkipped,
       missingRowsSkipped: this.missingRowsSkipped,
       lastError: this.lastError,
-      lastVerification: this.lastVerification,
+      unappliedTransactions: this.flavor && this.appliedGtid !== null && this.sourceGtid !== null ? gtidMissingCount(this.flavor, this.appliedGtid, this.sourceGtid) : null,
+      errantGtids: this.readiness?.errantGtids ?? null,
+      lastVerification: this.definition.lastVerification ?? null,
+      promotionReady: this.readiness ? blockers(this.readiness).length === 0 : null,
+      promotionBlockers: this.readiness ? blockers(this.readiness) : [],
       queuedRows: this.queue?.queuedWeight ?? 0,
       readerPaused: this.readerPaused,
       updatedAt: new Date(now).toISOString(),
@@ -234,6 +257,8 @@ export class LinkRunner {
       // The applier sends a batch's statements together, several per round trip, in wire text.
       const target = await openWireConnection(def.target, "target", { multipleStatements: true, queryTimeoutMs: 0 });
       closers.push(() => target.destroy());
+      // Before anything is written: even CREATE TABLE IF NOT EXISTS goes to the DR server's binlog.
+      const tagged = await writeAsLink(target, def.name, (await inspectServer(target)).flavor);
       await acquireLinkLock(target, def.name);
       await ensureCheckpointTable(target);
       await ensureXaTable(target);
@@ -249,10 +274,12 @@ export class LinkRunner {
       this.transactionsApplied = checkpoint.transactionsApplied;
       this.missingRowsSkipped = checkpoint.missingRowsSkipped;
       this.appliedGtid = checkpoint.sourceGtid;
+      if (tagged) await recordWriter(target, def.name);
 
       const inspector = await openConnection(def.source, "source");
       closers.push(() => inspector.destroy());
       const facts = await inspectServer(inspector);
+      this.flavor = facts.flavor;
       checkSource(facts, def.source);
       await this.checkSameMaster(target, inspector, checkpoint, facts);
       const serverId = replicaServerId(`${this.hooks.daemonId}/${def.name}`, facts.serverId);

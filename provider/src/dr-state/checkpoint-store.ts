@@ -32,6 +32,8 @@ export interface Checkpoint {
   missingRowsSkipped: number;
   /** Set by promotion: the link must never write to this server again. */
   fenced: boolean;
+  /** The master-side time (ms) of the newest change applied: a heartbeat marker or an event timestamp; null before the first. */
+  appliedSourceMs: number | null;
 }
 
 export function lockName(link: string): string {
@@ -42,6 +44,9 @@ export function lockName(link: string): string {
 const ADDED_COLUMNS: [string, string][] = [
   ["pending_ddl_state", "LONGTEXT NULL"],
   ["missing_rows_skipped", "BIGINT UNSIGNED NOT NULL DEFAULT 0"],
+  ["applied_source_ms", "BIGINT NULL"],
+  ["writer_server_id", "INT UNSIGNED NULL"],
+  ["writer_baseline", "LONGTEXT NULL"],
 ];
 
 export async function ensureCheckpointTable(conn: Connection): Promise<void> {
@@ -57,6 +62,9 @@ export async function ensureCheckpointTable(conn: Connection): Promise<void> {
       transactions_applied BIGINT UNSIGNED NOT NULL DEFAULT 0,
       missing_rows_skipped BIGINT UNSIGNED NOT NULL DEFAULT 0,
       fenced TINYINT(1) NOT NULL DEFAULT 0,
+      applied_source_ms BIGINT NULL,
+      writer_server_id INT UNSIGNED NULL,
+      writer_baseline LONGTEXT NULL,
       updated_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6) ON UPDATE CURRENT_TIMESTAMP(6)
     ) ENGINE=InnoDB /* mysql-dr checkpoint */`);
   const [rows] = await conn.query(`SELECT COLUMN_NAME AS name FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = '${CHECKPOINT_SCHEMA}' AND TABLE_NAME = 'checkpoint' /* mysql-dr checkpoint */`);
@@ -88,6 +96,7 @@ export async function readCheckpoint(conn: Connection, link: string): Promise<Ch
     transactionsApplied: Number(row.transactions_applied),
     missingRowsSkipped: Number(row.missing_rows_skipped ?? 0),
     fenced: Number(row.fenced) === 1,
+    appliedSourceMs: row.applied_source_ms === null || row.applied_source_ms === undefined ? null : Number(row.applied_source_ms),
   };
 }
 
@@ -110,13 +119,15 @@ export interface CheckpointAdvance {
   sourceSeenGtid?: string | null;
   /** Whether this commit confirms the DDL in flight. */
   clearsPendingDdl?: boolean;
+  /** The master-side time (ms) of the batch's newest change, for the lag a promotion guardrail reads from the server. */
+  sourceTimeMs?: number;
 }
 
 /** Inside the applier's open transaction: the position after the batch, and its counters. */
 export async function advanceCheckpoint(conn: Connection, link: string, a: CheckpointAdvance): Promise<void> {
   await conn.query(
-    `UPDATE ${TABLE} SET source_gtid = ?, rows_applied = rows_applied + ?, transactions_applied = transactions_applied + ?, missing_rows_skipped = missing_rows_skipped + ?, source_seen_gtid = COALESCE(?, source_seen_gtid)${a.clearsPendingDdl ? ", pending_ddl_gtid = NULL, pending_ddl_state = NULL" : ""} WHERE link = ? /* mysql-dr applier */`,
-    [a.sourceGtid, a.rows, a.transactions, a.missingRowsSkipped ?? 0, a.sourceSeenGtid ?? null, link],
+    `UPDATE ${TABLE} SET source_gtid = ?, rows_applied = rows_applied + ?, transactions_applied = transactions_applied + ?, missing_rows_skipped = missing_rows_skipped + ?, source_seen_gtid = COALESCE(?, source_seen_gtid), applied_source_ms = GREATEST(COALESCE(applied_source_ms, 0), COALESCE(?, 0))${a.clearsPendingDdl ? ", pending_ddl_gtid = NULL, pending_ddl_state = NULL" : ""} WHERE link = ? /* mysql-dr applier */`,
+    [a.sourceGtid, a.rows, a.transactions, a.missingRowsSkipped ?? 0, a.sourceSeenGtid ?? null, a.sourceTimeMs ?? null, link],
   );
 }
 

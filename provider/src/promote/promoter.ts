@@ -17,6 +17,7 @@ import type { Flavor } from "../core/flavor";
 import { gtidCovers, gtidMissingCount } from "../core/gtid";
 import { currentGtidPosition, inspectServer } from "../core/server-inspector";
 import { CHECKPOINT_SCHEMA, lastRecordTime, lockName } from "../dr-state/checkpoint-store";
+import { writeAsLink } from "../dr-state/link-writer";
 import { type RaisedCounter, alignAutoIncrements } from "./auto-increments";
 
 export const DEFAULT_PROMOTION_TIMEOUT_S = 60;
@@ -95,6 +96,7 @@ export async function promote(o: PromoteOptions): Promise<PromotionResult> {
 async function planned(dr: Connection, master: Connection, o: PromoteOptions): Promise<PromotionResult> {
   const facts = await inspectServer(master);
   const links = await linksFrom(dr, facts.identity);
+  await writeAsLinks(dr, links, facts.flavor);
   const side = await sideOf(master, facts.flavor, `the master at ${formatHostPort(o.master as ServerAddress)}`);
   const timeoutMs = (o.timeoutSeconds ?? DEFAULT_PROMOTION_TIMEOUT_S) * 1000;
   let autoIncrementsRaised: RaisedCounter[] = [];
@@ -113,6 +115,7 @@ async function planned(dr: Connection, master: Connection, o: PromoteOptions): P
 async function forced(dr: Connection, o: PromoteOptions): Promise<PromotionResult> {
   const links = await linksFrom(dr, undefined);
   const flavor = (await inspectServer(dr)).flavor;
+  await writeAsLinks(dr, links, flavor);
   // Read before fencing: the fence rewrites the rows, and with them their update times.
   const known = await lastSeenSourcePosition(dr, links, flavor);
   const lastRecord = await lastRecordTime(dr, links);
@@ -189,6 +192,14 @@ async function fenceAndOpen(dr: Connection, links: string[], flavor: Flavor, o: 
   } finally {
     for (const link of held) await dr.query("SELECT RELEASE_LOCK(?)", [lockName(link)]).catch(() => undefined);
   }
+}
+
+/**
+ * What promotion writes on the DR server (fence marks, raised counters) is the links' own doing,
+ * not an errant transaction: a promotion that fails and is undone must not block the next one.
+ */
+async function writeAsLinks(dr: Connection, links: string[], flavor: Flavor): Promise<void> {
+  if (links.length) await writeAsLink(dr, links[0], flavor);
 }
 
 /** Links applying to this DR server (from `identity`'s master, or all when undefined). */

@@ -7,17 +7,18 @@
 import * as crypto from "node:crypto";
 import { formatHostPort } from "../core/connection-url";
 import { type Connection, openConnection } from "../core/db";
-import { DrError } from "../core/errors";
+import { DrError, errorMessage } from "../core/errors";
 import type { Flavor } from "../core/flavor";
 import { gtidCovers } from "../core/gtid";
 import { checkSource, checkTarget, inspectServer } from "../core/server-inspector";
 import { linkPositions } from "../dr-state/checkpoint-store";
+import { blockers, evaluateGuardrails } from "../promote/guardrails";
 import { type DataLoss, promote, setReadOnly } from "../promote/promoter";
 import type { DrInstanceOutputs as GeneratedOutputs, LocalServer, PromotionOptions, ServerConnection } from "../../../sdk/types.generated";
 import { connectionChange, identityAt, toAddress } from "./connections";
-import { removeLocalServer, startLocalServer } from "./local-server";
+import { localConnection, removeLocalServer, startLocalServer } from "./local-server";
 import { type DiffResult, diffInputs } from "./resource-diff";
-import { type CheckFailure, validateInputs } from "./schema";
+import { type CheckFailure, UNKNOWN, validateInputs } from "./schema";
 
 const RESOURCE = "DrInstance";
 
@@ -33,12 +34,40 @@ export interface DrInstanceInputs {
 /** schema.json's outputs, plus the inputs they carry (diff compares those). */
 export type DrInstanceOutputs = GeneratedOutputs & DrInstanceInputs;
 
-export async function check(_olds: unknown, news: Record<string, unknown>): Promise<{ inputs: Record<string, unknown>; failures: CheckFailure[] }> {
+/**
+ * Validates the inputs. When `role` changes from "replica" to "primary", also evaluates the
+ * promotion guardrails against the live servers (reading only): a failing one is a check failure
+ * on `role` with its sentence, which is how a dynamic provider makes `pulumi preview` show it
+ * (diff can neither warn nor fail per property). `update` evaluates them again before promoting.
+ */
+export async function check(olds: Record<string, unknown> | undefined, news: Record<string, unknown>): Promise<{ inputs: Record<string, unknown>; failures: CheckFailure[] }> {
   const { inputs, failures } = validateInputs(RESOURCE, news);
   if (!failures.length && (inputs.server === undefined) === (inputs.local === undefined)) {
     failures.push({ property: "server", reason: "give exactly one of server (an existing server) and local (a local server the provider starts)" });
   }
+  const checked = inputs as unknown as DrInstanceInputs;
+  if (!failures.length && olds?.role === "replica" && checked.role === "primary" && !containsUnknown(checked)) {
+    for (const reason of await promotionBlockers(checked, checked.server ?? localConnection(checked.local!))) failures.push({ property: "role", reason });
+  }
   return { inputs, failures };
+}
+
+/** The failing guardrails' sentences for promoting this instance's DR server now. */
+async function promotionBlockers(inputs: DrInstanceInputs, connection: ServerConnection): Promise<string[]> {
+  const p = inputs.promotion ?? {};
+  try {
+    return blockers(await evaluateGuardrails({
+      master: toAddress(inputs.master),
+      target: toAddress(connection),
+      maxLagSeconds: p.maxLagSeconds,
+      maxOpenTransactionSeconds: p.maxOpenTransactionSeconds,
+      requireVerifiedWithinMinutes: p.requireVerifiedWithinMinutes,
+      allowDataLoss: p.allowDataLoss,
+    }));
+  } catch (err) {
+    // A server that cannot be read is itself a reason not to promote (the promoter says the same).
+    return [errorMessage(err)];
+  }
 }
 
 export async function diff(_id: string, olds: DrInstanceOutputs, news: DrInstanceInputs): Promise<DiffResult> {
@@ -130,6 +159,8 @@ export async function update(_id: string, olds: DrInstanceOutputs, news: DrInsta
     Object.assign(outs, rechecked);
   }
   if (olds.role === "replica" && news.role === "primary") {
+    const refused = await promotionBlockers(news, connection);
+    if (refused.length) throw new DrError("PRECONDITION", `The promotion was refused: ${refused.join(" ")}`);
     const result = await promote({
       target: toAddress(connection),
       master: toAddress(news.master),
@@ -139,6 +170,12 @@ export async function update(_id: string, olds: DrInstanceOutputs, news: DrInsta
     return { outs: { ...outs, role: "primary", readOnly: false, promotedAt: result.promotedAt, promotedGtid: result.promotedGtid, ...(result.unappliedGtid ? { unappliedGtid: result.unappliedGtid } : {}), ...(result.dataLoss ? { dataLoss: lossOutput(result.dataLoss) } : {}) } };
   }
   return { outs };
+}
+
+/** A preview may not know every input yet: then the guardrails wait for `up`. */
+function containsUnknown(value: unknown): boolean {
+  if (value === UNKNOWN) return true;
+  return typeof value === "object" && value !== null && Object.values(value).some(containsUnknown);
 }
 
 /** The schema's form: absent, not null, when nothing was ever recorded. */

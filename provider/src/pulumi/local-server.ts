@@ -35,7 +35,12 @@ export async function startLocalServer(local: LocalServer, resourceId: string, u
   // A directory an earlier DrInstance created passes to this one; the user's own stays unmarked.
   if (!existed || previousOwner) writeMarker(dir, { resourceId, createdAt: previousOwner?.createdAt ?? new Date().toISOString() });
   const info = await startSandbox({ name: sandboxName(dir), port: local.port, dir, secureRoot: true });
-  return { host: LOCAL_HOST, port: info.port, user: LOCAL_USER, password: sandboxRootPassword(dir) };
+  return localConnection({ ...local, port: info.port });
+}
+
+/** How the provider reaches a local server: as root, with the password generated in its data directory. */
+export function localConnection(local: LocalServer): ServerConnection {
+  return { host: LOCAL_HOST, port: local.port, user: LOCAL_USER, password: sandboxRootPassword(path.resolve(local.dataDir)) };
 }
 
 /** Stops the local server; deletes its data directory when `deleteData` is set and the directory is this resource's. */

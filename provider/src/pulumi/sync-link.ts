@@ -126,6 +126,11 @@ function outputs(inputs: SyncLinkInputs, daemonUrl: string, s: LinkStatus): Sync
     ...optional("appliedGtid", s.appliedGtid),
     ...optional("sourceGtid", s.sourceGtid),
     ...optional("lastError", s.lastError),
+    ...optional("unappliedTransactions", s.unappliedTransactions),
+    ...optional("errantGtids", s.errantGtids),
+    ...optional("lastVerification", s.lastVerification && { at: s.lastVerification.at, result: s.lastVerification.result, tablesChecked: s.lastVerification.tablesChecked, differences: s.lastVerification.differences, ...optional("gtid", s.lastVerification.gtid) }),
+    ...optional("promotionReady", s.promotionReady),
+    promotionBlockers: s.promotionBlockers ?? [],
     ...optional("copy", s.copy && { tablesTotal: s.copy.tablesTotal, tablesDone: s.copy.tablesDone, rowsCopied: s.copy.rowsCopied, rowsEstimated: s.copy.rowsEstimated, ...optional("etaSeconds", s.copy.etaSeconds) }),
   };
 }

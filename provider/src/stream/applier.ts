@@ -376,6 +376,7 @@ export class Applier {
       missingRowsSkipped: this.batchMissing,
       sourceSeenGtid: this.o.sourceSeen(),
       clearsPendingDdl: this.batchConfirmsDdl,
+      sourceTimeMs: Math.max(this.batchHeartbeatMs ?? 0, this.batchLastEventMs) || undefined,
     });
     await this.o.conn.query("COMMIT /* mysql-dr applier */");
     this.inTransaction = false;
