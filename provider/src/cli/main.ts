@@ -224,9 +224,10 @@ function print(o: { json?: boolean }, value: unknown, human: () => string): void
 }
 
 export function statusTable(links: LinkStatus[]): string {
-  const table = new Table({ head: ["link", "state", "lag (s)", "rows applied", "applied GTID", "source GTID", "last error"], style: { head: [], border: [] }, wordWrap: true, colWidths: [null, null, null, null, 30, 30, 40] as number[] });
+  const table = new Table({ head: ["link", "state", "lag (s)", "unapplied", "rows applied", "applied GTID", "source GTID", "promotion", "last error"], style: { head: [], border: [] }, wordWrap: true, colWidths: [null, null, null, null, null, 30, 30, 30, 40] as number[] });
   for (const s of links) {
-    table.push([s.name, s.state + (s.lagSource === "event-timestamps" ? " *" : ""), s.lagSeconds === null ? "-" : s.lagSeconds.toFixed(3), String(s.rowsApplied), s.appliedGtid ?? "-", s.sourceGtid ?? "-", s.lastError ?? ""]);
+    const promotion = s.promotionReady === null ? "-" : s.promotionReady ? "ready" : `blocked: ${s.promotionBlockers.join(" ")}`;
+    table.push([s.name, s.state + (s.lagSource === "event-timestamps" ? " *" : ""), s.lagSeconds === null ? "-" : s.lagSeconds.toFixed(3), s.unappliedTransactions === null ? "-" : String(s.unappliedTransactions), String(s.rowsApplied), s.appliedGtid ?? "-", s.sourceGtid ?? "-", promotion, s.lastError ?? ""]);
   }
   const note = links.some((s) => s.lagSource === "event-timestamps") ? "\n* lag from binlog event timestamps (no right to write the heartbeat on the master)" : "";
   return table.toString() + note;
