@@ -55,6 +55,7 @@ describeEachBackend("promotion guardrails in preview and up", (getPair) => {
       assert.ok(previewed instanceof CheckFailedError, String(previewed));
       assert.deepEqual(previewed.failures.map((f) => f.property), ["role"]);
       const sentence = previewed.failures[0].reason;
+      console.log(`      preview check failure on ${previewed.failures[0].property}: ${sentence}`);
       assert.match(sentence, /^1 write transaction has been open on the master longer than promotion\.maxOpenTransactionSeconds \(1\)/);
       await assert.rejects(engine.up(promote), (err: Error) => err.message.includes(sentence));
       assert.equal(engine.resources().find((r) => r.urn.endsWith("::payments-dr"))!.outputs.role, "replica", "nothing was promoted");
