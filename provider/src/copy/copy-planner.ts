@@ -34,11 +34,7 @@ export async function checkTargetTables(target: Connection, tables: SourceTable[
 export async function prepareTargetTables(source: Connection, target: Connection, tables: SourceTable[], overwrite: boolean): Promise<void> {
   await target.query("SET SESSION foreign_key_checks = 0 /* mysql-dr copy */");
   try {
-    for (const db of new Set(tables.map((t) => t.db))) {
-      const [rows] = await source.query(`SHOW CREATE DATABASE ${quoteId(db)}`);
-      const ddl = String((rows as Record<string, string>[])[0]["Create Database"]).replace(/^CREATE DATABASE /i, "CREATE DATABASE IF NOT EXISTS ");
-      await target.query(ddl);
-    }
+    await createDatabases(source, target, tables.map((t) => t.db));
     for (const t of tables) {
       const [rows] = await source.query(`SHOW CREATE TABLE ${quoteTable(t.db, t.table)}`);
       const ddl = String((rows as Record<string, string>[])[0]["Create Table"]).replace(/^CREATE TABLE `/i, `CREATE TABLE IF NOT EXISTS ${quoteId(t.db)}.\``);
@@ -47,6 +43,15 @@ export async function prepareTargetTables(source: Connection, target: Connection
     }
   } finally {
     await target.query("SET SESSION foreign_key_checks = 1 /* mysql-dr copy */");
+  }
+}
+
+/** Creates the databases missing on the DR server as the master defines them (character set, collation). */
+export async function createDatabases(source: Connection, target: Connection, databases: string[]): Promise<void> {
+  for (const db of new Set(databases)) {
+    const [rows] = await source.query(`SHOW CREATE DATABASE ${quoteId(db)}`);
+    const ddl = String((rows as Record<string, string>[])[0]["Create Database"]).replace(/^CREATE DATABASE /i, "CREATE DATABASE IF NOT EXISTS ");
+    await target.query(ddl);
   }
 }
 

@@ -4,6 +4,7 @@
  */
 import { listSelectedTables, refuseUnsafeTables } from "../catalog/selected-tables";
 import { checkTargetTables, planCopyUnits, prepareTargetTables } from "../copy/copy-planner";
+import { createSchemaObjects } from "../copy/schema-objects";
 import { deleteCopyUnits, ensureCopyStateTable, insertCopyUnits } from "../dr-state/copy-state";
 import { formatHostPort } from "../core/connection-url";
 import { ObjectFilter } from "../core/object-filter";
@@ -274,6 +275,7 @@ async function prepareLink(def: LinkDefinition, reusePromoted: boolean): Promise
     await checkTargetTables(target, tables, def.overwrite);
     const units = await planCopyUnits(source, tables, def.copyParallelism);
     await prepareTargetTables(source, target, tables, def.overwrite);
+    await createSchemaObjects(source, target, new ObjectFilter(def.objects));
     await ensureCopyStateTable(target);
     await deleteCopyUnits(target, def.name);
     await insertCopyUnits(target, def.name, units);

@@ -3,6 +3,7 @@
  * once; the assembler turns those into `ApplyItem`s for the applier. No library type passes
  * beyond binlog-reader.ts.
  */
+import type { Touched } from "./ddl-guard";
 import type { ValueKind } from "../sql/literals";
 import type { SessionContext } from "./session-context";
 
@@ -64,7 +65,7 @@ export interface DdlStatement {
    */
   rewritten?: string;
   /** Tables and databases the statement changes: compared before and after to tell whether it ran. */
-  touches: { tables: { db: string; table: string }[]; databases: string[] };
+  touches: Touched;
   /** Running it again is harmless (TRUNCATE, IF [NOT] EXISTS, CREATE OR REPLACE). */
   idempotent: boolean;
 }

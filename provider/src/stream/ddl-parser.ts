@@ -23,6 +23,8 @@ export type StatementTarget =
       changesColumns?: boolean;
     }
   | { kind: "rename"; pairs: { from: TableName; to: TableName }[] }
+  /** A stored procedure or function: selected with its database (routines have no table name). */
+  | { kind: "routine"; verb: "create" | "alter" | "drop"; routine: RoutineName; idempotent: boolean }
   | { kind: "database"; verb: "create" | "drop" | "alter"; db: string; idempotent: boolean }
   | { kind: "transaction"; verb: "begin" | "commit" | "rollback" }
   | { kind: "savepoint"; verb: "set" | "rollback-to" | "release"; name: string }
@@ -30,6 +32,12 @@ export type StatementTarget =
   /** INSERT/UPDATE/DELETE/REPLACE/LOAD DATA logged as a statement; `table`: the first one it names. */
   | { kind: "dml"; table?: TableName }
   | { kind: "other" };
+
+export interface RoutineName {
+  db: string;
+  name: string;
+  type: "PROCEDURE" | "FUNCTION";
+}
 
 export interface ParseOptions {
   /** sql_mode ANSI_QUOTES: "name" is an identifier, not a string. */
@@ -41,6 +49,9 @@ const DOUBLE_QUOTED = '"(?:[^"]|"")+"';
 const BARE = "[\\p{L}\\p{N}_$]+";
 const IF_EXISTS = String.raw`(?:IF\s+EXISTS\s+)?`;
 const IF_NOT_EXISTS = String.raw`(?:IF\s+NOT\s+EXISTS\s+)?`;
+/** What the binlog writes between CREATE/ALTER and VIEW or a routine's kind: ALGORITHM, DEFINER, SQL SECURITY. */
+const VIEW_OPTIONS = String.raw`(?:ALGORITHM\s*=\s*\w+\s+)?(?:DEFINER\s*=\s*(?:CURRENT_USER(?:\s*\(\s*\))?|\S+)\s+)?(?:SQL\s+SECURITY\s+\w+\s+)?`;
+const DEFINER = String.raw`(?:DEFINER\s*=\s*(?:CURRENT_USER(?:\s*\(\s*\))?|\S+)\s+)?`;
 
 interface Grammar {
   id: string;
@@ -67,6 +78,15 @@ function grammar(ansiQuotes: boolean): Grammar {
     [re(String.raw`^TRUNCATE\s+(?:TABLE\s+)?${qname}`), (m, s) => tables("truncate", [q(m[1], s)], true)],
     [re(String.raw`^CREATE\s+(?:OR\s+REPLACE\s+)?(?:ONLINE\s+|OFFLINE\s+)?(?:UNIQUE\s+|FULLTEXT\s+|SPATIAL\s+)?INDEX\s+${IF_NOT_EXISTS}${id}(?:\s+USING\s+\w+)?\s+ON\s+${qname}`), (m, s) => tables("index", [q(m[1], s)], ifExists(m))],
     [re(String.raw`^DROP\s+INDEX\s+${IF_EXISTS}${id}\s+ON\s+${qname}`), (m, s) => tables("index", [q(m[1], s)], ifExists(m))],
+    // Views share the tables' namespace and selection; RENAME TABLE renames them too.
+    [re(String.raw`^CREATE\s+(OR\s+REPLACE\s+)?${VIEW_OPTIONS}VIEW\s+(${IF_NOT_EXISTS})${qname}`), (m, s) => tables("create", [q(m[3], s)], m[1] !== undefined || m[2] !== "")],
+    [re(String.raw`^ALTER\s+${VIEW_OPTIONS}VIEW\s+${qname}`), (m, s) => tables("alter", [q(m[1], s)], false)],
+    [re(String.raw`^DROP\s+VIEW\s+(${IF_EXISTS})(.*?)(?:\s+(?:RESTRICT|CASCADE))?\s*(?:/\*.*\*/)?\s*$`), (m, s) => tables("drop", splitNames(m[2], qname).map((n) => q(n, s)), m[1] !== "")],
+    // Loadable functions (CREATE FUNCTION ... SONAME) are the server's, not a database's: not replayed.
+    [re(String.raw`^CREATE\s+(?:OR\s+REPLACE\s+)?${DEFINER}(?:AGGREGATE\s+)?FUNCTION\s+${IF_NOT_EXISTS}${qname}\s*RETURNS\s+\w+\s+SONAME\b`), () => ({ kind: "other" })],
+    [re(String.raw`^CREATE\s+(OR\s+REPLACE\s+)?${DEFINER}(?:AGGREGATE\s+)?(PROCEDURE|FUNCTION)\s+(${IF_NOT_EXISTS})${qname}`), (m, s) => routine("create", m[2], q(m[4], s), m[1] !== undefined || m[3] !== "")],
+    [re(String.raw`^ALTER\s+(PROCEDURE|FUNCTION)\s+${qname}`), (m, s) => routine("alter", m[1], q(m[2], s), false)],
+    [re(String.raw`^DROP\s+(PROCEDURE|FUNCTION)\s+(${IF_EXISTS})${qname}`), (m, s) => routine("drop", m[1], q(m[3], s), m[2] !== "")],
     [re(String.raw`^RENAME\s+TABLES?\s+(.*)$`), (m, s) => renames(m[1], s, qname, id)],
     [re(String.raw`^(CREATE|DROP|ALTER)\s+(?:DATABASE|SCHEMA)\s+(IF\s+(?:NOT\s+)?EXISTS\s+)?(${id})`), (m) => ({ kind: "database", verb: m[1].toLowerCase() as "create" | "drop" | "alter", db: unquote(m[3]), idempotent: m[2] !== undefined })],
     [re(String.raw`^(?:BEGIN|START\s+TRANSACTION)\b`), () => ({ kind: "transaction", verb: "begin" })],
@@ -102,6 +122,10 @@ function re(source: string): RegExp {
 
 function tables(verb: "create" | "alter" | "drop" | "truncate" | "index", names: TableName[], idempotent: boolean): StatementTarget {
   return { kind: "tables", verb, tables: names, idempotent };
+}
+
+function routine(verb: "create" | "alter" | "drop", type: string, name: TableName, idempotent: boolean): StatementTarget {
+  return { kind: "routine", verb, routine: { db: name.db, name: name.table, type: type.toUpperCase() as RoutineName["type"] }, idempotent };
 }
 
 /** An ALTER TABLE, with the new name when one of its clauses renames the table. */

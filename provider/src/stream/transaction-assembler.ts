@@ -172,6 +172,8 @@ export class TransactionAssembler {
       }
       case "rename":
         return this.renames(statement, target.pairs, gtid);
+      case "routine":
+        return this.filter.databaseSelected(target.routine.db) ? { statement, touches: { tables: [], databases: [], routines: [target.routine] }, idempotent: target.idempotent } : undefined;
     }
   }
 

@@ -186,6 +186,12 @@ export const CASES: ConformanceCase[] = [
     native: "stops",
   },
   {
+    name: "views_and_routines", group: "DDL", covers: "CREATE/ALTER/DROP VIEW, PROCEDURE and FUNCTION (binlogged with DEFINER), a view over a view, a procedure that writes",
+    setup: T,
+    script: "CREATE VIEW v AS SELECT id, v FROM t; CREATE OR REPLACE VIEW vv AS SELECT id FROM v WHERE id > 1; ALTER VIEW v AS SELECT id FROM t; CREATE PROCEDURE p(IN n INT) BEGIN INSERT INTO t VALUES (n, 'from p'); UPDATE t SET v = 'p ran' WHERE id = 1; END; CALL p(70); CREATE FUNCTION f(x INT) RETURNS INT DETERMINISTIC RETURN x * 2; CREATE FUNCTION g() RETURNS INT DETERMINISTIC RETURN 1; DROP FUNCTION g; CREATE VIEW gone AS SELECT 1 AS one; DROP VIEW IF EXISTS gone, never_was",
+    daemon: "identical", native: "identical",
+  },
+  {
     name: "sequences", group: "DDL", covers: "CREATE/ALTER SEQUENCE and NEXTVAL", flavors: ["mariadb"],
     script: "CREATE SEQUENCE s START WITH 10 INCREMENT BY 5 CACHE 2; SELECT NEXTVAL(s), NEXTVAL(s), NEXTVAL(s); ALTER SEQUENCE s RESTART WITH 100; SELECT NEXTVAL(s)",
     daemon: "identical", native: "identical",

@@ -155,6 +155,35 @@ describeEachBackend("initial copy", (getPair) => {
     await client.deleteLink("resume");
   });
 
+  it("creates the selection's views and routines on the DR server, and refuses a view that reads an unselected table", async () => {
+    await sql(master, [
+      "CREATE DATABASE app; CREATE TABLE app.orders (id INT PRIMARY KEY, total DECIMAL(10,2)); INSERT INTO app.orders VALUES (1, 9.50), (2, 20.00)",
+      "CREATE VIEW app.big_orders AS SELECT id, total FROM app.orders WHERE total > 10",
+      "CREATE VIEW app.big_order_ids AS SELECT id FROM app.big_orders",
+      "CREATE PROCEDURE app.add_order(IN n INT, IN t DECIMAL(10,2)) BEGIN INSERT INTO app.orders VALUES (n, t); END",
+      "SET SESSION sql_mode = 'ANSI_QUOTES'; CREATE FUNCTION app.doubled(x INT) RETURNS INT DETERMINISTIC RETURN x * 2; SET SESSION sql_mode = DEFAULT",
+    ].join("; "));
+    await client.createLink({ name: "objects", source: master.url, target: replica.url, include: ["app"], initial: "full" });
+    await inSync("objects");
+    for (const [kind, name, column] of [["VIEW", "big_orders", "Create View"], ["VIEW", "big_order_ids", "Create View"], ["PROCEDURE", "add_order", "Create Procedure"], ["FUNCTION", "doubled", "Create Function"]]) {
+      const [m] = await sql(master, `SHOW CREATE ${kind} app.${name}`);
+      const [r] = await sql(replica, `SHOW CREATE ${kind} app.${name}`);
+      assert.equal(r[column], m[column], `${kind} app.${name}`);
+      if (kind !== "VIEW") assert.equal(r.sql_mode, m.sql_mode, `${kind} app.${name} keeps its sql_mode`);
+    }
+    // Later changes arrive through the binlog.
+    await sql(master, "CREATE OR REPLACE VIEW app.big_orders AS SELECT id FROM app.orders WHERE total > 15; DROP FUNCTION app.doubled");
+    await waitCaughtUp(client, "objects", master);
+    assert.deepEqual(await sql(replica, "SELECT ROUTINE_NAME AS r FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = 'app'"), [{ r: "add_order" }]);
+    assert.equal((await sql(replica, "SHOW CREATE VIEW app.big_orders"))[0]["Create View"], (await sql(master, "SHOW CREATE VIEW app.big_orders"))[0]["Create View"]);
+    await client.deleteLink("objects");
+
+    await sql(master, "CREATE DATABASE ledger; CREATE TABLE ledger.entries (id INT PRIMARY KEY, amount INT); CREATE DATABASE reports; CREATE VIEW reports.order_totals AS SELECT SUM(amount) AS s FROM ledger.entries");
+    const refused = runCli(["link", "create", "reports", "--source", master.url, "--target", replica.url, "--include", "reports", "--initial", "full", "--daemon", daemon.url, "--state-dir", stateDir]);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /^mysql-dr: View reports\.order_totals reads a table or view that is not in the link's selection \(1 such view\); include what it reads, or exclude the view\.$/m);
+  });
+
   it("refuses DR tables that already hold rows, writing nothing, and empties them with --overwrite", async () => {
     const schema = "CREATE DATABASE occupied; CREATE TABLE occupied.t (id INT PRIMARY KEY, v INT)";
     await sql(master, `${schema}; INSERT INTO occupied.t VALUES (1, 1), (2, 2)`);

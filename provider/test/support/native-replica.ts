@@ -66,7 +66,7 @@ export interface TableSnapshot {
   rows: string[];
 }
 
-/** Every table (and sequence) of `db`, byte for byte. */
+/** Every table (and sequence) of `db`, byte for byte, and its views' and routines' definitions. */
 export async function databaseSnapshot(server: TestServer, db: string): Promise<Map<string, TableSnapshot>> {
   const conn = await mysql.createConnection({ ...serverAddress(server), multipleStatements: true });
   const snapshot = new Map<string, TableSnapshot>();
@@ -83,6 +83,17 @@ export async function databaseSnapshot(server: TestServer, db: string): Promise<
       });
       const [rows] = await conn.query({ sql: `SELECT ${select.join(", ") || "1"} FROM \`${db}\`.\`${t}\``, rowsAsArray: true });
       snapshot.set(t, { definition, rows: (rows as unknown[][]).map((r) => JSON.stringify(r)).sort() });
+    }
+    // Views and routines, by definition: what an application calls on a promoted server.
+    const [views] = await conn.query("SELECT TABLE_NAME AS name FROM information_schema.VIEWS WHERE TABLE_SCHEMA = ? ORDER BY 1", [db]);
+    for (const { name } of views as { name: string }[]) {
+      const [[created]] = (await conn.query(`SHOW CREATE VIEW \`${db}\`.\`${name}\``)) as unknown as [Record<string, string>[]];
+      snapshot.set(`view ${name}`, { definition: String(created["Create View"]), rows: [] });
+    }
+    const [routines] = await conn.query("SELECT ROUTINE_NAME AS name, ROUTINE_TYPE AS type FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = ? ORDER BY 2, 1", [db]);
+    for (const { name, type } of routines as { name: string; type: string }[]) {
+      const [[created]] = (await conn.query(`SHOW CREATE ${type} \`${db}\`.\`${name}\``)) as unknown as [Record<string, string>[]];
+      snapshot.set(`${type.toLowerCase()} ${name}`, { definition: String(created[`Create ${type === "PROCEDURE" ? "Procedure" : "Function"}`]), rows: [] });
     }
   } finally {
     await conn.end();

@@ -1,0 +1,58 @@
+/**
+ * The selection's views and stored routines on the master, as the statements that create them
+ * elsewhere: what an application needs besides tables to run on a promoted DR server. Views go
+ * with the table selection (they share its namespace); procedures and functions with their
+ * database. Only reads.
+ */
+import { type Connection, quoteId, quoteTable } from "../core/db";
+import { DrError } from "../core/errors";
+import { type ObjectFilter, SYSTEM_SCHEMAS } from "../core/object-filter";
+
+export interface ViewDefinition {
+  db: string;
+  name: string;
+  /** CREATE OR REPLACE ... VIEW `db`.`name` AS ...: runs from any default database. */
+  create: string;
+}
+
+export interface RoutineDefinition {
+  db: string;
+  name: string;
+  type: "PROCEDURE" | "FUNCTION";
+  /** As SHOW CREATE gives it: the name unqualified, so it runs with `db` as the default database. */
+  create: string;
+  /** The sql_mode the routine was created under, which its body keeps. */
+  sqlMode: string;
+}
+
+const SYSTEM = `(${SYSTEM_SCHEMAS.map(() => "?").join(", ")})`;
+
+export async function selectedViews(source: Connection, filter: ObjectFilter): Promise<ViewDefinition[]> {
+  const [rows] = await source.query(`SELECT TABLE_SCHEMA AS db, TABLE_NAME AS name FROM information_schema.VIEWS WHERE TABLE_SCHEMA NOT IN ${SYSTEM} ORDER BY 1, 2 /* mysql-dr catalog */`, [...SYSTEM_SCHEMAS]);
+  const views: ViewDefinition[] = [];
+  for (const { db, name } of rows as { db: string; name: string }[]) {
+    if (!filter.tableSelected(db, name)) continue;
+    const [shown] = await source.query(`SHOW CREATE VIEW ${quoteTable(db, name)} /* mysql-dr catalog */`);
+    const text = String((shown as Record<string, string>[])[0]["Create View"]);
+    // SHOW CREATE VIEW names the view without its database; the tables inside are qualified.
+    const create = text.replace(/^CREATE /i, "CREATE OR REPLACE ").replace(/ VIEW `(?:[^`]|``)+` AS /i, () => ` VIEW ${quoteTable(db, name)} AS `);
+    views.push({ db, name, create });
+  }
+  return views;
+}
+
+export async function selectedRoutines(source: Connection, filter: ObjectFilter): Promise<RoutineDefinition[]> {
+  const [rows] = await source.query(`SELECT ROUTINE_SCHEMA AS db, ROUTINE_NAME AS name, ROUTINE_TYPE AS type FROM information_schema.ROUTINES WHERE ROUTINE_TYPE IN ('PROCEDURE', 'FUNCTION') AND ROUTINE_SCHEMA NOT IN ${SYSTEM} ORDER BY 1, 3, 2 /* mysql-dr catalog */`, [...SYSTEM_SCHEMAS]);
+  const routines: RoutineDefinition[] = [];
+  for (const { db, name, type } of rows as { db: string; name: string; type: RoutineDefinition["type"] }[]) {
+    if (!filter.databaseSelected(db)) continue;
+    const [shown] = await source.query(`SHOW CREATE ${type} ${quoteTable(db, name)} /* mysql-dr catalog */`);
+    const row = (shown as Record<string, string | null>[])[0];
+    const create = row[type === "PROCEDURE" ? "Create Procedure" : "Create Function"];
+    if (create === null || create === undefined) {
+      throw new DrError("ACCESS_DENIED", `The master's user may not read the definition of ${type.toLowerCase()} ${quoteId(db)}.${quoteId(name)}; grant it SELECT on mysql.proc (MariaDB) or SHOW_ROUTINE (MySQL), or exclude database ${db}.`);
+    }
+    routines.push({ db, name, type, create, sqlMode: String(row.sql_mode ?? "") });
+  }
+  return routines;
+}
