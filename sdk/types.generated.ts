@@ -285,6 +285,18 @@ export interface DrInstanceOutputs {
   promotedGtid?: string;
   /** Forced promotion only: the master position last seen by the daemon, which the DR copy had not fully applied; absent when nothing is known to be lost. */
   unappliedGtid?: string;
+  /** While a replica, refreshed by `pulumi refresh`: an upper bound of how far the DR copy is behind its master, read from the servers (0 when every master transaction is applied). */
+  lagSeconds?: number;
+  /** While a replica, refreshed: RPO, master transactions its links have not applied yet. */
+  unappliedTransactions?: number;
+  /** While a replica, refreshed: transactions on the DR server that did not come from its links (MariaDB); absent when that cannot be told. */
+  errantGtids?: string[];
+  /** While a replica, refreshed: the last verification of its link, as recorded on the DR server. */
+  lastVerification?: LastVerification;
+  /** While a replica, refreshed: whether a planned promotion with this instance's `promotion` settings would pass every guardrail now; absent when they could not be evaluated. */
+  promotionReady?: boolean;
+  /** While a replica, refreshed: the failing guardrails (or why they could not be evaluated), one sentence each. */
+  promotionBlockers?: string[];
   /** Forced promotion only: what may have been lost, as far as it can be known without the master; absent after a planned promotion (nothing is lost). */
   dataLoss?: DataLoss;
   /** The master's server identity (server_uuid, or host name, data directory and server id), recorded so that a changed master address can be told to reach the same server. */

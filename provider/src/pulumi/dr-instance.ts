@@ -122,10 +122,40 @@ export async function read(id: string, props: DrInstanceOutputs): Promise<{ id: 
   try {
     const facts = await inspectServer(conn);
     const adopted = props.role === "replica" && !facts.readOnly ? await promotionOutOfBand(conn, facts.flavor, props.masterIdentity) : {};
-    return { id, props: { ...props, flavor: facts.flavor, version: facts.version, readOnly: facts.readOnly, ...adopted } };
+    const health = (adopted.role ?? props.role) === "replica" ? await replicaHealth(props) : {};
+    return { id, props: { ...withoutHealth(props), flavor: facts.flavor, version: facts.version, readOnly: facts.readOnly, ...adopted, ...health } };
   } finally {
     conn.destroy();
   }
+}
+
+const HEALTH_OUTPUTS = ["lagSeconds", "unappliedTransactions", "errantGtids", "lastVerification", "promotionReady", "promotionBlockers"] as const;
+
+/** RPO and readiness as a refresh shows them: the same guardrails a promotion would check now, with this instance's settings. */
+async function replicaHealth(props: DrInstanceOutputs): Promise<Partial<DrInstanceOutputs>> {
+  const p = props.promotion ?? {};
+  try {
+    const report = await evaluateGuardrails({ master: toAddress(props.master), target: toAddress(props.connection), maxLagSeconds: p.maxLagSeconds, maxOpenTransactionSeconds: p.maxOpenTransactionSeconds, requireVerifiedWithinMinutes: p.requireVerifiedWithinMinutes });
+    const failing = blockers(report);
+    const present = <K extends keyof DrInstanceOutputs>(key: K, value: DrInstanceOutputs[K] | null) => (value === null || value === undefined ? {} : { [key]: value });
+    return {
+      ...present("lagSeconds", report.lagSeconds),
+      ...present("unappliedTransactions", report.unappliedTransactions),
+      ...present("errantGtids", report.errantGtids),
+      ...present("lastVerification", report.lastVerification as DrInstanceOutputs["lastVerification"]),
+      promotionReady: failing.length === 0,
+      promotionBlockers: failing,
+    };
+  } catch (err) {
+    return { promotionBlockers: [errorMessage(err)] };
+  }
+}
+
+/** Health outputs are recomputed on each refresh: none carried over from the last. */
+function withoutHealth(props: DrInstanceOutputs): DrInstanceOutputs {
+  const copy: Record<string, unknown> = { ...props };
+  for (const key of HEALTH_OUTPUTS) delete copy[key];
+  return copy as unknown as DrInstanceOutputs;
 }
 
 /**

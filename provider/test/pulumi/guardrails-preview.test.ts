@@ -45,11 +45,21 @@ describeEachBackend("promotion guardrails in preview and up", (getPair) => {
       return s.phase === "syncing" && s.state === "running";
     }, 120_000);
 
+    const drOutputs = () => engine.resources().find((r) => r.urn.endsWith("::payments-dr"))!.outputs;
+    await engine.refresh();
+    assert.equal(drOutputs().promotionReady, true, JSON.stringify(drOutputs().promotionBlockers));
+    assert.deepEqual(drOutputs().promotionBlockers, []);
+    assert.equal(drOutputs().unappliedTransactions, 0);
+
     const session = await connect(master);
     try {
       await session.query("BEGIN");
       await session.query("INSERT INTO payments.t VALUES (2)");
       await sleep(2200);
+      // Refresh shows the same blocker the preview will name.
+      await engine.refresh();
+      assert.equal(drOutputs().promotionReady, false);
+      assert.match(String((drOutputs().promotionBlockers as string[])[0]), /^1 write transaction has been open on the master longer than promotion\.maxOpenTransactionSeconds \(1\)/);
       const promote = await capture({ role: "primary" });
       const previewed = await engine.preview(promote).then(() => undefined, (e: unknown) => e);
       assert.ok(previewed instanceof CheckFailedError, String(previewed));
