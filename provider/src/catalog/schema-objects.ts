@@ -25,6 +25,16 @@ export interface RoutineDefinition {
   sqlMode: string;
 }
 
+export interface TriggerDefinition {
+  db: string;
+  name: string;
+  table: string;
+  /** The sql_mode the body is parsed under: a name list, or the binlog's numeric form. */
+  sqlMode: string;
+  /** The CREATE TRIGGER statement as the master ran it (its name may be unqualified: it runs with `db` as default). */
+  definition: string;
+}
+
 const SYSTEM = `(${SYSTEM_SCHEMAS.map(() => "?").join(", ")})`;
 
 export async function selectedViews(source: Connection, filter: ObjectFilter): Promise<ViewDefinition[]> {
@@ -55,4 +65,17 @@ export async function selectedRoutines(source: Connection, filter: ObjectFilter)
     routines.push({ db, name, type, create, sqlMode: String(row.sql_mode ?? "") });
   }
   return routines;
+}
+
+/** The triggers of selected tables, as the link keeps them (see dr-state/trigger-store.ts). */
+export async function selectedTriggers(source: Connection, filter: ObjectFilter): Promise<TriggerDefinition[]> {
+  const [rows] = await source.query(`SELECT TRIGGER_SCHEMA AS db, TRIGGER_NAME AS name, EVENT_OBJECT_TABLE AS tbl FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA NOT IN ${SYSTEM} ORDER BY 1, 2 /* mysql-dr catalog */`, [...SYSTEM_SCHEMAS]);
+  const triggers: TriggerDefinition[] = [];
+  for (const { db, name, tbl } of rows as { db: string; name: string; tbl: string }[]) {
+    if (!filter.tableSelected(db, tbl)) continue;
+    const [shown] = await source.query(`SHOW CREATE TRIGGER ${quoteTable(db, name)} /* mysql-dr catalog */`);
+    const row = (shown as Record<string, string>[])[0];
+    triggers.push({ db, name, table: tbl, sqlMode: String(row.sql_mode ?? ""), definition: String(row["SQL Original Statement"]) });
+  }
+  return triggers;
 }

@@ -5,6 +5,8 @@
 import { listSelectedTables, refuseUnsafeTables } from "../catalog/selected-tables";
 import { checkTargetTables, planCopyUnits, prepareTargetTables } from "../copy/copy-planner";
 import { createSchemaObjects } from "../copy/schema-objects";
+import { selectedTriggers } from "../catalog/schema-objects";
+import { dropTriggers, ensureTriggerTable, keepTriggers, keptTriggers } from "../dr-state/trigger-store";
 import { deleteCopyUnits, ensureCopyStateTable, insertCopyUnits } from "../dr-state/copy-state";
 import { formatHostPort } from "../core/connection-url";
 import { ObjectFilter } from "../core/object-filter";
@@ -263,7 +265,10 @@ async function prepareLink(def: LinkDefinition, reusePromoted: boolean): Promise
     if (fenced.length && !reusePromoted) {
       throw new DrError("CONFLICT", `The DR server at ${formatHostPort(def.target)} was promoted (link ${fenced.map((f) => `${f.link} fenced at ${f.updatedAt}`).join(", ")}) and may hold writes made on it as a primary, which a link would overwrite or diverge from; point the link at another server, or pass --reuse-promoted to make it a DR copy again anyway.`);
     }
-    // The fenced position belongs to the promoted past: the new link starts from a fresh one.
+    // The fenced position belongs to the promoted past: the new link starts from a fresh one. The
+    // triggers promotion created from the fenced links' definitions go too: as a replica again the
+    // server must not fire them on applied rows (the new link keeps their definitions).
+    if (fenced.length) await dropTriggers(target, await keptTriggers(target, fenced.map((f) => f.link)));
     if (fenced.some((f) => f.link === def.name)) await deleteCheckpoint(target, def.name);
     const position = await currentGtidPosition(source, sourceFacts.flavor);
     const tables = await listSelectedTables(source, new ObjectFilter(def.objects), sourceFacts.flavor);
@@ -276,6 +281,8 @@ async function prepareLink(def: LinkDefinition, reusePromoted: boolean): Promise
     const units = await planCopyUnits(source, tables, def.copyParallelism);
     await prepareTargetTables(source, target, tables, def.overwrite);
     await createSchemaObjects(source, target, new ObjectFilter(def.objects));
+    await ensureTriggerTable(target);
+    await keepTriggers(target, def.name, await selectedTriggers(source, new ObjectFilter(def.objects)));
     await ensureCopyStateTable(target);
     await deleteCopyUnits(target, def.name);
     await insertCopyUnits(target, def.name, units);

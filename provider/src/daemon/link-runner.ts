@@ -20,6 +20,7 @@ import { type CopyUnit, loadCopyUnits } from "../dr-state/copy-state";
 import type { LastVerification } from "../dr-state/verification-record";
 import { type GuardrailReport, blockers, evaluateGuardrails } from "../promote/guardrails";
 import { recordWriter, writeAsLink } from "../dr-state/link-writer";
+import { ensureTriggerTable } from "../dr-state/trigger-store";
 import { ensureXaTable } from "../dr-state/xa-store";
 import { Applier, type AppliedBatch, type OnMissingRow } from "../stream/applier";
 import { BINLOG_HEARTBEAT_PERIOD_MS, BinlogReader } from "../stream/binlog-reader";
@@ -262,6 +263,7 @@ export class LinkRunner {
       await acquireLinkLock(target, def.name);
       await ensureCheckpointTable(target);
       await ensureXaTable(target);
+      await ensureTriggerTable(target);
       const checkpoint = await readCheckpoint(target, def.name);
       if (!checkpoint) {
         throw Object.assign(new DrError("PRECONDITION", `The DR server at ${formatHostPort(def.target)} has no checkpoint for link ${def.name}; delete the link and create it again.`), { retryable: false });
@@ -339,7 +341,7 @@ export class LinkRunner {
           if (endsTransaction(item) && "timestampMs" in item) this.eventLag.written(item.timestampMs);
           queue.push(item);
         },
-      }, facts.binlogRowMetadata !== null);
+      }, facts.binlogRowMetadata !== null, def.name);
       this.eventLag.reset();
       closers.push(() => reader.stop());
       await reader.start();

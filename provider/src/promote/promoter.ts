@@ -11,13 +11,14 @@
  * they were; after, nothing is undone: the DR server may hold writes, so the old master stays shut.
  */
 import { type ServerAddress, formatHostPort } from "../core/connection-url";
-import { type Connection, isRetryable, openConnection } from "../core/db";
+import { type Connection, READ_SQL_MODE, isRetryable, openConnection } from "../core/db";
 import { DrError, type ErrorCode, errorMessage } from "../core/errors";
 import type { Flavor } from "../core/flavor";
 import { gtidCovers, gtidMissingCount } from "../core/gtid";
 import { currentGtidPosition, inspectServer } from "../core/server-inspector";
 import { CHECKPOINT_SCHEMA, lastRecordTime, lockName } from "../dr-state/checkpoint-store";
 import { writeAsLink } from "../dr-state/link-writer";
+import { type TriggerName, createKeptTriggers, dropTriggers } from "../dr-state/trigger-store";
 import { type RaisedCounter, alignAutoIncrements } from "./auto-increments";
 
 export const DEFAULT_PROMOTION_TIMEOUT_S = 60;
@@ -53,6 +54,12 @@ export interface PromotionResult {
   fencedLinks: string[];
   /** Planned only: AUTO_INCREMENT counters raised to the master's (see auto-increments.ts). */
   autoIncrementsRaised: RaisedCounter[];
+  /** `db.name` of the triggers the links kept, created before the server opened. */
+  triggersCreated: string[];
+}
+
+function names(triggers: TriggerName[]): string[] {
+  return triggers.map((t) => `${t.db}.${t.name}`);
 }
 
 /**
@@ -100,7 +107,7 @@ async function planned(dr: Connection, master: Connection, o: PromoteOptions): P
   const side = await sideOf(master, facts.flavor, `the master at ${formatHostPort(o.master as ServerAddress)}`);
   const timeoutMs = (o.timeoutSeconds ?? DEFAULT_PROMOTION_TIMEOUT_S) * 1000;
   let autoIncrementsRaised: RaisedCounter[] = [];
-  const promotedGtid = await fenceAndOpen(dr, links, facts.flavor, o, {
+  const { promotedGtid, triggersCreated } = await fenceAndOpen(dr, links, facts.flavor, o, {
     side,
     caughtUp: async () => {
       // Read once the master is read-only: its position can no longer move.
@@ -109,7 +116,7 @@ async function planned(dr: Connection, master: Connection, o: PromoteOptions): P
       autoIncrementsRaised = await alignAutoIncrements(master, dr, facts.flavor);
     },
   });
-  return { mode: "planned", promotedAt: new Date().toISOString(), promotedGtid, unappliedGtid: null, dataLoss: null, fencedLinks: links, autoIncrementsRaised };
+  return { mode: "planned", promotedAt: new Date().toISOString(), promotedGtid, unappliedGtid: null, dataLoss: null, fencedLinks: links, autoIncrementsRaised, triggersCreated: names(triggersCreated) };
 }
 
 async function forced(dr: Connection, o: PromoteOptions): Promise<PromotionResult> {
@@ -119,7 +126,7 @@ async function forced(dr: Connection, o: PromoteOptions): Promise<PromotionResul
   // Read before fencing: the fence rewrites the rows, and with them their update times.
   const known = await lastSeenSourcePosition(dr, links, flavor);
   const lastRecord = await lastRecordTime(dr, links);
-  const promotedGtid = await fenceAndOpen(dr, links, flavor, o);
+  const { promotedGtid, triggersCreated } = await fenceAndOpen(dr, links, flavor, o);
   const unappliedGtid = known && !gtidCovers(flavor, promotedGtid, known) ? known : null;
   const atLeast = unappliedGtid ? gtidMissingCount(flavor, promotedGtid, unappliedGtid) : 0;
   const dataLoss: DataLoss = {
@@ -128,7 +135,7 @@ async function forced(dr: Connection, o: PromoteOptions): Promise<PromotionResul
     summary: `at least ${atLeast} transaction${atLeast === 1 ? "" : "s"}${unappliedGtid ? ` (the master had reached ${unappliedGtid})` : ""}; unknown since ${lastRecord ?? "the link was created"}: the daemon's last record of the master, after which the master may have committed more`,
   };
   // Without the master its counters cannot be read: those the DR holds stand.
-  return { mode: "forced", promotedAt: new Date().toISOString(), promotedGtid, unappliedGtid, dataLoss, fencedLinks: links, autoIncrementsRaised: [] };
+  return { mode: "forced", promotedAt: new Date().toISOString(), promotedGtid, unappliedGtid, dataLoss, fencedLinks: links, autoIncrementsRaised: [], triggersCreated: names(triggersCreated) };
 }
 
 /** Planned only: the master as it was, and the wait for the DR copy once the master is read-only. */
@@ -143,7 +150,13 @@ interface Master {
  * may have opened, a failure undoes every step in reverse (the marks before the locks are let go,
  * so no applier reads them); once it may have accepted a write, nothing is undone.
  */
-async function fenceAndOpen(dr: Connection, links: string[], flavor: Flavor, o: PromoteOptions, master?: Master): Promise<string> {
+/** What opening the DR server settled: the position it was promoted at, and the triggers created for it. */
+interface Opened {
+  promotedGtid: string;
+  triggersCreated: TriggerName[];
+}
+
+async function fenceAndOpen(dr: Connection, links: string[], flavor: Flavor, o: PromoteOptions, master?: Master): Promise<Opened> {
   const drSide = await sideOf(dr, flavor, `the DR server at ${formatHostPort(o.target)}`);
   const undo: Undo[] = [];
   const held: string[] = [];
@@ -173,6 +186,12 @@ async function fenceAndOpen(dr: Connection, links: string[], flavor: Flavor, o: 
     // The appliers are stopped and locked out: their positions are final.
     doing = "while reading where the links stopped";
     const promotedGtid = furthest(flavor, await appliedPositions(dr, links));
+    // Now that no applier writes, the triggers the links kept can fire only on the new primary's own writes.
+    doing = "while creating the triggers the links kept";
+    const triggersCreated: TriggerName[] = [];
+    undo.push(dropCreated(dr, triggersCreated));
+    triggersCreated.push(...(await createKeptTriggers(dr, links)));
+    await dr.query(`SET SESSION sql_mode = '${READ_SQL_MODE}'`);
     doing = `while making ${drSide.name} writable`;
     // On MySQL, opening is two statements: a refusal of the second leaves the first to take back.
     undo.push(restore(drSide));
@@ -185,7 +204,7 @@ async function fenceAndOpen(dr: Connection, links: string[], flavor: Flavor, o: 
     drOpen = "yes";
     doing = `after ${drSide.name} was made writable`;
     await o.onStep?.("dr-opened");
-    return promotedGtid;
+    return { promotedGtid, triggersCreated };
   } catch (err) {
     if (drOpen !== "no") throw openedThenFailed(err, doing, drOpen === "yes", drSide, master?.side, links);
     throw rolledBack(err, doing, await undoAll(undo));
@@ -298,6 +317,17 @@ function restore(side: ServerSide): Undo {
 }
 
 /** Takes back the marks this promotion set, and only those: `links` were unfenced when it began. */
+function dropCreated(dr: Connection, triggers: TriggerName[]): Undo {
+  return {
+    get state() {
+      return triggers.length ? `triggers ${triggers.map((t) => `${t.db}.${t.name}`).join(", ")} dropped` : "no trigger created";
+    },
+    async run() {
+      await dropTriggers(dr, triggers);
+    },
+  };
+}
+
 function unfence(dr: Connection, links: string[]): Undo {
   return {
     state: `${listOf("link", links)} unfenced`,

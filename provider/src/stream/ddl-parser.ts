@@ -25,6 +25,8 @@ export type StatementTarget =
   | { kind: "rename"; pairs: { from: TableName; to: TableName }[] }
   /** A stored procedure or function: selected with its database (routines have no table name). */
   | { kind: "routine"; verb: "create" | "alter" | "drop"; routine: RoutineName; idempotent: boolean }
+  /** A trigger: kept by the link, not created on the DR server (see dr-state/trigger-store.ts). `table` is known for CREATE. */
+  | { kind: "trigger"; verb: "create" | "drop"; trigger: { db: string; name: string }; table?: TableName }
   | { kind: "database"; verb: "create" | "drop" | "alter"; db: string; idempotent: boolean }
   | { kind: "transaction"; verb: "begin" | "commit" | "rollback" }
   | { kind: "savepoint"; verb: "set" | "rollback-to" | "release"; name: string }
@@ -87,6 +89,16 @@ function grammar(ansiQuotes: boolean): Grammar {
     [re(String.raw`^CREATE\s+(OR\s+REPLACE\s+)?${DEFINER}(?:AGGREGATE\s+)?(PROCEDURE|FUNCTION)\s+(${IF_NOT_EXISTS})${qname}`), (m, s) => routine("create", m[2], q(m[4], s), m[1] !== undefined || m[3] !== "")],
     [re(String.raw`^ALTER\s+(PROCEDURE|FUNCTION)\s+${qname}`), (m, s) => routine("alter", m[1], q(m[2], s), false)],
     [re(String.raw`^DROP\s+(PROCEDURE|FUNCTION)\s+(${IF_EXISTS})${qname}`), (m, s) => routine("drop", m[1], q(m[3], s), m[2] !== "")],
+    [re(String.raw`^CREATE\s+(?:OR\s+REPLACE\s+)?${DEFINER}TRIGGER\s+${IF_NOT_EXISTS}${qname}\s+(?:BEFORE|AFTER)\s+(?:INSERT|UPDATE|DELETE)\s+ON\s+${qname}`), (m, s) => {
+      const trigger = q(m[1], s);
+      // A trigger's table is in the trigger's database.
+      const table = q(m[2], trigger.db);
+      return { kind: "trigger", verb: "create", trigger: { db: trigger.db, name: trigger.table }, table };
+    }],
+    [re(String.raw`^DROP\s+TRIGGER\s+${IF_EXISTS}${qname}`), (m, s) => {
+      const trigger = q(m[1], s);
+      return { kind: "trigger", verb: "drop", trigger: { db: trigger.db, name: trigger.table } };
+    }],
     [re(String.raw`^RENAME\s+TABLES?\s+(.*)$`), (m, s) => renames(m[1], s, qname, id)],
     [re(String.raw`^(CREATE|DROP|ALTER)\s+(?:DATABASE|SCHEMA)\s+(IF\s+(?:NOT\s+)?EXISTS\s+)?(${id})`), (m) => ({ kind: "database", verb: m[1].toLowerCase() as "create" | "drop" | "alter", db: unquote(m[3]), idempotent: m[2] !== undefined })],
     [re(String.raw`^(?:BEGIN|START\s+TRANSACTION)\b`), () => ({ kind: "transaction", verb: "begin" })],

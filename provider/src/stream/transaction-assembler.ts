@@ -14,6 +14,7 @@ import { quoteTable } from "../core/db";
 import { ObjectFilter, isSystemSchema } from "../core/object-filter";
 import type { ApplyItem, DdlStatement, QueryStatement, RowChange, SourceEvent } from "./change-events";
 import { type StatementTarget, type TableName, parseStatement } from "./ddl-parser";
+import { forgetTriggerSql, keepTriggerSql } from "../dr-state/trigger-store";
 import { statementForMessage } from "../sql/literals";
 import { HEARTBEAT_TABLE } from "./heartbeat";
 
@@ -58,6 +59,8 @@ export class TransactionAssembler {
      * wrong for rows written before an ALTER that changed the columns.
      */
     private readonly columnNamesInBinlog = true,
+    /** The link's name, under which it keeps trigger definitions (linkName above keys its heartbeat row). */
+    private readonly link = linkName,
   ) {}
 
   accept(event: SourceEvent): void {
@@ -174,6 +177,13 @@ export class TransactionAssembler {
         return this.renames(statement, target.pairs, gtid);
       case "routine":
         return this.filter.databaseSelected(target.routine.db) ? { statement, touches: { tables: [], databases: [], routines: [target.routine] }, idempotent: target.idempotent } : undefined;
+      case "trigger": {
+        // Kept, not created: the replacement statements are idempotent, so a replay after a crash is harmless.
+        const keep = (rewritten: string): DdlStatement => ({ statement, rewritten, touches: { tables: [], databases: [] }, idempotent: true });
+        if (target.verb === "drop") return this.filter.databaseSelected(target.trigger.db) ? keep(forgetTriggerSql(this.link, target.trigger.db, target.trigger.name)) : undefined;
+        if (!sel(target.table!)) return undefined;
+        return keep(keepTriggerSql(this.link, { ...target.trigger, table: target.table!.table, sqlMode: statement.context.sqlMode ?? "", definition: statement.sql }));
+      }
     }
   }
 

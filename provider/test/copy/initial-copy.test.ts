@@ -162,9 +162,13 @@ describeEachBackend("initial copy", (getPair) => {
       "CREATE VIEW app.big_order_ids AS SELECT id FROM app.big_orders",
       "CREATE PROCEDURE app.add_order(IN n INT, IN t DECIMAL(10,2)) BEGIN INSERT INTO app.orders VALUES (n, t); END",
       "SET SESSION sql_mode = 'ANSI_QUOTES'; CREATE FUNCTION app.doubled(x INT) RETURNS INT DETERMINISTIC RETURN x * 2; SET SESSION sql_mode = DEFAULT",
+      "CREATE TABLE app.audit (id INT PRIMARY KEY); CREATE TRIGGER app.audit_orders AFTER INSERT ON app.orders FOR EACH ROW INSERT INTO app.audit VALUES (NEW.id)",
     ].join("; "));
     await client.createLink({ name: "objects", source: master.url, target: replica.url, include: ["app"], initial: "full" });
     await inSync("objects");
+    // Triggers are kept for promotion, not created: their effects arrive as rows.
+    assert.deepEqual(await sql(replica, "SELECT TRIGGER_NAME AS t FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'app'"), []);
+    assert.deepEqual(await sql(replica, "SELECT db, name, table_name AS t FROM mysql_dr.triggers WHERE link = 'objects'"), [{ db: "app", name: "audit_orders", t: "orders" }]);
     for (const [kind, name, column] of [["VIEW", "big_orders", "Create View"], ["VIEW", "big_order_ids", "Create View"], ["PROCEDURE", "add_order", "Create Procedure"], ["FUNCTION", "doubled", "Create Function"]]) {
       const [m] = await sql(master, `SHOW CREATE ${kind} app.${name}`);
       const [r] = await sql(replica, `SHOW CREATE ${kind} app.${name}`);

@@ -41,6 +41,8 @@ describeEachBackend("promote", (getPair) => {
   it("planned: makes the master read-only, waits until every master transaction is applied, fences the link, opens the DR", async () => {
     await freshLink("planned", "planned_db");
     await sql(master, "INSERT INTO planned_db.t VALUES (3), (4), (5)");
+    // A trigger on the master: its effects arrive as rows, so the DR server only keeps it until promotion.
+    await sql(master, "CREATE TABLE planned_db.audit (id INT PRIMARY KEY); CREATE TRIGGER planned_db.audit_t AFTER INSERT ON planned_db.t FOR EACH ROW INSERT INTO planned_db.audit VALUES (NEW.id); INSERT INTO planned_db.t VALUES (50)");
     // A rolled-back insert uses up id 4 on the master; no row event tells the DR server.
     await sql(master, "CREATE TABLE planned_db.seq (id INT AUTO_INCREMENT PRIMARY KEY, v INT); INSERT INTO planned_db.seq (v) VALUES (1), (2), (3); BEGIN; INSERT INTO planned_db.seq (v) VALUES (9); ROLLBACK");
     const r = runCli(["promote", "--source", master.url, "--target", replica.url, "--json"]);
@@ -51,15 +53,20 @@ describeEachBackend("promote", (getPair) => {
     assert.equal(result.unappliedGtid, null);
     assert.deepEqual(await tableContents(replica, "planned_db", "t"), await tableContents(master, "planned_db", "t"), "zero loss");
     assert.deepEqual(result.autoIncrementsRaised, [{ table: "planned_db.seq", from: 4, to: 5 }]);
+    assert.deepEqual(await tableContents(replica, "planned_db", "audit"), ['{"id":50}'], "the trigger's effect arrived once, as a row");
+    assert.deepEqual(result.triggersCreated, ["planned_db.audit_t"]);
+    await sql(replica, "INSERT INTO planned_db.t VALUES (51)");
+    assert.deepEqual(await tableContents(replica, "planned_db", "audit"), ['{"id":50}', '{"id":51}'], "on the promoted server the trigger fires");
     await sql(replica, "INSERT INTO planned_db.seq (v) VALUES (4)");
     assert.deepEqual((await sql(replica, "SELECT MAX(id) AS id FROM planned_db.seq"))[0].id, 5, "the promoted server goes on after the master's last id, not into the one it used up");
     assert.equal(await readOnly(master), true);
     assert.equal(await readOnly(replica), false);
     await waitFor("the link to stop as promoted", async () => (await client.getLink("planned")).state === "promoted");
 
+    const promotedRows = await tableContents(replica, "planned_db", "t");
     await sql(master, "SET GLOBAL read_only = OFF; INSERT INTO planned_db.t VALUES (6)");
     await sleep(1500);
-    assert.equal((await tableContents(replica, "planned_db", "t")).length, 5, "a fenced link never writes to the promoted server");
+    assert.deepEqual(await tableContents(replica, "planned_db", "t"), promotedRows, "a fenced link never writes to the promoted server");
     await client.deleteLink("planned");
   });
 

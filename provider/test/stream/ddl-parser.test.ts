@@ -28,6 +28,12 @@ describe("ddl-parser", () => {
       assert.deepEqual(parseStatement("DROP FUNCTION IF EXISTS `shop`.`f`", SCHEMA), routine("drop", "FUNCTION", "shop", "f", true));
       assert.deepEqual(parseStatement("CREATE FUNCTION metaphon RETURNS STRING SONAME 'udf_example.so'", SCHEMA), { kind: "other" });
     });
+
+    it("reads triggers with their table (in the trigger's database), and DROP TRIGGER by name", () => {
+      assert.deepEqual(parseStatement("CREATE DEFINER=`root`@`localhost` TRIGGER `shop`.`ti` AFTER INSERT ON `t` FOR EACH ROW INSERT INTO audit VALUES (NEW.id)", SCHEMA), { kind: "trigger", verb: "create", trigger: { db: "shop", name: "ti" }, table: { db: "shop", table: "t" } });
+      assert.deepEqual(parseStatement("CREATE TRIGGER tu BEFORE UPDATE ON orders FOR EACH ROW SET NEW.v = 1", SCHEMA), { kind: "trigger", verb: "create", trigger: { db: SCHEMA, name: "tu" }, table: { db: SCHEMA, table: "orders" } });
+      assert.deepEqual(parseStatement("DROP TRIGGER IF EXISTS `shop`.`ti`", SCHEMA), { kind: "trigger", verb: "drop", trigger: { db: "shop", name: "ti" } });
+    });
   });
 
   describe("table names", () => {

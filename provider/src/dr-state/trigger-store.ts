@@ -1,0 +1,93 @@
+/**
+ * The selection's triggers, kept on the DR server instead of created there: while it is a
+ * replica their effects arrive through the binlog as rows, and a trigger firing on applied rows
+ * would double them. The link keeps each definition up to date (initial copy, then CREATE and
+ * DROP TRIGGER from the binlog, exactly once with the checkpoint), and promotion creates them
+ * once the appliers are stopped and before the server opens.
+ */
+import type { TriggerDefinition } from "../catalog/schema-objects";
+import { type Connection, quoteId, quoteTable } from "../core/db";
+import { CHECKPOINT_SCHEMA } from "./checkpoint-store";
+
+const TABLE = `${CHECKPOINT_SCHEMA}.triggers`;
+
+export type KeptTrigger = TriggerDefinition;
+
+export async function ensureTriggerTable(conn: Connection): Promise<void> {
+  await conn.query(`CREATE DATABASE IF NOT EXISTS ${CHECKPOINT_SCHEMA} /* mysql-dr triggers */`);
+  await conn.query(`CREATE TABLE IF NOT EXISTS ${TABLE} (
+      link VARCHAR(64) NOT NULL,
+      db VARCHAR(64) NOT NULL,
+      name VARCHAR(64) NOT NULL,
+      table_name VARCHAR(64) NOT NULL,
+      sql_mode VARCHAR(1024) NOT NULL,
+      definition LONGTEXT NOT NULL,
+      PRIMARY KEY (link, db, name)
+    ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 /* mysql-dr triggers */`);
+}
+
+/** Records the triggers found at the initial copy, replacing what the link kept before. */
+export async function keepTriggers(conn: Connection, link: string, triggers: KeptTrigger[]): Promise<void> {
+  await conn.query(`DELETE FROM ${TABLE} WHERE link = ? /* mysql-dr triggers */`, [link]);
+  for (const t of triggers) await conn.query(keepTriggerSql(link, t));
+}
+
+/**
+ * The statement that keeps a trigger, for the applier to run in place of the master's CREATE
+ * TRIGGER. Values go as hex: it runs under the master's session sql_mode, whatever that does to
+ * quotes and backslashes.
+ */
+export function keepTriggerSql(link: string, t: KeptTrigger): string {
+  const text = (s: string) => `CONVERT(X'${Buffer.from(s, "utf8").toString("hex")}' USING utf8mb4)`;
+  return `REPLACE INTO ${TABLE} (link, db, name, table_name, sql_mode, definition) VALUES (${[link, t.db, t.name, t.table, t.sqlMode, t.definition].map(text).join(", ")}) /* mysql-dr triggers */`;
+}
+
+/** In place of the master's DROP TRIGGER. */
+export function forgetTriggerSql(link: string, db: string, name: string): string {
+  const text = (s: string) => `CONVERT(X'${Buffer.from(s, "utf8").toString("hex")}' USING utf8mb4)`;
+  return `DELETE FROM ${TABLE} WHERE link = ${text(link)} AND db = ${text(db)} AND name = ${text(name)} /* mysql-dr triggers */`;
+}
+
+export interface TriggerName {
+  db: string;
+  name: string;
+}
+
+/** Creates the triggers the links kept, and returns them. The session's default database and sql_mode change. */
+export async function createKeptTriggers(conn: Connection, links: string[]): Promise<TriggerName[]> {
+  if (!links.length) return [];
+  let rows: unknown;
+  try {
+    [rows] = await conn.query(`SELECT db, name, sql_mode AS sqlMode, definition FROM ${TABLE} WHERE link IN (?) ORDER BY db, name /* mysql-dr triggers */`, [links]);
+  } catch (err) {
+    if ((err as { errno?: number }).errno === 1146) return [];
+    throw err;
+  }
+  const created: TriggerName[] = [];
+  for (const t of rows as KeptTrigger[]) {
+    await conn.query(`USE ${quoteId(t.db)}`);
+    if (/^\d+$/.test(t.sqlMode)) await conn.query(`SET SESSION sql_mode = ${t.sqlMode}`);
+    else await conn.query("SET SESSION sql_mode = ?", [t.sqlMode]);
+    await conn.query(`DROP TRIGGER IF EXISTS ${quoteTable(t.db, t.name)}`);
+    await conn.query(t.definition);
+    created.push({ db: t.db, name: t.name });
+  }
+  return created;
+}
+
+/** The triggers these links kept (and a promotion created from). */
+export async function keptTriggers(conn: Connection, links: string[]): Promise<TriggerName[]> {
+  if (!links.length) return [];
+  try {
+    const [rows] = await conn.query(`SELECT db, name FROM ${TABLE} WHERE link IN (?) ORDER BY db, name /* mysql-dr triggers */`, [links]);
+    return rows as TriggerName[];
+  } catch (err) {
+    if ((err as { errno?: number }).errno === 1146) return [];
+    throw err;
+  }
+}
+
+/** Undoes createKeptTriggers (a promotion that did not open the server). */
+export async function dropTriggers(conn: Connection, triggers: TriggerName[]): Promise<void> {
+  for (const t of triggers) await conn.query(`DROP TRIGGER IF EXISTS ${quoteTable(t.db, t.name)}`);
+}
