@@ -79,3 +79,26 @@ export async function selectedTriggers(source: Connection, filter: ObjectFilter)
   }
   return triggers;
 }
+
+export interface EventDefinition {
+  db: string;
+  name: string;
+  /** SHOW CREATE EVENT's statement: the name unqualified, its status (ENABLE/DISABLE) explicit. */
+  create: string;
+  sqlMode: string;
+  /** The time zone its schedule is read in. */
+  timeZone: string;
+}
+
+/** The events of selected databases. */
+export async function selectedEvents(source: Connection, filter: ObjectFilter): Promise<EventDefinition[]> {
+  const [rows] = await source.query(`SELECT EVENT_SCHEMA AS db, EVENT_NAME AS name FROM information_schema.EVENTS WHERE EVENT_SCHEMA NOT IN ${SYSTEM} ORDER BY 1, 2 /* mysql-dr catalog */`, [...SYSTEM_SCHEMAS]);
+  const events: EventDefinition[] = [];
+  for (const { db, name } of rows as { db: string; name: string }[]) {
+    if (!filter.databaseSelected(db)) continue;
+    const [shown] = await source.query(`SHOW CREATE EVENT ${quoteTable(db, name)} /* mysql-dr catalog */`);
+    const row = (shown as Record<string, string>[])[0];
+    events.push({ db, name, create: String(row["Create Event"]), sqlMode: String(row.sql_mode ?? ""), timeZone: String(row.time_zone ?? "SYSTEM") });
+  }
+  return events;
+}

@@ -178,7 +178,7 @@ export function buildProgram(): Command {
         allowDataLoss: o.force === true,
         timeoutSeconds: o.timeout,
       });
-      print(o, result, () => `promoted (${result.mode}) at ${result.promotedAt}; applied master GTIDs ${result.promotedGtid || "-"}; fenced links: ${result.fencedLinks.join(", ") || "none"}${result.autoIncrementsRaised.length ? `; AUTO_INCREMENT raised to the master's on ${result.autoIncrementsRaised.map((r) => r.table).join(", ")}` : ""}${result.triggersCreated.length ? `; triggers created: ${result.triggersCreated.join(", ")}` : ""}${result.dataLoss ? `; data loss: ${result.dataLoss.summary}` : ""}`);
+      print(o, result, () => `promoted (${result.mode}) at ${result.promotedAt}; applied master GTIDs ${result.promotedGtid || "-"}; fenced links: ${result.fencedLinks.join(", ") || "none"}${result.autoIncrementsRaised.length ? `; AUTO_INCREMENT raised to the master's on ${result.autoIncrementsRaised.map((r) => r.table).join(", ")}` : ""}${result.triggersCreated.length ? `; triggers created: ${result.triggersCreated.join(", ")}` : ""}${result.eventsEnabled.length ? `; events enabled: ${result.eventsEnabled.join(", ")}` : ""}${result.dataLoss ? `; data loss: ${result.dataLoss.summary}` : ""}`);
     });
 
   const sandbox = program.command("sandbox").description("local MySQL/MariaDB servers with binlog and GTIDs on, for demos and tests");

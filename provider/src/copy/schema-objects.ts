@@ -1,12 +1,14 @@
 /**
- * Creates the selection's views and stored routines on the DR server at link creation, after
- * its tables: the binlog then carries their later changes (CREATE/ALTER/DROP VIEW, PROCEDURE,
- * FUNCTION are replayed like table DDL), so a promoted DR server has what the application calls.
+ * Creates the selection's views, stored routines and events on the DR server at link creation,
+ * after its tables: the binlog then carries their later changes (CREATE/ALTER/DROP VIEW,
+ * PROCEDURE, FUNCTION and EVENT are replayed like table DDL, events disabled on the replica
+ * side), so a promoted DR server has what the application calls and schedules.
  */
-import { type RoutineDefinition, type ViewDefinition, selectedRoutines, selectedViews } from "../catalog/schema-objects";
+import { type EventDefinition, type RoutineDefinition, type ViewDefinition, selectedEvents, selectedRoutines, selectedViews } from "../catalog/schema-objects";
 import { type Connection, READ_SQL_MODE, quoteId, quoteTable } from "../core/db";
 import { DrError } from "../core/errors";
 import type { ObjectFilter } from "../core/object-filter";
+import { disabledOnReplica } from "../stream/ddl-parser";
 import { createDatabases } from "./copy-planner";
 
 const ER_NO_SUCH_TABLE = 1146;
@@ -14,17 +16,28 @@ const ER_NO_SUCH_TABLE = 1146;
 export interface CreatedObjects {
   views: string[];
   routines: string[];
+  events: string[];
 }
 
 export async function createSchemaObjects(source: Connection, target: Connection, filter: ObjectFilter): Promise<CreatedObjects> {
   const routines = await selectedRoutines(source, filter);
   const views = await selectedViews(source, filter);
-  // A database may hold only views or routines: the tables' copy did not create it.
-  await createDatabases(source, target, [...routines.map((r) => r.db), ...views.map((v) => v.db)]);
+  const events = await selectedEvents(source, filter);
+  // A database may hold only views, routines or events: the tables' copy did not create it.
+  await createDatabases(source, target, [...routines, ...views, ...events].map((o) => o.db));
   for (const r of routines) await createRoutine(target, r);
   await createViews(target, views);
-  await target.query(`SET SESSION sql_mode = '${READ_SQL_MODE}'`);
-  return { views: views.map((v) => `${v.db}.${v.name}`), routines: routines.map((r) => `${r.db}.${r.name}`) };
+  for (const e of events) await createEvent(target, e);
+  await target.query(`SET SESSION sql_mode = '${READ_SQL_MODE}', time_zone = '+00:00'`);
+  return { views: views.map((v) => `${v.db}.${v.name}`), routines: routines.map((r) => `${r.db}.${r.name}`), events: events.map((e) => `${e.db}.${e.name}`) };
+}
+
+/** Disabled on the replica side, as a native replica keeps the events it receives; a promotion enables them. */
+async function createEvent(target: Connection, e: EventDefinition): Promise<void> {
+  await target.query(`USE ${quoteId(e.db)}`);
+  await target.query("SET SESSION sql_mode = ?, time_zone = ?", [e.sqlMode, e.timeZone]);
+  await target.query(`DROP EVENT IF EXISTS ${quoteTable(e.db, e.name)} /* mysql-dr copy */`);
+  await target.query(disabledOnReplica(e.create, "create"));
 }
 
 async function createRoutine(target: Connection, r: RoutineDefinition): Promise<void> {

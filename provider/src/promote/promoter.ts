@@ -20,6 +20,7 @@ import { CHECKPOINT_SCHEMA, lastRecordTime, lockName } from "../dr-state/checkpo
 import { writeAsLink } from "../dr-state/link-writer";
 import { type TriggerName, createKeptTriggers, dropTriggers } from "../dr-state/trigger-store";
 import { type RaisedCounter, alignAutoIncrements } from "./auto-increments";
+import { type EventName, disableReplicaEvents, enableReplicaEvents } from "./replica-events";
 
 export const DEFAULT_PROMOTION_TIMEOUT_S = 60;
 const CATCH_UP_POLL_MS = 50;
@@ -56,10 +57,12 @@ export interface PromotionResult {
   autoIncrementsRaised: RaisedCounter[];
   /** `db.name` of the triggers the links kept, created before the server opened. */
   triggersCreated: string[];
+  /** `db.name` of the events that waited disabled on the replica side, enabled before the server opened. */
+  eventsEnabled: string[];
 }
 
-function names(triggers: TriggerName[]): string[] {
-  return triggers.map((t) => `${t.db}.${t.name}`);
+function names(objects: { db: string; name: string }[]): string[] {
+  return objects.map((o) => `${o.db}.${o.name}`);
 }
 
 /**
@@ -107,7 +110,7 @@ async function planned(dr: Connection, master: Connection, o: PromoteOptions): P
   const side = await sideOf(master, facts.flavor, `the master at ${formatHostPort(o.master as ServerAddress)}`);
   const timeoutMs = (o.timeoutSeconds ?? DEFAULT_PROMOTION_TIMEOUT_S) * 1000;
   let autoIncrementsRaised: RaisedCounter[] = [];
-  const { promotedGtid, triggersCreated } = await fenceAndOpen(dr, links, facts.flavor, o, {
+  const { promotedGtid, triggersCreated, eventsEnabled } = await fenceAndOpen(dr, links, facts.flavor, o, {
     side,
     caughtUp: async () => {
       // Read once the master is read-only: its position can no longer move.
@@ -116,7 +119,7 @@ async function planned(dr: Connection, master: Connection, o: PromoteOptions): P
       autoIncrementsRaised = await alignAutoIncrements(master, dr, facts.flavor);
     },
   });
-  return { mode: "planned", promotedAt: new Date().toISOString(), promotedGtid, unappliedGtid: null, dataLoss: null, fencedLinks: links, autoIncrementsRaised, triggersCreated: names(triggersCreated) };
+  return { mode: "planned", promotedAt: new Date().toISOString(), promotedGtid, unappliedGtid: null, dataLoss: null, fencedLinks: links, autoIncrementsRaised, triggersCreated: names(triggersCreated), eventsEnabled: names(eventsEnabled) };
 }
 
 async function forced(dr: Connection, o: PromoteOptions): Promise<PromotionResult> {
@@ -126,7 +129,7 @@ async function forced(dr: Connection, o: PromoteOptions): Promise<PromotionResul
   // Read before fencing: the fence rewrites the rows, and with them their update times.
   const known = await lastSeenSourcePosition(dr, links, flavor);
   const lastRecord = await lastRecordTime(dr, links);
-  const { promotedGtid, triggersCreated } = await fenceAndOpen(dr, links, flavor, o);
+  const { promotedGtid, triggersCreated, eventsEnabled } = await fenceAndOpen(dr, links, flavor, o);
   const unappliedGtid = known && !gtidCovers(flavor, promotedGtid, known) ? known : null;
   const atLeast = unappliedGtid ? gtidMissingCount(flavor, promotedGtid, unappliedGtid) : 0;
   const dataLoss: DataLoss = {
@@ -135,7 +138,7 @@ async function forced(dr: Connection, o: PromoteOptions): Promise<PromotionResul
     summary: `at least ${atLeast} transaction${atLeast === 1 ? "" : "s"}${unappliedGtid ? ` (the master had reached ${unappliedGtid})` : ""}; unknown since ${lastRecord ?? "the link was created"}: the daemon's last record of the master, after which the master may have committed more`,
   };
   // Without the master its counters cannot be read: those the DR holds stand.
-  return { mode: "forced", promotedAt: new Date().toISOString(), promotedGtid, unappliedGtid, dataLoss, fencedLinks: links, autoIncrementsRaised: [], triggersCreated: names(triggersCreated) };
+  return { mode: "forced", promotedAt: new Date().toISOString(), promotedGtid, unappliedGtid, dataLoss, fencedLinks: links, autoIncrementsRaised: [], triggersCreated: names(triggersCreated), eventsEnabled: names(eventsEnabled) };
 }
 
 /** Planned only: the master as it was, and the wait for the DR copy once the master is read-only. */
@@ -154,6 +157,7 @@ interface Master {
 interface Opened {
   promotedGtid: string;
   triggersCreated: TriggerName[];
+  eventsEnabled: EventName[];
 }
 
 async function fenceAndOpen(dr: Connection, links: string[], flavor: Flavor, o: PromoteOptions, master?: Master): Promise<Opened> {
@@ -192,6 +196,10 @@ async function fenceAndOpen(dr: Connection, links: string[], flavor: Flavor, o: 
     undo.push(dropCreated(dr, triggersCreated));
     triggersCreated.push(...(await createKeptTriggers(dr, links)));
     await dr.query(`SET SESSION sql_mode = '${READ_SQL_MODE}'`);
+    doing = "while enabling the events that waited on the replica side";
+    const eventsEnabled: EventName[] = [];
+    undo.push(disableEnabled(dr, eventsEnabled));
+    eventsEnabled.push(...(await enableReplicaEvents(dr)));
     doing = `while making ${drSide.name} writable`;
     // On MySQL, opening is two statements: a refusal of the second leaves the first to take back.
     undo.push(restore(drSide));
@@ -204,7 +212,7 @@ async function fenceAndOpen(dr: Connection, links: string[], flavor: Flavor, o: 
     drOpen = "yes";
     doing = `after ${drSide.name} was made writable`;
     await o.onStep?.("dr-opened");
-    return { promotedGtid, triggersCreated };
+    return { promotedGtid, triggersCreated, eventsEnabled };
   } catch (err) {
     if (drOpen !== "no") throw openedThenFailed(err, doing, drOpen === "yes", drSide, master?.side, links);
     throw rolledBack(err, doing, await undoAll(undo));
@@ -320,10 +328,21 @@ function restore(side: ServerSide): Undo {
 function dropCreated(dr: Connection, triggers: TriggerName[]): Undo {
   return {
     get state() {
-      return triggers.length ? `triggers ${triggers.map((t) => `${t.db}.${t.name}`).join(", ")} dropped` : "no trigger created";
+      return triggers.length ? `triggers ${names(triggers).join(", ")} dropped` : "no trigger created";
     },
     async run() {
       await dropTriggers(dr, triggers);
+    },
+  };
+}
+
+function disableEnabled(dr: Connection, events: EventName[]): Undo {
+  return {
+    get state() {
+      return events.length ? `events ${names(events).join(", ")} disabled on the replica side again` : "no event enabled";
+    },
+    async run() {
+      await disableReplicaEvents(dr, events);
     },
   };
 }

@@ -16,17 +16,20 @@ export interface Touched {
   tables: { db: string; table: string }[];
   databases: string[];
   routines?: RoutineName[];
+  events?: { db: string; name: string }[];
 }
 
 const NO_SUCH_TABLE = new Set([1146, 1049]);
 const NO_SUCH_DATABASE = 1049;
 const NO_SUCH_ROUTINE = new Set([1305, 1049]);
+const NO_SUCH_EVENT = new Set([1539, 1049]);
 
 /** Digest of the current definitions (or absence) of the touched objects; `conn` sends wire text. */
 export async function definitionsDigest(conn: Connection, touched: Touched): Promise<string> {
   const parts: string[] = [];
   for (const t of touched.tables) parts.push(`table ${t.db}.${t.table}: ${await definition(conn, `SHOW CREATE TABLE ${wireTable(t.db, t.table)}`, NO_SUCH_TABLE)}`);
   for (const r of touched.routines ?? []) parts.push(`${r.type} ${r.db}.${r.name}: ${await definition(conn, `SHOW CREATE ${r.type} ${wireTable(r.db, r.name)}`, NO_SUCH_ROUTINE)}`);
+  for (const e of touched.events ?? []) parts.push(`EVENT ${e.db}.${e.name}: ${await definition(conn, `SHOW CREATE EVENT ${wireTable(e.db, e.name)}`, NO_SUCH_EVENT)}`);
   for (const db of touched.databases) parts.push(`database ${db}: ${await definition(conn, `SHOW CREATE DATABASE ${wireId(db)}`, new Set([NO_SUCH_DATABASE]))}`);
   return crypto.createHash("sha256").update(parts.join("\n")).digest("hex");
 }

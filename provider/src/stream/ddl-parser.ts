@@ -25,6 +25,8 @@ export type StatementTarget =
   | { kind: "rename"; pairs: { from: TableName; to: TableName }[] }
   /** A stored procedure or function: selected with its database (routines have no table name). */
   | { kind: "routine"; verb: "create" | "alter" | "drop"; routine: RoutineName; idempotent: boolean }
+  /** An event: created disabled on the DR server (enabled at promotion), selected with its database. */
+  | { kind: "event"; verb: "create" | "alter" | "drop"; event: { db: string; name: string }; idempotent: boolean }
   /** A trigger: kept by the link, not created on the DR server (see dr-state/trigger-store.ts). `table` is known for CREATE. */
   | { kind: "trigger"; verb: "create" | "drop"; trigger: { db: string; name: string }; table?: TableName }
   | { kind: "database"; verb: "create" | "drop" | "alter"; db: string; idempotent: boolean }
@@ -95,6 +97,9 @@ function grammar(ansiQuotes: boolean): Grammar {
       const table = q(m[2], trigger.db);
       return { kind: "trigger", verb: "create", trigger: { db: trigger.db, name: trigger.table }, table };
     }],
+    [re(String.raw`^CREATE\s+(OR\s+REPLACE\s+)?${DEFINER}EVENT\s+(${IF_NOT_EXISTS})${qname}`), (m, s) => event("create", q(m[3], s), m[1] !== undefined || m[2] !== "")],
+    [re(String.raw`^ALTER\s+${DEFINER}EVENT\s+${qname}`), (m, s) => event("alter", q(m[1], s), false)],
+    [re(String.raw`^DROP\s+EVENT\s+(${IF_EXISTS})${qname}`), (m, s) => event("drop", q(m[2], s), m[1] !== "")],
     [re(String.raw`^DROP\s+TRIGGER\s+${IF_EXISTS}${qname}`), (m, s) => {
       const trigger = q(m[1], s);
       return { kind: "trigger", verb: "drop", trigger: { db: trigger.db, name: trigger.table } };
@@ -134,6 +139,33 @@ function re(source: string): RegExp {
 
 function tables(verb: "create" | "alter" | "drop" | "truncate" | "index", names: TableName[], idempotent: boolean): StatementTarget {
   return { kind: "tables", verb, tables: names, idempotent };
+}
+
+function event(verb: "create" | "alter" | "drop", name: TableName, idempotent: boolean): StatementTarget {
+  return { kind: "event", verb, event: { db: name.db, name: name.table }, idempotent };
+}
+
+/**
+ * The statement with its event status set to DISABLE ON SLAVE, as a native replica keeps the
+ * events it receives (a promotion enables them): an explicit ENABLE before DO is replaced, and
+ * a CREATE without one (ENABLE is the default) gets the clause before DO. Words inside strings
+ * and comments are not read as clauses.
+ */
+export function disabledOnReplica(sql: string, verb: "create" | "alter", ansiQuotes = false): string {
+  const masked = withoutLiteralsKeepingLength(sql, ansiQuotes);
+  const body = /\bDO\b/i.exec(masked);
+  const head = body ? masked.slice(0, body.index) : masked;
+  const status = /\b(ENABLE|DISABLE(?:\s+ON\s+(?:SLAVE|REPLICA))?)\b/i.exec(head);
+  // An event the master keeps disabled stays so; only an enabled one waits for the promotion.
+  if (status) return /^ENABLE$/i.test(status[1]) ? sql.slice(0, status.index) + "DISABLE ON SLAVE" + sql.slice(status.index + status[0].length) : sql;
+  if (verb === "alter" || !body) return sql;
+  return `${sql.slice(0, body.index)}DISABLE ON SLAVE ${sql.slice(body.index)}`;
+}
+
+/** Like withoutLiterals (and identifiers and comments too), each masked character a space, so positions still match the text. */
+function withoutLiteralsKeepingLength(text: string, ansiQuotes: boolean): string {
+  const literal = ansiQuotes ? /`(?:[^`]|``)*`|'(?:[^'\\]|\\.|'')*'|"(?:[^"]|"")*"|\/\*[\s\S]*?\*\//gs : /`(?:[^`]|``)*`|'(?:[^'\\]|\\.|'')*'|"(?:[^"\\]|\\.|"")*"|\/\*[\s\S]*?\*\//gs;
+  return text.replace(literal, (m) => " ".repeat(m.length));
 }
 
 function routine(verb: "create" | "alter" | "drop", type: string, name: TableName, idempotent: boolean): StatementTarget {

@@ -13,7 +13,7 @@
 import { quoteTable } from "../core/db";
 import { ObjectFilter, isSystemSchema } from "../core/object-filter";
 import type { ApplyItem, DdlStatement, QueryStatement, RowChange, SourceEvent } from "./change-events";
-import { type StatementTarget, type TableName, parseStatement } from "./ddl-parser";
+import { disabledOnReplica, type StatementTarget, type TableName, parseStatement } from "./ddl-parser";
 import { forgetTriggerSql, keepTriggerSql } from "../dr-state/trigger-store";
 import { statementForMessage } from "../sql/literals";
 import { HEARTBEAT_TABLE } from "./heartbeat";
@@ -177,6 +177,13 @@ export class TransactionAssembler {
         return this.renames(statement, target.pairs, gtid);
       case "routine":
         return this.filter.databaseSelected(target.routine.db) ? { statement, touches: { tables: [], databases: [], routines: [target.routine] }, idempotent: target.idempotent } : undefined;
+      case "event": {
+        if (!this.filter.databaseSelected(target.event.db)) return undefined;
+        const touches = { tables: [], databases: [], events: [target.event] };
+        if (target.verb === "drop") return { statement, touches, idempotent: target.idempotent };
+        const ansiQuotes = statement.context.sqlMode !== undefined && (BigInt(statement.context.sqlMode) & MODE_ANSI_QUOTES) !== 0n;
+        return { statement, rewritten: disabledOnReplica(statement.sql, target.verb, ansiQuotes), touches, idempotent: target.idempotent };
+      }
       case "trigger": {
         // Kept, not created: the replacement statements are idempotent, so a replay after a crash is harmless.
         const keep = (rewritten: string): DdlStatement => ({ statement, rewritten, touches: { tables: [], databases: [] }, idempotent: true });

@@ -4,7 +4,7 @@
  * MySQL append to DROP TABLE). Pure: no server.
  */
 import * as assert from "node:assert/strict";
-import { parseStatement } from "../../src/stream/ddl-parser";
+import { disabledOnReplica, parseStatement } from "../../src/stream/ddl-parser";
 
 /** The session's default schema, used for unqualified names. */
 const SCHEMA = "cur";
@@ -27,6 +27,17 @@ describe("ddl-parser", () => {
       assert.deepEqual(parseStatement("ALTER PROCEDURE p COMMENT 'x'", SCHEMA), routine("alter", "PROCEDURE", SCHEMA, "p", false));
       assert.deepEqual(parseStatement("DROP FUNCTION IF EXISTS `shop`.`f`", SCHEMA), routine("drop", "FUNCTION", "shop", "f", true));
       assert.deepEqual(parseStatement("CREATE FUNCTION metaphon RETURNS STRING SONAME 'udf_example.so'", SCHEMA), { kind: "other" });
+    });
+
+    it("reads events by database, and rewrites their status to wait disabled on the replica side", () => {
+      assert.deepEqual(parseStatement("CREATE DEFINER=`root`@`localhost` EVENT `shop`.`nightly` ON SCHEDULE EVERY 1 DAY DO DELETE FROM t", SCHEMA), { kind: "event", verb: "create", event: { db: "shop", name: "nightly" }, idempotent: false });
+      assert.deepEqual(parseStatement("ALTER EVENT e ENABLE", SCHEMA), { kind: "event", verb: "alter", event: { db: SCHEMA, name: "e" }, idempotent: false });
+      assert.deepEqual(parseStatement("DROP EVENT IF EXISTS e", SCHEMA), { kind: "event", verb: "drop", event: { db: SCHEMA, name: "e" }, idempotent: true });
+      assert.equal(disabledOnReplica("CREATE EVENT e ON SCHEDULE EVERY 1 HOUR DO INSERT INTO t VALUES (1)", "create"), "CREATE EVENT e ON SCHEDULE EVERY 1 HOUR DISABLE ON SLAVE DO INSERT INTO t VALUES (1)");
+      assert.equal(disabledOnReplica("CREATE EVENT e ON SCHEDULE EVERY 1 HOUR ON COMPLETION PRESERVE ENABLE COMMENT 'do enable' DO SELECT 1", "create"), "CREATE EVENT e ON SCHEDULE EVERY 1 HOUR ON COMPLETION PRESERVE DISABLE ON SLAVE COMMENT 'do enable' DO SELECT 1");
+      assert.equal(disabledOnReplica("CREATE EVENT `do` ON SCHEDULE EVERY 1 HOUR DISABLE DO SELECT 1", "create"), "CREATE EVENT `do` ON SCHEDULE EVERY 1 HOUR DISABLE DO SELECT 1", "an event the master keeps disabled stays so");
+      assert.equal(disabledOnReplica("ALTER EVENT e ENABLE", "alter"), "ALTER EVENT e DISABLE ON SLAVE");
+      assert.equal(disabledOnReplica("ALTER EVENT e ON SCHEDULE EVERY 2 HOUR", "alter"), "ALTER EVENT e ON SCHEDULE EVERY 2 HOUR");
     });
 
     it("reads triggers with their table (in the trigger's database), and DROP TRIGGER by name", () => {
