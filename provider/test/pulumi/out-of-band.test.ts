@@ -10,38 +10,45 @@ import { DaemonClient } from "../../src/cli/daemon-client";
 import { gtidCovers } from "../../src/core/gtid";
 import type { PromotionResult } from "../../src/promote/promoter";
 import { runCli, sql, stopDaemonIn, tableContents, tempStateDir, waitCaughtUp, waitFor } from "../support/daemon-process";
-import type { DynamicProviderHost, Step, TestEngine, WireMap } from "../support/pulumi-engine";
+import type { DynamicProviderHost, Registration, Step, TestEngine, WireMap } from "../support/pulumi-engine";
 import { captureExample, programFolder, startHost } from "../support/pulumi-programs";
-import { type TestServer, describeEachBackend } from "../support/servers";
+import { type ServerPair, type TestServer, describeEachBackend } from "../support/servers";
 
 const ops = (steps: Step[]) => Object.fromEntries(steps.map((s) => [s.urn.split("::").pop()!, s.op]));
 
+/**
+ * The existing-servers example against this backend's pair, with `invoices` rows on the master, a
+ * dynamic-provider host of its own and its local daemon's state directory; torn down after.
+ */
+function existingServersStack(getPair: () => ServerPair, tag: string, invoices: number) {
+  const stack = {} as { master: TestServer; replica: TestServer; stateDir: string; host: DynamicProviderHost; engine: TestEngine; program(): Promise<Registration[]> };
+  before(async () => {
+    ({ master: stack.master, replica: stack.replica } = getPair());
+    const rows = Array.from({ length: invoices }, (_, i) => `(${i + 1})`).join(", ");
+    await sql(stack.master, `CREATE DATABASE billing; CREATE TABLE billing.invoices (id INT PRIMARY KEY); INSERT INTO billing.invoices VALUES ${rows}`);
+    stack.stateDir = tempStateDir(tag);
+    ({ host: stack.host, engine: stack.engine } = await startHost(programFolder(tag), { MYSQL_DR_STATE_DIR: stack.stateDir }));
+  });
+  after(async () => {
+    if (stack.engine?.resources().length) await stack.engine.destroy().catch(() => undefined);
+    await stack.host?.stop().catch(() => undefined);
+    await stopDaemonIn(stack.stateDir);
+  });
+  stack.program = () => {
+    const { master, replica } = stack;
+    return captureExample("existing-servers", { masterHost: "127.0.0.1", masterPort: String(master.port), masterUser: master.user, drHost: "127.0.0.1", drPort: String(replica.port), drUser: replica.user }, { masterPassword: master.password, drPassword: replica.password });
+  };
+  return stack;
+}
+
 for (const how of ["mysql-dr promote", "read_only turned off by an operator"] as const) {
   describeEachBackend(`out-of-band promotion (${how}) adopted on refresh`, (getPair) => {
-    let master: TestServer;
-    let replica: TestServer;
-    let stateDir: string;
-    let host: DynamicProviderHost;
-    let engine: TestEngine;
-
-    before(async () => {
-      ({ master, replica } = getPair());
-      await sql(master, "CREATE DATABASE billing; CREATE TABLE billing.invoices (id INT PRIMARY KEY); INSERT INTO billing.invoices VALUES (1), (2)");
-      stateDir = tempStateDir("out-of-band");
-      ({ host, engine } = await startHost(programFolder("out-of-band"), { MYSQL_DR_STATE_DIR: stateDir }));
-    });
-    after(async () => {
-      if (engine?.resources().length) await engine.destroy().catch(() => undefined);
-      await host?.stop().catch(() => undefined);
-      await stopDaemonIn(stateDir);
-    });
-
-    const program = () =>
-      captureExample("existing-servers", { masterHost: "127.0.0.1", masterPort: String(master.port), masterUser: master.user, drHost: "127.0.0.1", drPort: String(replica.port), drUser: replica.user }, { masterPassword: master.password, drPassword: replica.password });
-    const outputs = (name: string) => engine.resources().find((r) => r.urn.endsWith(`::${name}`))!.outputs as WireMap;
+    const stack = existingServersStack(getPair, "out-of-band", 2);
+    const outputs = (name: string) => stack.engine.resources().find((r) => r.urn.endsWith(`::${name}`))!.outputs as WireMap;
 
     it("reads back as role primary with its promoted position; role replica in the program plans an update, and nothing is re-fenced", async function () {
       this.timeout(300_000);
+      const { master, replica, stateDir, engine, program } = stack;
       assert.deepEqual(ops(await engine.up(await program())), { "billing-dr": "create", "billing-sync": "create" });
       await waitFor("the initial copy", async () => (await tableContents(replica, "billing", "invoices").catch((): string[] => [])).length === 2, 120_000);
       const applied = (await waitCaughtUp(new DaemonClient({ stateDir }), "billing-sync", master)).appliedGtid;
@@ -76,28 +83,11 @@ for (const how of ["mysql-dr promote", "read_only turned off by an operator"] as
 }
 
 describeEachBackend("a link deleted outside Pulumi", (getPair) => {
-  let master: TestServer;
-  let replica: TestServer;
-  let stateDir: string;
-  let host: DynamicProviderHost;
-  let engine: TestEngine;
-
-  before(async () => {
-    ({ master, replica } = getPair());
-    await sql(master, "CREATE DATABASE billing; CREATE TABLE billing.invoices (id INT PRIMARY KEY); INSERT INTO billing.invoices VALUES (1)");
-    stateDir = tempStateDir("deleted-link");
-    ({ host, engine } = await startHost(programFolder("deleted-link"), { MYSQL_DR_STATE_DIR: stateDir }));
-  });
-  after(async () => {
-    if (engine?.resources().length) await engine.destroy().catch(() => undefined);
-    await host?.stop().catch(() => undefined);
-    await stopDaemonIn(stateDir);
-  });
+  const stack = existingServersStack(getPair, "deleted-link", 1);
 
   it("reads back as gone on refresh, and the next up creates it again", async function () {
     this.timeout(300_000);
-    const program = () =>
-      captureExample("existing-servers", { masterHost: "127.0.0.1", masterPort: String(master.port), masterUser: master.user, drHost: "127.0.0.1", drPort: String(replica.port), drUser: replica.user }, { masterPassword: master.password, drPassword: replica.password });
+    const { replica, stateDir, engine, program } = stack;
     await engine.up(await program());
     await waitFor("the initial copy", async () => (await tableContents(replica, "billing", "invoices").catch((): string[] => [])).length === 1, 120_000);
     await new DaemonClient({ stateDir }).deleteLink("billing-sync");
