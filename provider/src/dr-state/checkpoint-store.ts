@@ -36,6 +36,20 @@ export interface Checkpoint {
   appliedSourceMs: number | null;
 }
 
+/** Server errors meaning the mysql_dr schema or table is not there yet: the server never had a link. */
+const NO_STATE_YET = new Set([1146, 1049]);
+
+/** Rows of a query on the mysql_dr schema; none where that schema or table does not exist yet. */
+export async function stateRows<T>(conn: Connection, sql: string, params: unknown[] = []): Promise<T[]> {
+  try {
+    const [rows] = await conn.query(sql, params);
+    return rows as T[];
+  } catch (err) {
+    if (NO_STATE_YET.has((err as { errno?: number }).errno ?? -1)) return [];
+    throw err;
+  }
+}
+
 export function lockName(link: string): string {
   return `mysql_dr.link.${link}`;
 }
@@ -75,14 +89,7 @@ export async function ensureCheckpointTable(conn: Connection): Promise<void> {
 }
 
 export async function readCheckpoint(conn: Connection, link: string): Promise<Checkpoint | undefined> {
-  let rows: unknown;
-  try {
-    [rows] = await conn.query(`SELECT * FROM ${TABLE} WHERE link = ? /* mysql-dr checkpoint */`, [link]);
-  } catch (err) {
-    if ((err as { errno?: number }).errno === 1146 || (err as { errno?: number }).errno === 1049) return undefined;
-    throw err;
-  }
-  const row = (rows as Record<string, unknown>[])[0];
+  const [row] = await stateRows<Record<string, unknown>>(conn, `SELECT * FROM ${TABLE} WHERE link = ? /* mysql-dr checkpoint */`, [link]);
   if (!row) return undefined;
   const text = (v: unknown) => (v === null || v === undefined ? null : Buffer.isBuffer(v) ? v.toString("utf8") : String(v));
   const state = text(row.pending_ddl_state);
@@ -162,24 +169,19 @@ export interface LinkPosition {
 
 /** Every link's position on this DR server; none when the server never had a link. */
 export async function linkPositions(conn: Connection): Promise<LinkPosition[]> {
-  try {
-    const [rows] = await conn.query(`SELECT link, source_gtid AS sourceGtid, source_identity AS sourceIdentity, fenced, ${UPDATED_AT_ISO} AS updatedAt FROM ${TABLE} ORDER BY link /* mysql-dr checkpoint */`);
-    return (rows as Record<string, unknown>[]).map((r) => ({ link: String(r.link), sourceGtid: String(r.sourceGtid ?? ""), sourceIdentity: String(r.sourceIdentity ?? ""), fenced: Number(r.fenced) === 1, updatedAt: String(r.updatedAt) }));
-  } catch (err) {
-    if ((err as { errno?: number }).errno === 1146 || (err as { errno?: number }).errno === 1049) return [];
-    throw err;
-  }
+  const rows = await stateRows<Record<string, unknown>>(conn, `SELECT link, source_gtid AS sourceGtid, source_identity AS sourceIdentity, fenced, ${UPDATED_AT_ISO} AS updatedAt FROM ${TABLE} ORDER BY link /* mysql-dr checkpoint */`);
+  return rows.map((r) => ({ link: String(r.link), sourceGtid: String(r.sourceGtid ?? ""), sourceIdentity: String(r.sourceIdentity ?? ""), fenced: Number(r.fenced) === 1, updatedAt: String(r.updatedAt) }));
+}
+
+/** The links applying to this DR server, unfenced: from the master of `identity`, or all when it is undefined. */
+export async function unfencedLinks(conn: Connection, identity: string | undefined): Promise<string[]> {
+  const rows = await stateRows<{ link: string }>(conn, `SELECT link FROM ${TABLE} WHERE fenced = 0 ${identity === undefined ? "" : "AND source_identity = ?"} ORDER BY link /* mysql-dr checkpoint */`, identity === undefined ? [] : [identity]);
+  return rows.map((r) => r.link);
 }
 
 /** Links whose rows a promotion fenced: the server was made writable and may hold its own writes. */
 export async function fencedLinks(conn: Connection): Promise<{ link: string; updatedAt: string }[]> {
-  try {
-    const [rows] = await conn.query(`SELECT link, ${UPDATED_AT_ISO} AS updatedAt FROM ${TABLE} WHERE fenced = 1 ORDER BY link /* mysql-dr checkpoint */`);
-    return rows as { link: string; updatedAt: string }[];
-  } catch (err) {
-    if ((err as { errno?: number }).errno === 1146 || (err as { errno?: number }).errno === 1049) return [];
-    throw err;
-  }
+  return stateRows(conn, `SELECT link, ${UPDATED_AT_ISO} AS updatedAt FROM ${TABLE} WHERE fenced = 1 ORDER BY link /* mysql-dr checkpoint */`);
 }
 
 export async function deleteCheckpoint(conn: Connection, link: string): Promise<void> {

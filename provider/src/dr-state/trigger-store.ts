@@ -7,7 +7,7 @@
  */
 import type { TriggerDefinition } from "../catalog/schema-objects";
 import { type Connection, quoteId, quoteTable } from "../core/db";
-import { CHECKPOINT_SCHEMA } from "./checkpoint-store";
+import { CHECKPOINT_SCHEMA, stateRows } from "./checkpoint-store";
 
 const TABLE = `${CHECKPOINT_SCHEMA}.triggers`;
 
@@ -38,13 +38,16 @@ export async function keepTriggers(conn: Connection, link: string, triggers: Kep
  * quotes and backslashes.
  */
 export function keepTriggerSql(link: string, t: KeptTrigger): string {
-  const text = (s: string) => `CONVERT(X'${Buffer.from(s, "utf8").toString("hex")}' USING utf8mb4)`;
   return `REPLACE INTO ${TABLE} (link, db, name, table_name, sql_mode, definition) VALUES (${[link, t.db, t.name, t.table, t.sqlMode, t.definition].map(text).join(", ")}) /* mysql-dr triggers */`;
+}
+
+/** Text as a hex literal: read the same under any sql_mode (ANSI_QUOTES, NO_BACKSLASH_ESCAPES...). */
+function text(s: string): string {
+  return `CONVERT(X'${Buffer.from(s, "utf8").toString("hex")}' USING utf8mb4)`;
 }
 
 /** In place of the master's DROP TRIGGER. */
 export function forgetTriggerSql(link: string, db: string, name: string): string {
-  const text = (s: string) => `CONVERT(X'${Buffer.from(s, "utf8").toString("hex")}' USING utf8mb4)`;
   return `DELETE FROM ${TABLE} WHERE link = ${text(link)} AND db = ${text(db)} AND name = ${text(name)} /* mysql-dr triggers */`;
 }
 
@@ -56,15 +59,9 @@ export interface TriggerName {
 /** Creates the triggers the links kept, and returns them. The session's default database and sql_mode change. */
 export async function createKeptTriggers(conn: Connection, links: string[]): Promise<TriggerName[]> {
   if (!links.length) return [];
-  let rows: unknown;
-  try {
-    [rows] = await conn.query(`SELECT db, name, sql_mode AS sqlMode, definition FROM ${TABLE} WHERE link IN (?) ORDER BY db, name /* mysql-dr triggers */`, [links]);
-  } catch (err) {
-    if ((err as { errno?: number }).errno === 1146) return [];
-    throw err;
-  }
+  const kept = await stateRows<KeptTrigger>(conn, `SELECT db, name, sql_mode AS sqlMode, definition FROM ${TABLE} WHERE link IN (?) ORDER BY db, name /* mysql-dr triggers */`, [links]);
   const created: TriggerName[] = [];
-  for (const t of rows as KeptTrigger[]) {
+  for (const t of kept) {
     await conn.query(`USE ${quoteId(t.db)}`);
     if (/^\d+$/.test(t.sqlMode)) await conn.query(`SET SESSION sql_mode = ${t.sqlMode}`);
     else await conn.query("SET SESSION sql_mode = ?", [t.sqlMode]);
@@ -78,13 +75,7 @@ export async function createKeptTriggers(conn: Connection, links: string[]): Pro
 /** The triggers these links kept (and a promotion created from). */
 export async function keptTriggers(conn: Connection, links: string[]): Promise<TriggerName[]> {
   if (!links.length) return [];
-  try {
-    const [rows] = await conn.query(`SELECT db, name FROM ${TABLE} WHERE link IN (?) ORDER BY db, name /* mysql-dr triggers */`, [links]);
-    return rows as TriggerName[];
-  } catch (err) {
-    if ((err as { errno?: number }).errno === 1146) return [];
-    throw err;
-  }
+  return stateRows(conn, `SELECT db, name FROM ${TABLE} WHERE link IN (?) ORDER BY db, name /* mysql-dr triggers */`, [links]);
 }
 
 /** Undoes createKeptTriggers (a promotion that did not open the server). */

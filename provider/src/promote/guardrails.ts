@@ -15,7 +15,7 @@ import { type Connection, openConnection } from "../core/db";
 import { DrError } from "../core/errors";
 import { gtidCovers, gtidMissingCount } from "../core/gtid";
 import { currentGtidPosition, inspectServer } from "../core/server-inspector";
-import { CHECKPOINT_SCHEMA, type Checkpoint, lockName, readCheckpoint } from "../dr-state/checkpoint-store";
+import { CHECKPOINT_SCHEMA, type Checkpoint, lockName, readCheckpoint, unfencedLinks } from "../dr-state/checkpoint-store";
 import { errantGtids } from "../dr-state/link-writer";
 import { type LastVerification, lastVerificationOf } from "../dr-state/verification-record";
 
@@ -79,7 +79,7 @@ export function blockers(report: GuardrailReport): string[] {
 async function evaluate(dr: Connection, master: Connection | undefined, o: { links?: string[] } & GuardrailOptions): Promise<GuardrailReport> {
   const drFacts = await inspectServer(dr);
   const masterFacts = master && (await inspectServer(master));
-  const links = o.links ?? (await linksFrom(dr, masterFacts?.identity));
+  const links = o.links ?? (await unfencedLinks(dr, masterFacts?.identity));
   const checkpoints = (await Promise.all(links.map((l) => readCheckpoint(dr, l)))).filter((c): c is Checkpoint => c !== undefined);
   const flavor = drFacts.flavor;
   const position = master ? await currentGtidPosition(master, flavor) : null;
@@ -156,17 +156,6 @@ function verificationResult(last: LastVerification | null, withinMinutes: number
   }
   const what = !last ? "No verification was recorded for this link" : last.result !== "identical" ? `The last verification (${last.at}) found ${last.differences} difference${last.differences === 1 ? "" : "s"} (${last.result})` : `The last verification without differences was ${figure} minutes ago (${last.at})`;
   return { name: "verification", pass: false, figure, sentence: `${what}, and promotion.requireVerifiedWithinMinutes is ${withinMinutes}; run mysql-dr verify --link NAME, or raise the setting.` };
-}
-
-/** The master's unfenced links on this DR server (every unfenced one when the master is unknown). */
-async function linksFrom(dr: Connection, identity: string | undefined): Promise<string[]> {
-  try {
-    const [rows] = await dr.query(`SELECT link FROM ${CHECKPOINT_SCHEMA}.checkpoint WHERE fenced = 0 ${identity === undefined ? "" : "AND source_identity = ?"} ORDER BY link /* mysql-dr guardrails */`, identity === undefined ? [] : [identity]);
-    return (rows as { link: string }[]).map((r) => r.link);
-  } catch (err) {
-    if ((err as { errno?: number }).errno === 1146 || (err as { errno?: number }).errno === 1049) return [];
-    throw err;
-  }
 }
 
 async function stoppedLinks(dr: Connection, links: string[]): Promise<string[]> {

@@ -16,7 +16,7 @@ import { DrError, type ErrorCode, errorMessage } from "../core/errors";
 import type { Flavor } from "../core/flavor";
 import { gtidCovers, gtidMissingCount } from "../core/gtid";
 import { currentGtidPosition, inspectServer } from "../core/server-inspector";
-import { CHECKPOINT_SCHEMA, lastRecordTime, lockName } from "../dr-state/checkpoint-store";
+import { CHECKPOINT_SCHEMA, lastRecordTime, lockName, unfencedLinks } from "../dr-state/checkpoint-store";
 import { writeAsLink } from "../dr-state/link-writer";
 import { type TriggerName, createKeptTriggers, dropTriggers } from "../dr-state/trigger-store";
 import { type RaisedCounter, alignAutoIncrements } from "./auto-increments";
@@ -105,7 +105,7 @@ export async function promote(o: PromoteOptions): Promise<PromotionResult> {
  */
 async function planned(dr: Connection, master: Connection, o: PromoteOptions): Promise<PromotionResult> {
   const facts = await inspectServer(master);
-  const links = await linksFrom(dr, facts.identity);
+  const links = await unfencedLinks(dr, facts.identity);
   await writeAsLinks(dr, links, facts.flavor);
   const side = await sideOf(master, facts.flavor, `the master at ${formatHostPort(o.master as ServerAddress)}`);
   const timeoutMs = (o.timeoutSeconds ?? DEFAULT_PROMOTION_TIMEOUT_S) * 1000;
@@ -123,7 +123,7 @@ async function planned(dr: Connection, master: Connection, o: PromoteOptions): P
 }
 
 async function forced(dr: Connection, o: PromoteOptions): Promise<PromotionResult> {
-  const links = await linksFrom(dr, undefined);
+  const links = await unfencedLinks(dr, undefined);
   const flavor = (await inspectServer(dr)).flavor;
   await writeAsLinks(dr, links, flavor);
   // Read before fencing: the fence rewrites the rows, and with them their update times.
@@ -227,17 +227,6 @@ async function fenceAndOpen(dr: Connection, links: string[], flavor: Flavor, o: 
  */
 async function writeAsLinks(dr: Connection, links: string[], flavor: Flavor): Promise<void> {
   if (links.length) await writeAsLink(dr, links[0], flavor);
-}
-
-/** Links applying to this DR server (from `identity`'s master, or all when undefined). */
-async function linksFrom(dr: Connection, identity: string | undefined): Promise<string[]> {
-  try {
-    const [rows] = await dr.query(`SELECT link FROM ${CHECKPOINT_SCHEMA}.checkpoint WHERE fenced = 0 ${identity === undefined ? "" : "AND source_identity = ?"} /* mysql-dr promote */`, identity === undefined ? [] : [identity]);
-    return (rows as { link: string }[]).map((r) => r.link);
-  } catch (err) {
-    if ((err as { errno?: number }).errno === 1146 || (err as { errno?: number }).errno === 1049) return [];
-    throw err;
-  }
 }
 
 async function waitApplied(dr: Connection, links: string[], flavor: Flavor, wanted: string, timeoutMs: number, target: ServerAddress): Promise<void> {
