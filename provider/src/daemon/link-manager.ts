@@ -5,6 +5,8 @@
 import { listSelectedTables, refuseUnsafeTables } from "../catalog/selected-tables";
 import { checkTargetTables, planCopyUnits, prepareTargetTables } from "../copy/copy-planner";
 import { createSchemaObjects } from "../copy/schema-objects";
+import { copyAccounts } from "../copy/accounts";
+import { accountPolicy } from "../catalog/accounts";
 import { selectedTriggers } from "../catalog/schema-objects";
 import { dropTriggers, ensureTriggerTable, keepTriggers, keptTriggers } from "../dr-state/trigger-store";
 import { deleteCopyUnits, ensureCopyStateTable, insertCopyUnits } from "../dr-state/copy-state";
@@ -281,6 +283,8 @@ async function prepareLink(def: LinkDefinition, reusePromoted: boolean): Promise
     const units = await planCopyUnits(source, tables, def.copyParallelism);
     await prepareTargetTables(source, target, tables, def.overwrite);
     await createSchemaObjects(source, target, new ObjectFilter(def.objects));
+    const accounts = accountPolicy(def.objects, def.target.user, sourceFacts.flavor);
+    if (accounts) await copyAccounts(source, target, accounts);
     await ensureTriggerTable(target);
     await keepTriggers(target, def.name, await selectedTriggers(source, new ObjectFilter(def.objects)));
     await ensureCopyStateTable(target);

@@ -29,6 +29,7 @@ import { type ApplyItem, endsTransaction, itemWeight } from "../stream/change-ev
 import { HeartbeatWriter, type LagSource, LagTracker, heartbeatKey } from "../stream/heartbeat";
 import { TablePlans } from "../stream/table-plans";
 import { TransactionAssembler } from "../stream/transaction-assembler";
+import { accountPolicy, accountsSummary } from "../catalog/accounts";
 import { type LinkDefinition, describeLink } from "./link-definition";
 
 export const LINK_STATES = ["starting", "running", "retrying", "paused", "error", "promoted"] as const;
@@ -83,6 +84,10 @@ export interface LinkStatus {
   rowsApplied: number;
   transactionsApplied: number;
   ddlSkipped: number;
+  /** Whether users, roles and grants follow the master, as a sentence. */
+  accounts: string;
+  /** Account statements not replayed (all, with an include list; else those of the DR login's user). */
+  accountStatementsSkipped: number;
   /** Changes that found no row on the DR server and were skipped (onMissingRow "skip-and-count"). */
   missingRowsSkipped: number;
   lastError: string | null;
@@ -121,6 +126,7 @@ export class LinkRunner {
   private rowsApplied = 0;
   private transactionsApplied = 0;
   private ddlSkipped = 0;
+  private accountStatementsSkipped = 0;
   private missingRowsSkipped = 0;
   private lagSource: LagSource = "heartbeat";
   private readerPaused = false;
@@ -208,6 +214,8 @@ export class LinkRunner {
       rowsApplied: this.rowsApplied,
       transactionsApplied: this.transactionsApplied,
       ddlSkipped: this.ddlSkipped,
+      accounts: accountsSummary(accountPolicy(this.definition.objects, this.definition.target.user, this.flavor ?? "mysql")),
+      accountStatementsSkipped: this.accountStatementsSkipped,
       missingRowsSkipped: this.missingRowsSkipped,
       lastError: this.lastError,
       unappliedTransactions: this.flavor && this.appliedGtid !== null && this.sourceGtid !== null ? gtidMissingCount(this.flavor, this.appliedGtid, this.sourceGtid) : null,
@@ -341,7 +349,7 @@ export class LinkRunner {
           if (endsTransaction(item) && "timestampMs" in item) this.eventLag.written(item.timestampMs);
           queue.push(item);
         },
-      }, facts.binlogRowMetadata !== null, def.name);
+      }, { columnNamesInBinlog: facts.binlogRowMetadata !== null, link: def.name, accounts: accountPolicy(def.objects, def.target.user, facts.flavor) });
       this.eventLag.reset();
       closers.push(() => reader.stop());
       await reader.start();
@@ -384,6 +392,7 @@ export class LinkRunner {
         onApplied: (batch) => {
           this.recordApplied(batch);
           this.ddlSkipped = assembler.ddlSkipped;
+          this.accountStatementsSkipped = assembler.accountStatementsSkipped;
           onProgress();
         },
       });

@@ -154,3 +154,12 @@ export function statementForMessage(sql: string): string {
   const shape = sql.replace(LITERAL, "?").replace(/\s+/g, " ").trim();
   return shape.length > MESSAGE_SQL_MAX_CHARS ? `${shape.slice(0, MESSAGE_SQL_MAX_CHARS)}...` : shape;
 }
+
+/**
+ * `text` with its strings, quoted names and comments blanked character for character, so words
+ * inside them are not read as clauses and positions still match the text.
+ */
+export function maskLiterals(text: string, ansiQuotes = false): string {
+  const literal = ansiQuotes ? /`(?:[^`]|``)*`|'(?:[^'\\]|\\.|'')*'|"(?:[^"]|"")*"|\/\*[\s\S]*?\*\//gs : /`(?:[^`]|``)*`|'(?:[^'\\]|\\.|'')*'|"(?:[^"\\]|\\.|"")*"|\/\*[\s\S]*?\*\//gs;
+  return text.replace(literal, (m) => " ".repeat(m.length));
+}

@@ -4,6 +4,8 @@
  * savepoints, XA), DML logged as a statement (which a row stream cannot replay exactly), and
  * everything else ("other", not replayed).
  */
+import { maskLiterals } from "../sql/literals";
+import { type AccountStatement, parseAccountStatement } from "./account-statements";
 
 export interface TableName {
   db: string;
@@ -30,6 +32,8 @@ export type StatementTarget =
   /** A trigger: kept by the link, not created on the DR server (see dr-state/trigger-store.ts). `table` is known for CREATE. */
   | { kind: "trigger"; verb: "create" | "drop"; trigger: { db: string; name: string }; table?: TableName }
   | { kind: "database"; verb: "create" | "drop" | "alter"; db: string; idempotent: boolean }
+  /** Users, roles and grants: replayed by whole-instance links (stream/account-statements.ts). */
+  | { kind: "accounts"; statement: AccountStatement }
   | { kind: "transaction"; verb: "begin" | "commit" | "rollback" }
   | { kind: "savepoint"; verb: "set" | "rollback-to" | "release"; name: string }
   | { kind: "xa"; verb: "start" | "end" | "prepare" | "commit" | "rollback"; xid: string }
@@ -126,6 +130,8 @@ function grammar(ansiQuotes: boolean): Grammar {
 
 export function parseStatement(sql: string, schema: string, options: ParseOptions = {}): StatementTarget {
   const text = stripLeadingComments(sql);
+  const account = parseAccountStatement(text, options.ansiQuotes === true);
+  if (account) return { kind: "accounts", statement: account };
   for (const [pattern, build] of grammar(options.ansiQuotes === true).rules) {
     const m = pattern.exec(text);
     if (m) return build(m, schema);
@@ -152,7 +158,7 @@ function event(verb: "create" | "alter" | "drop", name: TableName, idempotent: b
  * and comments are not read as clauses.
  */
 export function disabledOnReplica(sql: string, verb: "create" | "alter", ansiQuotes = false): string {
-  const masked = withoutLiteralsKeepingLength(sql, ansiQuotes);
+  const masked = maskLiterals(sql, ansiQuotes);
   const body = /\bDO\b/i.exec(masked);
   const head = body ? masked.slice(0, body.index) : masked;
   const status = /\b(ENABLE|DISABLE(?:\s+ON\s+(?:SLAVE|REPLICA))?)\b/i.exec(head);
@@ -160,12 +166,6 @@ export function disabledOnReplica(sql: string, verb: "create" | "alter", ansiQuo
   if (status) return /^ENABLE$/i.test(status[1]) ? sql.slice(0, status.index) + "DISABLE ON SLAVE" + sql.slice(status.index + status[0].length) : sql;
   if (verb === "alter" || !body) return sql;
   return `${sql.slice(0, body.index)}DISABLE ON SLAVE ${sql.slice(body.index)}`;
-}
-
-/** Like withoutLiterals (and identifiers and comments too), each masked character a space, so positions still match the text. */
-function withoutLiteralsKeepingLength(text: string, ansiQuotes: boolean): string {
-  const literal = ansiQuotes ? /`(?:[^`]|``)*`|'(?:[^'\\]|\\.|'')*'|"(?:[^"]|"")*"|\/\*[\s\S]*?\*\//gs : /`(?:[^`]|``)*`|'(?:[^'\\]|\\.|'')*'|"(?:[^"\\]|\\.|"")*"|\/\*[\s\S]*?\*\//gs;
-  return text.replace(literal, (m) => " ".repeat(m.length));
 }
 
 function routine(verb: "create" | "alter" | "drop", type: string, name: TableName, idempotent: boolean): StatementTarget {

@@ -23,6 +23,8 @@ export interface SessionContext {
   timeZone?: string;
   lcTimeNames?: number;
   autoIncrement?: { increment: number; offset: number };
+  /** The account that ran the statement, logged when its text depends on it (CURRENT_USER, CREATE ROLE's admin). */
+  invoker?: { user: string; host: string };
   /** MySQL 8.0 only. */
   explicitDefaultsForTimestamp?: boolean;
   defaultCollationForUtf8mb4?: number;
@@ -118,10 +120,11 @@ export function parseStatusVars(vars: Buffer, timestampSeconds: number): Session
       case Q.MASTER_DATA_WRITTEN:
         skip(4);
         break;
-      case Q.INVOKER:
-        skip(u8());
-        skip(u8());
+      case Q.INVOKER: {
+        const user = str(u8());
+        ctx.invoker = { user, host: str(u8()) };
         break;
+      }
       case Q.UPDATED_DB_NAMES: {
         const count = u8();
         if (count === OVER_MAX_DBS_IN_EVENT_MTS) break;

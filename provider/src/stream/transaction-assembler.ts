@@ -9,11 +9,16 @@
  * rows are kept until the XA COMMIT or XA ROLLBACK, a group of its own). What the link cannot
  * apply exactly (a table entering the selection by RENAME, DML logged as a statement) becomes a
  * `refuse` item, so the link stops at that GTID instead of diverging.
+ *
+ * Account statements (users, roles, grants) go on only for whole-instance links, as the server
+ * would replay them, except where they touch the daemon's own login on the DR server.
  */
 import { quoteTable } from "../core/db";
 import { ObjectFilter, isSystemSchema } from "../core/object-filter";
 import type { ApplyItem, DdlStatement, QueryStatement, RowChange, SourceEvent } from "./change-events";
 import { disabledOnReplica, type StatementTarget, type TableName, parseStatement } from "./ddl-parser";
+import { type AccountName, type AccountStatement, formatAccount, resolveInvoker } from "./account-statements";
+import type { Flavor } from "../core/flavor";
 import { forgetTriggerSql, keepTriggerSql } from "../dr-state/trigger-store";
 import { statementForMessage } from "../sql/literals";
 import { HEARTBEAT_TABLE } from "./heartbeat";
@@ -43,25 +48,48 @@ interface Group {
   emitted?: boolean;
 }
 
+export interface AssemblerOptions {
+  /**
+   * Whether the master writes column names into its binlog (binlog_row_metadata=FULL). Without
+   * them rows are decoded against the table's definition as it is when they are read, which is
+   * wrong for rows written before an ALTER that changed the columns. Default true.
+   */
+  columnNamesInBinlog?: boolean;
+  /** The link's name, under which it keeps trigger definitions (the heartbeat key names its row). Default: the heartbeat key. */
+  link?: string;
+  /** Replay account statements (whole-instance links); absent: they are counted, not replayed. */
+  accounts?: AccountPolicy;
+}
+
+export interface AccountPolicy {
+  flavor: Flavor;
+  /** Users whose accounts stay as they are on the DR server: the daemon's login there, the server's own. */
+  protectedUsers: string[];
+}
+
+/** Tables behind users, roles and grants: changed by hand, they bypass the account statements a link replays. */
+const GRANT_TABLES = new Set(["user", "global_priv", "db", "tables_priv", "columns_priv", "procs_priv", "proxies_priv", "roles_mapping", "role_edges", "default_roles", "global_grants", "password_history"]);
+
 export class TransactionAssembler {
   private group?: Group;
-  /** Statements of a kind the product does not replay (views, routines, users...), for status. */
+  /** Statements of a kind the product does not replay (UDFs, plugins, server settings...), for status. */
   ddlSkipped = 0;
+  /** Account statements not replayed: all of them for a link with an include list, else those touching only protected users. */
+  accountStatementsSkipped = 0;
+  private readonly columnNamesInBinlog: boolean;
+  private readonly link: string;
 
   constructor(
-    private readonly linkName: string,
+    /** The key of this link's heartbeat row on the master. */
+    private readonly heartbeatKey: string,
     private readonly filter: ObjectFilter,
     private readonly alreadyApplied: (gtid: string) => boolean,
     private readonly out: AssemblerOutput,
-    /**
-     * Whether the master writes column names into its binlog (binlog_row_metadata=FULL). Without
-     * them rows are decoded against the table's definition as it is when they are read, which is
-     * wrong for rows written before an ALTER that changed the columns.
-     */
-    private readonly columnNamesInBinlog = true,
-    /** The link's name, under which it keeps trigger definitions (linkName above keys its heartbeat row). */
-    private readonly link = linkName,
-  ) {}
+    private readonly options: AssemblerOptions = {},
+  ) {
+    this.columnNamesInBinlog = options.columnNamesInBinlog ?? true;
+    this.link = options.link ?? heartbeatKey;
+  }
 
   accept(event: SourceEvent): void {
     if (event.kind === "gtid") {
@@ -99,9 +127,12 @@ export class TransactionAssembler {
       const tsIdx = change.columns.names.indexOf("ts_ms");
       for (const row of change.after ?? change.rows) {
         const link = row[linkIdx];
-        if ((Buffer.isBuffer(link) ? link.toString("utf8") : link) === this.linkName) group.heartbeatMs = Number(row[tsIdx]);
+        if ((Buffer.isBuffer(link) ? link.toString("utf8") : link) === this.heartbeatKey) group.heartbeatMs = Number(row[tsIdx]);
       }
       return;
+    }
+    if (this.options.accounts && change.db.toLowerCase() === "mysql" && GRANT_TABLES.has(change.table.toLowerCase())) {
+      return this.refuse(group, `The master changed the grant table mysql.${change.table} directly (GTID ${group.gtid}), which the link cannot follow as it follows account statements; change users, roles and grants with CREATE/ALTER/DROP USER, GRANT and REVOKE, then make the DR server's accounts match the master's and resume the link.`);
     }
     if (!this.filter.tableSelected(change.db, change.table)) return;
     if (group.xa) group.xa.changes.push(change);
@@ -175,6 +206,8 @@ export class TransactionAssembler {
       }
       case "rename":
         return this.renames(statement, target.pairs, gtid);
+      case "accounts":
+        return this.accountStatement(target.statement, statement, gtid);
       case "routine":
         return this.filter.databaseSelected(target.routine.db) ? { statement, touches: { tables: [], databases: [], routines: [target.routine] }, idempotent: target.idempotent } : undefined;
       case "event": {
@@ -192,6 +225,40 @@ export class TransactionAssembler {
         return keep(keepTriggerSql(this.link, { ...target.trigger, table: target.table!.table, sqlMode: statement.context.sqlMode ?? "", definition: statement.sql }));
       }
     }
+  }
+
+  /**
+   * An account statement as the DR server must run it: CURRENT_USER and a MariaDB role's implicit
+   * admin resolved to the master's invoker (the applier's own login would take their place), or
+   * nothing when it only concerns protected users, or why it cannot be replayed.
+   */
+  private accountStatement(parsed: AccountStatement, statement: QueryStatement, gtid: string): DdlStatement | string | undefined {
+    const policy = this.options.accounts;
+    if (!policy) {
+      this.accountStatementsSkipped++;
+      return undefined;
+    }
+    const implicitAdmin = parsed.implicitAdmin && policy.flavor === "mariadb";
+    const invoker = statement.context.invoker;
+    if ((parsed.namesInvoker || implicitAdmin) && invoker === undefined) {
+      return `An account statement at GTID ${gtid} (${statementForMessage(statement.sql)}) depends on the account that ran it on the master, which the master did not log; name the account explicitly on the master, make the DR server's accounts match, then resume the link.`;
+    }
+    const accounts: AccountName[] = [...parsed.accounts, ...(parsed.namesInvoker && invoker ? [invoker] : [])];
+    if (accounts.length === 0) return `The link cannot tell which accounts the statement at GTID ${gtid} changes (${statementForMessage(statement.sql)}); make the DR server's accounts match the master's, then resume the link.`;
+    const isProtected = (a: AccountName) => policy.protectedUsers.includes(a.user);
+    const kept = accounts.filter(isProtected);
+    if (kept.length === accounts.length) {
+      this.accountStatementsSkipped++;
+      return undefined;
+    }
+    if (kept.length) {
+      return `The account statement at GTID ${gtid} (${statementForMessage(statement.sql)}) changes ${kept.map(formatAccount).join(", ")}, which the link leaves alone because the daemon logs in to the DR server as that user, together with ${accounts.filter((a) => !isProtected(a)).map(formatAccount).join(", ")}; give the link a DR login whose user the master does not have (mysql-dr link update NAME --target with another user), then resume the link.`;
+    }
+    const touches = { tables: [], databases: [], accounts };
+    if (!parsed.namesInvoker && !implicitAdmin) return { statement, touches, idempotent: parsed.idempotent };
+    const ansiQuotes = statement.context.sqlMode !== undefined && (BigInt(statement.context.sqlMode) & MODE_ANSI_QUOTES) !== 0n;
+    const resolved = resolveInvoker(statement.raw.toString("latin1"), invoker!, { ...parsed, implicitAdmin }, ansiQuotes);
+    return { statement: { ...statement, raw: Buffer.from(resolved, "latin1"), sql: resolveInvoker(statement.sql, invoker!, { ...parsed, implicitAdmin }, ansiQuotes) }, touches, idempotent: parsed.idempotent };
   }
 
   /**

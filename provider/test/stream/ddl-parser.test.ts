@@ -183,9 +183,13 @@ describe("ddl-parser", () => {
   });
 
   describe("other statements", () => {
+    it("classifies users, roles and grants as account statements", () => {
+      for (const sql of ["GRANT SELECT ON *.* TO 'u'@'%'", "CREATE USER 'u'@'%' IDENTIFIED BY 'x'", "/* by tool */ DROP ROLE r"]) {
+        assert.equal(parseStatement(sql, SCHEMA).kind, "accounts", sql);
+      }
+    });
+
     for (const sql of [
-      "GRANT SELECT ON *.* TO 'u'@'%'",
-      "CREATE USER 'u'@'%' IDENTIFIED BY 'x'",
       "CREATE TEMPORARY TABLE tmp (i INT)",
       "DROP TEMPORARY TABLE tmp",
       "SET GLOBAL read_only = 1",

@@ -8,7 +8,7 @@ import { ObjectFilter } from "../../src/core/object-filter";
 import { PLAIN } from "../../src/sql/literals";
 import type { ApplyItem, SourceEvent } from "../../src/stream/change-events";
 import type { SessionContext } from "../../src/stream/session-context";
-import { TransactionAssembler } from "../../src/stream/transaction-assembler";
+import { type AccountPolicy, TransactionAssembler } from "../../src/stream/transaction-assembler";
 
 const CONTEXT: SessionContext = { timestamp: { seconds: 1, micros: 0 }, foreignKeyChecks: true, uniqueChecks: true, autoIsNull: false };
 
@@ -24,12 +24,16 @@ function rows(table: string, db = "shop"): SourceEvent {
 const XID: SourceEvent = { kind: "xid", timestampMs: 1000 };
 
 /** The items the events produce, summarized as kind (and the detail a test looks at). */
-function assemble(events: SourceEvent[], options: { include?: string[]; exclude?: string[]; applied?: string[]; columnNames?: boolean } = {}): ApplyItem[] {
+function assemble(events: SourceEvent[], options: { include?: string[]; exclude?: string[]; applied?: string[]; columnNames?: boolean; accounts?: AccountPolicy } = {}): ApplyItem[] {
+  return assembleWith(events, options).items;
+}
+
+function assembleWith(events: SourceEvent[], options: { include?: string[]; exclude?: string[]; applied?: string[]; columnNames?: boolean; accounts?: AccountPolicy } = {}) {
   const items: ApplyItem[] = [];
   const filter = new ObjectFilter({ include: options.include ?? ["shop"], exclude: options.exclude ?? [] });
-  const assembler = new TransactionAssembler("link", filter, (g) => (options.applied ?? []).includes(g), { push: (i) => items.push(i) }, options.columnNames ?? true);
+  const assembler = new TransactionAssembler("link", filter, (g) => (options.applied ?? []).includes(g), { push: (i) => items.push(i) }, { columnNamesInBinlog: options.columnNames ?? true, accounts: options.accounts });
   for (const e of events) assembler.accept(e);
-  return items;
+  return { items, assembler };
 }
 
 function kinds(items: ApplyItem[]): string[] {
@@ -107,5 +111,43 @@ describe("transaction assembler", () => {
     assert.match((changes[0] as Extract<ApplyItem, { kind: "refuse" }>).message, /^The master writes no column names into its binlog .* rows of `shop`.`t` written around this ALTER \(GTID 0-1-1\)/);
     assert.deepEqual(kinds(assemble([gtid(1, true), query("ALTER TABLE t ADD INDEX i (x)")], { columnNames: false })), ["ddl"]);
     assert.deepEqual(kinds(assemble([gtid(1, true), query("ALTER TABLE t ADD COLUMN x INT")], { columnNames: true })), ["ddl"]);
+  });
+
+  describe("account statements", () => {
+    const WHOLE: AccountPolicy = { flavor: "mariadb", protectedUsers: ["dr", "mariadb.sys"] };
+    const invoked = (sql: string): SourceEvent => ({ kind: "query", statement: { schema: "", sql, raw: Buffer.from(sql), context: { ...CONTEXT, invoker: { user: "admin", host: "localhost" } } }, timestampMs: 1000 });
+    const ddl = (item: ApplyItem) => (item.kind === "ddl" ? item.ddl : assert.fail(`expected a DDL, got ${item.kind}: ${item.kind === "refuse" ? item.message : ""}`));
+
+    it("a whole-instance link replays them with the accounts they touch; a link with an include list counts them", () => {
+      const events = [gtid(1, true), query("CREATE USER 'app'@'%' IDENTIFIED BY 'pw'", ""), gtid(2, true), query("GRANT SELECT ON shop.* TO 'app'@'%'", "")];
+      const whole = assembleWith(events, { include: [], accounts: WHOLE });
+      assert.deepEqual(whole.items.map((i) => ddl(i).touches.accounts), [[{ user: "app", host: "%" }], [{ user: "app", host: "%" }]]);
+      assert.equal(whole.assembler.accountStatementsSkipped, 0);
+      const selected = assembleWith(events, { include: ["shop"] });
+      assert.deepEqual(kinds(selected.items), ["commit", "commit"]);
+      assert.equal(selected.assembler.accountStatementsSkipped, 2);
+    });
+
+    it("leaves the DR login's user alone, and stops at a statement that changes it together with another account", () => {
+      const { items, assembler } = assembleWith([gtid(1, true), query("ALTER USER 'dr'@'%' IDENTIFIED BY 'x'", ""), gtid(2, true), query("DROP USER 'dr'@'%', 'app'@'%'", "")], { include: [], accounts: WHOLE });
+      assert.deepEqual(kinds(items), ["commit", "refuse"]);
+      assert.equal(assembler.accountStatementsSkipped, 1);
+      assert.match((items[1] as { message: string }).message, /^The account statement at GTID 0-1-2 \(DROP USER \?@\?, \?@\?\) changes `dr`@`%`, which the link leaves alone .* together with `app`@`%`; give the link a DR login/);
+    });
+
+    it("resolves CURRENT_USER and a MariaDB role's implicit admin to the master's invoker; refuses them when none was logged", () => {
+      const items = assemble([gtid(1, true), invoked("GRANT INSERT ON *.* TO CURRENT_USER"), gtid(2, true), invoked("CREATE ROLE r1")], { include: [], accounts: WHOLE });
+      assert.deepEqual(items.map((i) => ddl(i).statement.raw.toString("latin1")), ["GRANT INSERT ON *.* TO `admin`@`localhost`", "CREATE ROLE r1 WITH ADMIN `admin`@`localhost`"]);
+      assert.deepEqual(ddl(items[0]).touches.accounts, [{ user: "admin", host: "localhost" }]);
+      const mysqlRole = assemble([gtid(1, true), invoked("CREATE ROLE r1")], { include: [], accounts: { ...WHOLE, flavor: "mysql" } });
+      assert.equal(ddl(mysqlRole[0]).statement.raw.toString(), "CREATE ROLE r1", "MySQL does not make the creator a role's admin");
+      assert.deepEqual(kinds(assemble([gtid(1, true), query("GRANT INSERT ON *.* TO CURRENT_USER", "")], { include: [], accounts: WHOLE })), ["refuse"]);
+    });
+
+    it("stops at rows written into the grant tables by hand, which no account statement carries", () => {
+      const items = assemble([gtid(1, false), rows("global_priv", "mysql"), XID], { include: [], accounts: WHOLE });
+      assert.deepEqual(kinds(items), ["refuse", "commit"]);
+      assert.deepEqual(kinds(assemble([gtid(1, false), rows("global_priv", "mysql"), XID])), ["commit"], "links with an include list do not look at them");
+    });
   });
 });
