@@ -341,6 +341,8 @@ export interface SyncLinkOutputs {
   rowsApplied: number;
   /** UPDATEs and DELETEs that found no row on the DR server and were skipped (onMissingRow "skip-and-count"); 0 otherwise. */
   missingRowsSkipped: number;
+  /** Whether users, roles and grants follow the master, as a sentence: they do for a link over the whole instance (no include list), except the DR login's user; with an include list they are not copied. */
+  accounts?: string;
   /** The last error, while the link retries or after it stopped; absent when none. */
   lastError?: string;
   /** RPO: master transactions not yet applied on the DR server (GTID distance between sourceGtid and appliedGtid); absent until both are known. */

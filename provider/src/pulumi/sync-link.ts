@@ -122,6 +122,7 @@ function outputs(inputs: SyncLinkInputs, daemonUrl: string, s: LinkStatus): Sync
     phase: s.phase,
     rowsApplied: s.rowsApplied,
     missingRowsSkipped: s.missingRowsSkipped,
+    ...optional("accounts", s.accounts),
     ...optional("lagSeconds", s.lagSeconds),
     ...optional("appliedGtid", s.appliedGtid),
     ...optional("sourceGtid", s.sourceGtid),

@@ -56,6 +56,12 @@ describeEachBackend("replication", (getPair) => {
     assert.deepEqual(after, await tableContents(master, "types", "all_types"));
     assert.equal(after.length, 3);
     assert.notDeepEqual(after, before.slice(1), "the updates must have changed the DR rows");
+    await sql(master, "CREATE USER 'only_on_master'@'%'");
+    await waitCaughtUp(client, "types", master);
+    const status = await client.getLink("types");
+    assert.match(status.accounts, /^not copied: the link selects databases or tables/);
+    assert.equal(status.accountStatementsSkipped, 1);
+    assert.equal(Number((await sql(replica, "SELECT COUNT(*) AS n FROM mysql.user WHERE User = 'only_on_master'"))[0].n), 0, "a link with an include list leaves accounts alone");
     await client.deleteLink("types");
   });
 
