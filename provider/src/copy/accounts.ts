@@ -12,6 +12,18 @@ import type { AccountPolicy } from "../stream/transaction-assembler";
 /** MySQL: CREATE USER ... DEFAULT ROLE naming a role not created yet. */
 const ER_UNKNOWN_AUTHID = 3523;
 
+/**
+ * Granting needs the grantor to hold what it grants: replaying any account statement needs the
+ * DR login to hold every privilege with GRANT OPTION, as the replica's own applier does.
+ */
+export async function checkCanReplayAccounts(target: Connection, where: string): Promise<void> {
+  const [rows] = await target.query("SHOW GRANTS /* mysql-dr precheck */");
+  const grants = (rows as Record<string, string>[]).map((r) => Object.values(r)[0]);
+  if (!grants.some((g) => /^GRANT ALL PRIVILEGES ON \*\.\* TO .* WITH GRANT OPTION/i.test(g))) {
+    throw new DrError("PRECONDITION", `A link over the whole instance replays the master's users and grants, which needs the DR login on ${where} to hold ALL PRIVILEGES ON *.* WITH GRANT OPTION; grant that, or give the link an include list (accounts are then not copied).`);
+  }
+}
+
 /** Returns the accounts copied, as `user@host` names. */
 export async function copyAccounts(source: Connection, target: Connection, policy: AccountPolicy): Promise<string[]> {
   const accounts = await listAccounts(source, policy);

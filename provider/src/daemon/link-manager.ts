@@ -5,7 +5,7 @@
 import { listSelectedTables, refuseUnsafeTables } from "../catalog/selected-tables";
 import { checkTargetTables, planCopyUnits, prepareTargetTables } from "../copy/copy-planner";
 import { createSchemaObjects } from "../copy/schema-objects";
-import { copyAccounts } from "../copy/accounts";
+import { checkCanReplayAccounts, copyAccounts } from "../copy/accounts";
 import { accountPolicy } from "../catalog/accounts";
 import { selectedTriggers } from "../catalog/schema-objects";
 import { dropTriggers, ensureTriggerTable, keepTriggers, keptTriggers } from "../dr-state/trigger-store";
@@ -267,6 +267,8 @@ async function prepareLink(def: LinkDefinition, reusePromoted: boolean): Promise
     if (fenced.length && !reusePromoted) {
       throw new DrError("CONFLICT", `The DR server at ${formatHostPort(def.target)} was promoted (link ${fenced.map((f) => `${f.link} fenced at ${f.updatedAt}`).join(", ")}) and may hold writes made on it as a primary, which a link would overwrite or diverge from; point the link at another server, or pass --reuse-promoted to make it a DR copy again anyway.`);
     }
+    const accounts = accountPolicy(def.objects, def.target.user, sourceFacts.flavor);
+    if (accounts) await checkCanReplayAccounts(target, `the target server at ${formatHostPort(def.target)}`);
     // The fenced position belongs to the promoted past: the new link starts from a fresh one. The
     // triggers promotion created from the fenced links' definitions go too: as a replica again the
     // server must not fire them on applied rows (the new link keeps their definitions).
@@ -283,7 +285,6 @@ async function prepareLink(def: LinkDefinition, reusePromoted: boolean): Promise
     const units = await planCopyUnits(source, tables, def.copyParallelism);
     await prepareTargetTables(source, target, tables, def.overwrite);
     await createSchemaObjects(source, target, new ObjectFilter(def.objects));
-    const accounts = accountPolicy(def.objects, def.target.user, sourceFacts.flavor);
     if (accounts) await copyAccounts(source, target, accounts);
     await ensureTriggerTable(target);
     await keepTriggers(target, def.name, await selectedTriggers(source, new ObjectFilter(def.objects)));

@@ -112,4 +112,15 @@ describeEachBackend("accounts follow the master on a whole-instance link", (getP
     assert.equal(Number((await sql(replica, "SELECT COUNT(*) AS n FROM mysql.user WHERE User = 'pair'"))[0].n), 1, "what came before the stop was applied");
     await client.deleteLink("mixed");
   });
+
+  it("refuses a whole-instance link whose DR login cannot grant, before writing anything", async () => {
+    await sql(replica, "CREATE USER 'limited'@'%' IDENTIFIED BY 'lim-pw'; GRANT ALL PRIVILEGES ON *.* TO 'limited'@'%'");
+    const target = `mysql://limited:lim-pw@${replica.host}:${replica.port}`;
+    await assert.rejects(client.createLink({ name: "limited", source: master.url, target, initial: "full", reusePromoted: true }), (err: Error) => {
+      assert.match(err.message, /needs the DR login on the target server at \S+ to hold ALL PRIVILEGES ON \*\.\* WITH GRANT OPTION; grant that, or give the link an include list/);
+      assert.doesNotMatch(err.message, /lim-pw/);
+      return true;
+    });
+    assert.equal((await client.listLinks()).some((l) => l.name === "limited"), false);
+  });
 });
