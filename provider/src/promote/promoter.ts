@@ -19,6 +19,7 @@ import { currentGtidPosition, inspectServer } from "../core/server-inspector";
 import { CHECKPOINT_SCHEMA, lastRecordTime, lockName, unfencedLinks } from "../dr-state/checkpoint-store";
 import { writeAsLink } from "../dr-state/link-writer";
 import { type TriggerName, createKeptTriggers, dropTriggers } from "../dr-state/trigger-store";
+import { forgetPromotion, recordPromotion } from "../dr-state/promotion-record";
 import { type RaisedCounter, alignAutoIncrements } from "./auto-increments";
 import { type EventName, disableReplicaEvents, enableReplicaEvents } from "./replica-events";
 
@@ -48,6 +49,8 @@ export interface PromotionResult {
   promotedAt: string;
   /** Master GTIDs the DR copy had applied (the furthest of its links). */
   promotedGtid: string;
+  /** The promoted server's own GTID position when it opened: a link back to the old master starts there. */
+  openedGtid: string;
   /** Forced only: the last known master position, when the DR copy had not applied all of it. */
   unappliedGtid: string | null;
   /** Forced only (null when planned: nothing is lost): what is known of the loss. */
@@ -110,7 +113,7 @@ async function planned(dr: Connection, master: Connection, o: PromoteOptions): P
   const side = await sideOf(master, facts.flavor, `the master at ${formatHostPort(o.master as ServerAddress)}`);
   const timeoutMs = (o.timeoutSeconds ?? DEFAULT_PROMOTION_TIMEOUT_S) * 1000;
   let autoIncrementsRaised: RaisedCounter[] = [];
-  const { promotedGtid, triggersCreated, eventsEnabled } = await fenceAndOpen(dr, links, facts.flavor, o, {
+  const { promotedGtid, openedGtid, triggersCreated, eventsEnabled } = await fenceAndOpen(dr, links, facts.flavor, o, {
     side,
     caughtUp: async () => {
       // Read once the master is read-only: its position can no longer move.
@@ -119,7 +122,7 @@ async function planned(dr: Connection, master: Connection, o: PromoteOptions): P
       autoIncrementsRaised = await alignAutoIncrements(master, dr, facts.flavor);
     },
   });
-  return { mode: "planned", promotedAt: new Date().toISOString(), promotedGtid, unappliedGtid: null, dataLoss: null, fencedLinks: links, autoIncrementsRaised, triggersCreated: names(triggersCreated), eventsEnabled: names(eventsEnabled) };
+  return { mode: "planned", promotedAt: new Date().toISOString(), promotedGtid, openedGtid, unappliedGtid: null, dataLoss: null, fencedLinks: links, autoIncrementsRaised, triggersCreated: names(triggersCreated), eventsEnabled: names(eventsEnabled) };
 }
 
 async function forced(dr: Connection, o: PromoteOptions): Promise<PromotionResult> {
@@ -129,7 +132,7 @@ async function forced(dr: Connection, o: PromoteOptions): Promise<PromotionResul
   // Read before fencing: the fence rewrites the rows, and with them their update times.
   const known = await lastSeenSourcePosition(dr, links, flavor);
   const lastRecord = await lastRecordTime(dr, links);
-  const { promotedGtid, triggersCreated, eventsEnabled } = await fenceAndOpen(dr, links, flavor, o);
+  const { promotedGtid, openedGtid, triggersCreated, eventsEnabled } = await fenceAndOpen(dr, links, flavor, o);
   const unappliedGtid = known && !gtidCovers(flavor, promotedGtid, known) ? known : null;
   const atLeast = unappliedGtid ? gtidMissingCount(flavor, promotedGtid, unappliedGtid) : 0;
   const dataLoss: DataLoss = {
@@ -138,7 +141,7 @@ async function forced(dr: Connection, o: PromoteOptions): Promise<PromotionResul
     summary: `at least ${atLeast} transaction${atLeast === 1 ? "" : "s"}${unappliedGtid ? ` (the master had reached ${unappliedGtid})` : ""}; unknown since ${lastRecord ?? "the link was created"}: the daemon's last record of the master, after which the master may have committed more`,
   };
   // Without the master its counters cannot be read: those the DR holds stand.
-  return { mode: "forced", promotedAt: new Date().toISOString(), promotedGtid, unappliedGtid, dataLoss, fencedLinks: links, autoIncrementsRaised: [], triggersCreated: names(triggersCreated), eventsEnabled: names(eventsEnabled) };
+  return { mode: "forced", promotedAt: new Date().toISOString(), promotedGtid, openedGtid, unappliedGtid, dataLoss, fencedLinks: links, autoIncrementsRaised: [], triggersCreated: names(triggersCreated), eventsEnabled: names(eventsEnabled) };
 }
 
 /** Planned only: the master as it was, and the wait for the DR copy once the master is read-only. */
@@ -156,6 +159,7 @@ interface Master {
 /** What opening the DR server settled: the position it was promoted at, and the triggers created for it. */
 interface Opened {
   promotedGtid: string;
+  openedGtid: string;
   triggersCreated: TriggerName[];
   eventsEnabled: EventName[];
 }
@@ -200,6 +204,12 @@ async function fenceAndOpen(dr: Connection, links: string[], flavor: Flavor, o: 
     const eventsEnabled: EventName[] = [];
     undo.push(disableEnabled(dr, eventsEnabled));
     eventsEnabled.push(...(await enableReplicaEvents(dr)));
+    // Nothing but the application writes here from now on: a link back to the old master starts at this position.
+    doing = "while recording the promotion";
+    const openedGtid = await currentGtidPosition(dr, flavor);
+    const identities = await sourceIdentities(dr, links);
+    undo.push({ state: "no promotion recorded", run: () => forgetPromotion(dr, links) });
+    await recordPromotion(dr, links.map((link) => ({ link, openedGtid, promotedGtid, masterIdentity: identities.get(link) ?? "", promotedAt: new Date().toISOString() })));
     doing = `while making ${drSide.name} writable`;
     // On MySQL, opening is two statements: a refusal of the second leaves the first to take back.
     undo.push(restore(drSide));
@@ -212,7 +222,7 @@ async function fenceAndOpen(dr: Connection, links: string[], flavor: Flavor, o: 
     drOpen = "yes";
     doing = `after ${drSide.name} was made writable`;
     await o.onStep?.("dr-opened");
-    return { promotedGtid, triggersCreated, eventsEnabled };
+    return { promotedGtid, openedGtid, triggersCreated, eventsEnabled };
   } catch (err) {
     if (drOpen !== "no") throw openedThenFailed(err, doing, drOpen === "yes", drSide, master?.side, links);
     throw rolledBack(err, doing, await undoAll(undo));
@@ -252,6 +262,12 @@ async function lastSeenSourcePosition(dr: Connection, links: string[], flavor: F
   const [rows] = await dr.query(`SELECT source_seen_gtid AS seen FROM ${CHECKPOINT_SCHEMA}.checkpoint WHERE link IN (?) AND source_seen_gtid IS NOT NULL /* mysql-dr promote */`, [links]);
   const seen = (rows as { seen: string }[]).map((r) => r.seen);
   return seen.length ? seen.reduce((best, p) => (gtidCovers(flavor, p, best) ? p : best)) : null;
+}
+
+async function sourceIdentities(dr: Connection, links: string[]): Promise<Map<string, string>> {
+  if (!links.length) return new Map();
+  const [rows] = await dr.query(`SELECT link, source_identity AS identity FROM ${CHECKPOINT_SCHEMA}.checkpoint WHERE link IN (?) /* mysql-dr promote */`, [links]);
+  return new Map((rows as { link: string; identity: string }[]).map((r) => [r.link, r.identity]));
 }
 
 /** In the order of `links`. */
