@@ -21,9 +21,10 @@ import { deleteCheckpoint, fencedLinks, initCheckpoint, lockName, readCheckpoint
 import { writeAsLink } from "../dr-state/link-writer";
 import { type LastVerification, recordVerification } from "../dr-state/verification-record";
 import { HEARTBEAT_TABLE, heartbeatKey } from "../stream/heartbeat";
-import { type LinkDefinition, parseLinkRequest, parseOnMissingRow, parseSelection, parseServers, validateLinkName } from "./link-definition";
+import { type LinkDefinition, parseFailback, parseLinkRequest, parseOnMissingRow, parseSelection, parseServers, validateLinkName } from "./link-definition";
 import { type LinkRunnerHooks, type LinkStatus, LinkRunner } from "./link-runner";
 import type { LinkStore } from "./link-store";
+import { directed } from "./link-cycle";
 import type { LinkRequest, LinkUpdate, VerifyRequest } from "./request-schemas";
 
 export class LinkManager {
@@ -33,7 +34,11 @@ export class LinkManager {
   /** Names whose creation is under way: a second create of one name is refused at once, never run beside it. */
   private readonly creating = new Set<string>();
 
-  constructor(private readonly store: LinkStore, private readonly hooks: LinkRunnerHooks) {}
+  private readonly hooks: LinkRunnerHooks;
+
+  constructor(private readonly store: LinkStore, hooks: Omit<LinkRunnerHooks, "persist">) {
+    this.hooks = { ...hooks, persist: () => this.persist() };
+  }
 
   /** Starts every persisted link that is not paused. */
   restore(): void {
@@ -88,6 +93,10 @@ export class LinkManager {
     const def = runner.definition;
     const selection = parseSelection(update ?? {}, def.objects);
     const onMissingRow = parseOnMissingRow(update?.onMissingRow, def.onMissingRow);
+    const failback = parseFailback(update?.failback, def.failback);
+    if (def.direction === "reverse" && (update.include !== undefined || update.exclude !== undefined)) {
+      throw new DrError("PRECONDITION", `Link ${name} runs back to the old master now; change its selection after the switch back.`);
+    }
     const servers = parseServers(update ?? {}, def);
     const previous = new ObjectFilter(def.objects);
     await withServers({ ...def, ...servers }, async ({ source, target, sourceFacts }) => {
@@ -107,6 +116,7 @@ export class LinkManager {
         if (units.length) runner.planCopy();
         def.objects = selection;
         def.onMissingRow = onMissingRow;
+        def.failback = failback;
         def.source = servers.source;
         def.target = servers.target;
         this.persist();
@@ -120,7 +130,7 @@ export class LinkManager {
   /** Verifies the link's selected tables, waiting on the link's own applied position, and records the result in its status. */
   async verify(name: string, options: VerifyRequest = {}): Promise<VerifyReport> {
     const runner = this.runner(name);
-    const def = runner.definition;
+    const def = directed(runner.definition);
     const report = await verify({
       source: def.source,
       target: def.target,
@@ -136,7 +146,7 @@ export class LinkManager {
       differences: report.tables.reduce((n, t) => n + t.missingOnDr.length + t.extraOnDr.length + t.different.length + t.moreDifferences, 0),
     };
     // In the state directory for link status, and on the DR server for the promotion guardrails.
-    def.lastVerification = record;
+    runner.definition.lastVerification = record;
     this.persist();
     const target = await openConnection(def.target, "target");
     try {
@@ -158,7 +168,7 @@ export class LinkManager {
     if (state === "promoted") throw new DrError("PRECONDITION", `Link ${name}'s DR server was promoted: it is a primary now, not a DR copy to drill.`);
     // Until the copy has caught up, the DR tables are a mix of copied chunks and applied changes, at no single GTID.
     if (phase !== "syncing") throw new DrError("PRECONDITION", `Link ${name} is still ${phase}, so its DR copy is not yet consistent at any GTID; run the drill once 'mysql-dr link status' shows it syncing.`);
-    const def = runner.definition;
+    const def = directed(runner.definition);
     const abort = new AbortController();
     const done = drill({ link: def.name, source: def.source, target: def.target, objects: def.objects, signal: abort.signal });
     const entry = { abort, done: done.catch(() => undefined) };
@@ -191,7 +201,7 @@ export class LinkManager {
     await runner.stop("paused");
     this.runners.delete(name);
     this.persist();
-    await removeHeartbeatRow(runner.definition, heartbeatKey(name, this.hooks.daemonId)).catch(() => undefined);
+    await removeHeartbeatRow(directed(runner.definition), heartbeatKey(name, this.hooks.daemonId)).catch(() => undefined);
   }
 
   async shutdown(): Promise<void> {

@@ -31,6 +31,8 @@ import { TablePlans } from "../stream/table-plans";
 import { TransactionAssembler } from "../stream/transaction-assembler";
 import { accountPolicy, accountsSummary } from "../catalog/accounts";
 import { type LinkDefinition, describeLink } from "./link-definition";
+import { directed, nextStep } from "./link-cycle";
+import type { Divergence } from "../dr-state/promotion-record";
 
 export const LINK_STATES = ["starting", "running", "retrying", "paused", "error", "promoted"] as const;
 export type LinkState = (typeof LINK_STATES)[number];
@@ -50,6 +52,8 @@ export const SOURCE_POLL_INTERVAL_MS = 1_000;
 export const LIVENESS_TIMEOUT_MS = 5_000;
 /** `link status` answers with what is known if the master's position takes longer than this. */
 const STATUS_POLL_WAIT_MS = 1_000;
+/** How often a promoted link looks whether it can run the other way (the old master answers). */
+const TURN_AROUND_POLL_MS = 2_000;
 
 export const LINK_PHASES = ["copying", "catching-up", "syncing"] as const;
 export type LinkPhase = (typeof LINK_PHASES)[number];
@@ -84,6 +88,8 @@ export interface LinkStatus {
   rowsApplied: number;
   transactionsApplied: number;
   ddlSkipped: number;
+  /** After a promotion: the old master's transactions the new primary never applied, as last examined. */
+  divergence: Divergence | null;
   /** Whether users, roles and grants follow the master, as a sentence. */
   accounts: string;
   /** Account statements not replayed (all, with an include list; else those of the DR login's user). */
@@ -114,6 +120,8 @@ export interface LinkRunnerHooks {
   log(level: "info" | "warn" | "error", msg: string, fields?: Record<string, unknown>): void;
   /** This daemon's identity (kept in its state directory): with the link name it makes the replica server_id and the heartbeat row's key. */
   daemonId: string;
+  /** Saves the link definitions (the runner changes its direction when the link turns around). */
+  persist(): void;
   /** Which process runs the links (host, pid, state directory), for conflict messages. */
   owner: string;
 }
@@ -153,6 +161,8 @@ export class LinkRunner {
   private pollSource?: () => Promise<unknown>;
   /** When the master was last heard from (binlog bytes or an answered poll); kept across restarts of the pipeline. */
   private sourceHeardAt = 0;
+  /** What the last turn around found on the old master (link-cycle.ts). */
+  private divergence: Divergence | null = null;
 
   constructor(readonly definition: LinkDefinition, private readonly hooks: LinkRunnerHooks) {}
 
@@ -186,7 +196,7 @@ export class LinkRunner {
 
   /** The promotion guardrails for this link, from its servers; unknown (null) when they could not be read. */
   private evaluateReadiness(): Promise<unknown> {
-    const def = this.definition;
+    const def = directed(this.definition);
     return (this.evaluating ??= evaluateGuardrails({ master: def.source, target: def.target, links: [def.name] }).then(
       (report) => (this.readiness = report),
       (err: Error) => {
@@ -214,7 +224,8 @@ export class LinkRunner {
       rowsApplied: this.rowsApplied,
       transactionsApplied: this.transactionsApplied,
       ddlSkipped: this.ddlSkipped,
-      accounts: accountsSummary(accountPolicy(this.definition.objects, this.definition.target.user, this.flavor ?? "mysql")),
+      accounts: accountsSummary(accountPolicy(this.definition.objects, directed(this.definition).target.user, this.flavor ?? "mysql")),
+      divergence: this.divergence,
       accountStatementsSkipped: this.accountStatementsSkipped,
       missingRowsSkipped: this.missingRowsSkipped,
       lastError: this.lastError,
@@ -235,6 +246,10 @@ export class LinkRunner {
       try {
         await this.runOnce(() => (delay = RETRY_INITIAL_DELAY_MS));
       } catch (err) {
+        if (err instanceof StopRequested && err.message === "promoted" && !this.stopRequested) {
+          if (await this.turnAround()) continue;
+          return;
+        }
         if (err instanceof StopRequested || this.stopRequested) return;
         this.lastError = errorMessage(err);
         if (!isRetryable(err)) {
@@ -256,9 +271,43 @@ export class LinkRunner {
     }
   }
 
+  /**
+   * The target was promoted: wait (state "promoted", the reason in lastError) until the link can
+   * run the other way (link-cycle.ts), then switch direction. False when stopped meanwhile.
+   */
+  private async turnAround(): Promise<boolean> {
+    while (!this.stopRequested) {
+      try {
+        const step = await nextStep(this.definition, replicaServerId(`${this.hooks.daemonId}/${this.definition.name}/scan`, 0));
+        this.divergence = step.divergence;
+        if ("run" in step) {
+          this.definition.direction = step.run;
+          this.hooks.persist();
+          if (step.copyPlanned) this.planCopy();
+          this.lastError = null;
+          this.state = "starting";
+          this.hooks.log("info", "link turned around", { link: this.definition.name, direction: step.run });
+          return true;
+        }
+        this.lastError = step.wait;
+      } catch (err) {
+        this.lastError = errorMessage(err);
+      }
+      this.state = "promoted";
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, TURN_AROUND_POLL_MS);
+        this.wake = () => {
+          clearTimeout(t);
+          resolve();
+        };
+      });
+    }
+    return false;
+  }
+
   /** One life of the pipeline: resolves never, rejects with why it ended. */
   private async runOnce(onProgress: () => void): Promise<void> {
-    const def = this.definition;
+    const def = directed(this.definition);
     const closers: (() => unknown)[] = [];
     const abort = (this.abort = new AbortController());
     if (this.stopRequested) abort.abort();

@@ -13,7 +13,8 @@ import { setReadOnly } from "./promoter";
 import { type EventName, disableReplicaEvents } from "./replica-events";
 
 export async function becomeReplica(conn: Connection, flavor: Flavor, link: string, filter: ObjectFilter): Promise<void> {
-  await setReadOnly(conn, flavor, true, true);
+  // Not super_read_only (MySQL): the link's own applier writes here.
+  await setReadOnly(conn, flavor, true);
   const triggers = await selectedTriggers(conn, filter);
   await ensureTriggerTable(conn);
   await keepTriggers(conn, link, triggers);
