@@ -30,7 +30,7 @@ import { HeartbeatWriter, type LagSource, LagTracker, heartbeatKey } from "../st
 import { TablePlans } from "../stream/table-plans";
 import { TransactionAssembler } from "../stream/transaction-assembler";
 import { accountPolicy, accountsSummary } from "../catalog/accounts";
-import { type LinkDefinition, describeLink } from "./link-definition";
+import { type Direction, type Failback, type LinkDefinition, describeLink } from "./link-definition";
 import { directed, nextStep } from "./link-cycle";
 import type { Divergence } from "../dr-state/promotion-record";
 
@@ -75,8 +75,12 @@ export interface LinkStatus {
   /** copying (initial copy) -> catching-up (stream passing the copy's end) -> syncing. */
   phase: LinkPhase;
   copy: CopyProgress | null;
+  /** The declared master and DR server (the link runs from target to source while "reverse"). */
   source: string;
   target: string;
+  /** forward: source to target; reverse: back from the promoted target to the old master. */
+  direction: Direction;
+  failback: Failback;
   include: string[];
   exclude: string[];
   onMissingRow: OnMissingRow;
