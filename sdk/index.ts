@@ -50,12 +50,17 @@ export class DrInstance extends pulumi.dynamic.Resource {
   declare readonly promotedAt: pulumi.Output<string | undefined>;
   declare readonly promotedGtid: pulumi.Output<string | undefined>;
   declare readonly unappliedGtid: pulumi.Output<string | undefined>;
+  declare readonly failback: Outputs<DrInstanceOutputs>["failback"];
+  declare readonly cyclePhase: Outputs<DrInstanceOutputs>["cyclePhase"];
+  declare readonly failbackReady: pulumi.Output<boolean | undefined>;
+  declare readonly divergence: pulumi.Output<DrInstanceOutputs["divergence"]>;
+  declare readonly lastSwitchBack: pulumi.Output<DrInstanceOutputs["lastSwitchBack"]>;
 
   constructor(name: string, args: DrInstanceArgs, opts?: pulumi.CustomResourceOptions) {
     super(
       providerShim("DrInstance"),
       name,
-      { ...outputSlots(["connection", "flavor", "version", "endpoint", "readOnly", "promotedAt", "promotedGtid", "unappliedGtid"]), ...args },
+      { ...outputSlots(["connection", "flavor", "version", "endpoint", "readOnly", "promotedAt", "promotedGtid", "unappliedGtid", "failback", "cyclePhase", "failbackReady", "divergence", "lastSwitchBack"]), ...args },
       { ...opts, additionalSecretOutputs: ["master", "server", "connection"] },
     );
   }
@@ -80,6 +85,7 @@ export class SyncLink extends pulumi.dynamic.Resource {
   declare readonly missingRowsSkipped: Outputs<SyncLinkOutputs>["missingRowsSkipped"];
   declare readonly lastError: pulumi.Output<string | undefined>;
   declare readonly copy: pulumi.Output<SyncLinkOutputs["copy"]>;
+  declare readonly direction: pulumi.Output<SyncLinkOutputs["direction"]>;
 
   constructor(name: string, args: SyncLinkProgramArgs, opts?: pulumi.CustomResourceOptions) {
     const { instance, ...rest } = args;
@@ -87,10 +93,10 @@ export class SyncLink extends pulumi.dynamic.Resource {
       providerShim("SyncLink"),
       name,
       {
-        ...outputSlots(["daemonUrl", "state", "phase", "lagSeconds", "appliedGtid", "sourceGtid", "rowsApplied", "missingRowsSkipped", "lastError", "copy"]),
+        ...outputSlots(["daemonUrl", "state", "phase", "lagSeconds", "appliedGtid", "sourceGtid", "rowsApplied", "missingRowsSkipped", "lastError", "copy", "direction"]),
         linkName: name,
         ...rest,
-        instance: { id: instance.id, master: instance.master, connection: instance.connection },
+        instance: { id: instance.id, master: instance.master, connection: instance.connection, failback: instance.failback },
       },
       { ...opts, dependsOn: [instance, ...toArray(opts?.dependsOn)], additionalSecretOutputs: ["instance", "daemon"] },
     );

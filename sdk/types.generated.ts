@@ -185,6 +185,62 @@ export interface DataLoss {
   summary: string;
 }
 
+/** What happens after a promotion: the link runs back from the promoted DR server to the old master (made a read-only replica) as soon as it answers, so that setting `role` back to "replica" switches back with nothing lost. */
+export interface FailbackOptionsInput {
+  /** Run the link back to the old master after a promotion. Without it the old master stays as the promotion left it. */
+  enabled?: pulumi.Input<boolean>;
+  /** Transactions the old master committed that the DR server never applied (the loss of a forced promotion): "refuse" reports them (`divergence`, `errantGtids`) and does not run back over them; "resync" replaces the tables they touched on the old master with the new primary's (the whole selection when they cannot be told), then runs back. Nothing on the old master is overwritten without "resync". */
+  onDivergence?: pulumi.Input<"refuse" | "resync">;
+}
+
+/** What happens after a promotion: the link runs back from the promoted DR server to the old master (made a read-only replica) as soon as it answers, so that setting `role` back to "replica" switches back with nothing lost. */
+export interface FailbackOptions {
+  /** Run the link back to the old master after a promotion. Without it the old master stays as the promotion left it. */
+  enabled?: boolean;
+  /** Transactions the old master committed that the DR server never applied (the loss of a forced promotion): "refuse" reports them (`divergence`, `errantGtids`) and does not run back over them; "resync" replaces the tables they touched on the old master with the new primary's (the whole selection when they cannot be told), then runs back. Nothing on the old master is overwritten without "resync". */
+  onDivergence?: "refuse" | "resync";
+}
+
+/** What the old master committed that the promoted DR server never applied, found by reading its binlog before the link runs back to it. */
+export interface DivergenceInput {
+  /** The transactions' GTIDs on the old master, in binlog order (those touching the link's selection). */
+  gtids: pulumi.Input<pulumi.Input<string>[]>;
+  /** Rows they changed per table (`db.table`); a DDL counts its table with 0 rows. */
+  tables: pulumi.Input<Record<string, number>>;
+  /** When the old master was examined (ISO 8601). */
+  checkedAt: pulumi.Input<string>;
+  /** Why the transactions could not be read (purged binlogs): then any table may differ. */
+  unknown?: pulumi.Input<string>;
+}
+
+/** What the old master committed that the promoted DR server never applied, found by reading its binlog before the link runs back to it. */
+export interface Divergence {
+  /** The transactions' GTIDs on the old master, in binlog order (those touching the link's selection). */
+  gtids: string[];
+  /** Rows they changed per table (`db.table`); a DDL counts its table with 0 rows. */
+  tables: Record<string, number>;
+  /** When the old master was examined (ISO 8601). */
+  checkedAt: string;
+  /** Why the transactions could not be read (purged binlogs): then any table may differ. */
+  unknown?: string;
+}
+
+/** The last switch back (role from "primary" to "replica"). */
+export interface SwitchBackInput {
+  /** When the old master opened again (ISO 8601). */
+  at: pulumi.Input<string>;
+  /** How long writes were refused: from the DR server turning read-only to the old master accepting writes, in milliseconds. */
+  rtoMs: pulumi.Input<number>;
+}
+
+/** The last switch back (role from "primary" to "replica"). */
+export interface SwitchBack {
+  /** When the old master opened again (ISO 8601). */
+  at: string;
+  /** How long writes were refused: from the DR server turning read-only to the old master accepting writes, in milliseconds. */
+  rtoMs: number;
+}
+
 /** A server's address for clients. */
 export interface EndpointInput {
   /** Host name or IP address. */
@@ -201,7 +257,7 @@ export interface Endpoint {
   port: number;
 }
 
-/** The DrInstance a SyncLink feeds, as the SDK passes it: the instance's id and the connections it resolved. */
+/** The DrInstance a SyncLink feeds, as the SDK passes it: the instance's id, the connections it resolved and its failback settings. */
 export interface InstanceReferenceInput {
   /** The DrInstance's id. */
   id?: pulumi.Input<string>;
@@ -209,9 +265,11 @@ export interface InstanceReferenceInput {
   master: pulumi.Input<ServerConnectionInput>;
   /** How to reach the DR server itself. */
   connection: pulumi.Input<ServerConnectionInput>;
+  /** The instance's failback settings, which the link follows after a promotion. */
+  failback?: pulumi.Input<FailbackOptionsInput>;
 }
 
-/** The DrInstance a SyncLink feeds, as the SDK passes it: the instance's id and the connections it resolved. */
+/** The DrInstance a SyncLink feeds, as the SDK passes it: the instance's id, the connections it resolved and its failback settings. */
 export interface InstanceReference {
   /** The DrInstance's id. */
   id?: string;
@@ -219,6 +277,8 @@ export interface InstanceReference {
   master: ServerConnection;
   /** How to reach the DR server itself. */
   connection: ServerConnection;
+  /** The instance's failback settings, which the link follows after a promotion. */
+  failback?: FailbackOptions;
 }
 
 /** Progress of an initial copy. */
@@ -257,10 +317,12 @@ export interface DrInstanceArgs {
   server?: pulumi.Input<ServerConnectionInput>;
   /** The embedded default: a local server the provider starts, with a generated root password (in the `connection` output). Give exactly one of server and local. Changing its port or dataDir replaces the instance; deleteData is an update. */
   local?: pulumi.Input<LocalServerInput>;
-  /** "replica": read-only copy. Change to "primary" to promote it; going back is not supported (failback is a later feature). */
+  /** "replica": read-only copy. Change to "primary" to promote it; the SyncLink then runs back to the old master (see failback). Change back to "replica" to switch back: a planned switchover to the old master, guarded like a promotion, after which the SyncLink runs forward again from the switch position, without a full copy. */
   role?: pulumi.Input<"replica" | "primary">;
-  /** How a promotion behaves. */
+  /** How a promotion behaves; a switch back uses the same settings and guardrails. */
   promotion?: pulumi.Input<PromotionOptionsInput>;
+  /** What happens after a promotion (defaults: enabled, onDivergence "refuse"). Pass the instance to its SyncLink, which follows these settings. */
+  failback?: pulumi.Input<FailbackOptionsInput>;
 }
 
 /** The outputs of a DrInstance. */
@@ -289,7 +351,7 @@ export interface DrInstanceOutputs {
   lagSeconds?: number;
   /** While a replica, refreshed: RPO, master transactions its links have not applied yet. */
   unappliedTransactions?: number;
-  /** While a replica, refreshed: transactions on the DR server that did not come from its links (MariaDB); absent when that cannot be told. */
+  /** Refreshed. While a replica: transactions on the DR server that did not come from its links (MariaDB); absent when that cannot be told. While primary: the old master's transactions this server never applied (divergence.gtids). */
   errantGtids?: string[];
   /** While a replica, refreshed: the last verification of its link, as recorded on the DR server. */
   lastVerification?: LastVerification;
@@ -299,6 +361,14 @@ export interface DrInstanceOutputs {
   promotionBlockers?: string[];
   /** Forced promotion only: what may have been lost, as far as it can be known without the master; absent after a planned promotion (nothing is lost). */
   dataLoss?: DataLoss;
+  /** Refreshed: where the pair stands in the DR cycle: the DR server copies the master (replicating); it was promoted and nothing runs back yet (promoted: the old master has not answered, failback is off, or divergence stopped it); the link runs back to the old master (reverse-syncing); that link is in sync and verified (ready-to-switch-back). */
+  cyclePhase?: "replicating" | "promoted" | "reverse-syncing" | "ready-to-switch-back";
+  /** While primary, refreshed: the link back to the old master is in sync (the switch-back guardrails pass) and a verification of it passed since it started. */
+  failbackReady?: boolean;
+  /** While primary, refreshed: what the old master committed that this server never applied, as found before the link ran back to it; absent until the old master was examined. */
+  divergence?: Divergence;
+  /** The last switch back, with its RTO. */
+  lastSwitchBack?: SwitchBack;
   /** The master's server identity (server_uuid, or host name, data directory and server id), recorded so that a changed master address can be told to reach the same server. */
   masterIdentity?: string;
   /** The DR server's server identity, recorded for the same reason. */
@@ -341,6 +411,10 @@ export interface SyncLinkOutputs {
   rowsApplied: number;
   /** UPDATEs and DELETEs that found no row on the DR server and were skipped (onMissingRow "skip-and-count"); 0 otherwise. */
   missingRowsSkipped: number;
+  /** Which way the link runs: forward from the master to the DrInstance, or reverse, back from the promoted DrInstance to the old master (the link keeps its identity through the DR cycle). */
+  direction?: "forward" | "reverse";
+  /** After a promotion: the old master's transactions the promoted server never applied, as last examined; absent before. */
+  divergence?: Divergence;
   /** Whether users, roles and grants follow the master, as a sentence: they do for a link over the whole instance (no include list), except the DR login's user; with an include list they are not copied. */
   accounts?: string;
   /** The last error, while the link retries or after it stopped; absent when none. */

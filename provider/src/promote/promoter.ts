@@ -51,6 +51,8 @@ export interface PromotionResult {
   promotedGtid: string;
   /** The promoted server's own GTID position when it opened: a link back to the old master starts there. */
   openedGtid: string;
+  /** How long writes were refused: planned, from the master turning read-only until the DR server opened; forced, the promotion's own steps. */
+  rtoMs: number;
   /** Forced only: the last known master position, when the DR copy had not applied all of it. */
   unappliedGtid: string | null;
   /** Forced only (null when planned: nothing is lost): what is known of the loss. */
@@ -113,7 +115,7 @@ async function planned(dr: Connection, master: Connection, o: PromoteOptions): P
   const side = await sideOf(master, facts.flavor, `the master at ${formatHostPort(o.master as ServerAddress)}`);
   const timeoutMs = (o.timeoutSeconds ?? DEFAULT_PROMOTION_TIMEOUT_S) * 1000;
   let autoIncrementsRaised: RaisedCounter[] = [];
-  const { promotedGtid, openedGtid, triggersCreated, eventsEnabled } = await fenceAndOpen(dr, links, facts.flavor, o, {
+  const { promotedGtid, openedGtid, rtoMs, triggersCreated, eventsEnabled } = await fenceAndOpen(dr, links, facts.flavor, o, {
     side,
     caughtUp: async () => {
       // Read once the master is read-only: its position can no longer move.
@@ -122,7 +124,7 @@ async function planned(dr: Connection, master: Connection, o: PromoteOptions): P
       autoIncrementsRaised = await alignAutoIncrements(master, dr, facts.flavor);
     },
   });
-  return { mode: "planned", promotedAt: new Date().toISOString(), promotedGtid, openedGtid, unappliedGtid: null, dataLoss: null, fencedLinks: links, autoIncrementsRaised, triggersCreated: names(triggersCreated), eventsEnabled: names(eventsEnabled) };
+  return { mode: "planned", promotedAt: new Date().toISOString(), promotedGtid, openedGtid, rtoMs, unappliedGtid: null, dataLoss: null, fencedLinks: links, autoIncrementsRaised, triggersCreated: names(triggersCreated), eventsEnabled: names(eventsEnabled) };
 }
 
 async function forced(dr: Connection, o: PromoteOptions): Promise<PromotionResult> {
@@ -132,7 +134,7 @@ async function forced(dr: Connection, o: PromoteOptions): Promise<PromotionResul
   // Read before fencing: the fence rewrites the rows, and with them their update times.
   const known = await lastSeenSourcePosition(dr, links, flavor);
   const lastRecord = await lastRecordTime(dr, links);
-  const { promotedGtid, openedGtid, triggersCreated, eventsEnabled } = await fenceAndOpen(dr, links, flavor, o);
+  const { promotedGtid, openedGtid, rtoMs, triggersCreated, eventsEnabled } = await fenceAndOpen(dr, links, flavor, o);
   const unappliedGtid = known && !gtidCovers(flavor, promotedGtid, known) ? known : null;
   const atLeast = unappliedGtid ? gtidMissingCount(flavor, promotedGtid, unappliedGtid) : 0;
   const dataLoss: DataLoss = {
@@ -141,7 +143,7 @@ async function forced(dr: Connection, o: PromoteOptions): Promise<PromotionResul
     summary: `at least ${atLeast} transaction${atLeast === 1 ? "" : "s"}${unappliedGtid ? ` (the master had reached ${unappliedGtid})` : ""}; unknown since ${lastRecord ?? "the link was created"}: the daemon's last record of the master, after which the master may have committed more`,
   };
   // Without the master its counters cannot be read: those the DR holds stand.
-  return { mode: "forced", promotedAt: new Date().toISOString(), promotedGtid, openedGtid, unappliedGtid, dataLoss, fencedLinks: links, autoIncrementsRaised: [], triggersCreated: names(triggersCreated), eventsEnabled: names(eventsEnabled) };
+  return { mode: "forced", promotedAt: new Date().toISOString(), promotedGtid, openedGtid, rtoMs, unappliedGtid, dataLoss, fencedLinks: links, autoIncrementsRaised: [], triggersCreated: names(triggersCreated), eventsEnabled: names(eventsEnabled) };
 }
 
 /** Planned only: the master as it was, and the wait for the DR copy once the master is read-only. */
@@ -160,6 +162,7 @@ interface Master {
 interface Opened {
   promotedGtid: string;
   openedGtid: string;
+  rtoMs: number;
   triggersCreated: TriggerName[];
   eventsEnabled: EventName[];
 }
@@ -170,10 +173,12 @@ async function fenceAndOpen(dr: Connection, links: string[], flavor: Flavor, o: 
   const held: string[] = [];
   let doing = "";
   let drOpen: "no" | "unknown" | "yes" = "no";
+  let frozeAt = performance.now();
   try {
     if (master) {
       undo.push(restore(master.side));
       doing = `while making ${master.side.name} read-only`;
+      frozeAt = performance.now();
       await setReadOnly(master.side.conn, flavor, true, true);
       doing = "after the master was made read-only";
       await o.onStep?.("master-read-only");
@@ -220,9 +225,10 @@ async function fenceAndOpen(dr: Connection, links: string[], flavor: Flavor, o: 
       throw err;
     });
     drOpen = "yes";
+    const rtoMs = Math.round((performance.now() - frozeAt) * 10) / 10;
     doing = `after ${drSide.name} was made writable`;
     await o.onStep?.("dr-opened");
-    return { promotedGtid, openedGtid, triggersCreated, eventsEnabled };
+    return { promotedGtid, openedGtid, rtoMs, triggersCreated, eventsEnabled };
   } catch (err) {
     if (drOpen !== "no") throw openedThenFailed(err, doing, drOpen === "yes", drSide, master?.side, links);
     throw rolledBack(err, doing, await undoAll(undo));

@@ -68,6 +68,7 @@ export async function create(inputs: SyncLinkInputs): Promise<{ id: string; outs
     exclude: inputs.objects?.exclude,
     initial: inputs.initialSync,
     onMissingRow: inputs.onMissingRow,
+    ...(inputs.instance.failback ? { failback: inputs.instance.failback } : {}),
   });
   return { id: inputs.linkName, outs: outputs(inputs, client.url, status) };
 }
@@ -99,6 +100,7 @@ function linkUpdate(olds: SyncLinkOutputs, news: SyncLinkInputs): LinkUpdate | u
     ...(olds.onMissingRow === news.onMissingRow ? {} : { onMissingRow: news.onMissingRow }),
     ...(connectionChange(olds.instance.master, news.instance.master) === "none" ? {} : { source: toAddress(news.instance.master) }),
     ...(connectionChange(olds.instance.connection, news.instance.connection) === "none" ? {} : { target: toAddress(news.instance.connection) }),
+    ...(news.instance.failback === undefined || isDeepStrictEqual(olds.instance.failback, news.instance.failback) ? {} : { failback: news.instance.failback }),
   };
   return Object.keys(update).length > 0 ? update : undefined;
 }
@@ -122,6 +124,8 @@ function outputs(inputs: SyncLinkInputs, daemonUrl: string, s: LinkStatus): Sync
     phase: s.phase,
     rowsApplied: s.rowsApplied,
     missingRowsSkipped: s.missingRowsSkipped,
+    ...optional("direction", s.direction),
+    ...optional("divergence", s.divergence && { gtids: s.divergence.gtids, tables: s.divergence.tables, checkedAt: s.divergence.checkedAt, ...optional("unknown", s.divergence.unknown) }),
     ...optional("accounts", s.accounts),
     ...optional("lagSeconds", s.lagSeconds),
     ...optional("appliedGtid", s.appliedGtid),
