@@ -361,6 +361,8 @@ export interface DrInstanceOutputs {
   promotionBlockers?: string[];
   /** Forced promotion only: what may have been lost, as far as it can be known without the master; absent after a planned promotion (nothing is lost). */
   dataLoss?: DataLoss;
+  /** The failback settings in effect, defaults filled (the SyncLink follows them). */
+  failback?: FailbackOptions;
   /** Refreshed: where the pair stands in the DR cycle: the DR server copies the master (replicating); it was promoted and nothing runs back yet (promoted: the old master has not answered, failback is off, or divergence stopped it); the link runs back to the old master (reverse-syncing); that link is in sync and verified (ready-to-switch-back). */
   cyclePhase?: "replicating" | "promoted" | "reverse-syncing" | "ready-to-switch-back";
   /** While primary, refreshed: the link back to the old master is in sync (the switch-back guardrails pass) and a verification of it passed since it started. */
