@@ -17,6 +17,7 @@ import { validatePatterns } from "../core/object-filter";
 import { type VerifyReport, verify } from "../verify/verifier";
 import { promote } from "../promote/promoter";
 import type { DrillReport } from "../drill/drill";
+import type { FailbackRequest } from "../daemon/request-schemas";
 
 /** verify's and drill's own codes: a check failed (differences remain, not writable), or it could not run. */
 const EXIT_CHECK_FAILED = 1;
@@ -58,13 +59,14 @@ export function buildProgram(): Command {
     .option("--parallel <n>", "with --initial full: connections copying in parallel", parsePositive)
     .option("--on-missing-row <mode>", "an UPDATE or DELETE finding no row on the DR server: error (stop the link, as native replication does) or skip-and-count", "error")
     .option("--reuse-promoted", "create the link even though the DR server was promoted (writes made on it as a primary may be overwritten)")
+    .addOption(failbackOption())
     .option("--wait", "wait until the copy is done and the link is in sync, drawing a progress bar")
-    .action(async (name: string, o: DaemonLocation & ServerUrlOptions & { include: string[]; exclude: string[]; initial: string; overwrite?: boolean; parallel?: number; onMissingRow: string; reusePromoted?: boolean; wait?: boolean; json?: boolean }) => {
+    .action(async (name: string, o: DaemonLocation & ServerUrlOptions & { include: string[]; exclude: string[]; initial: string; overwrite?: boolean; parallel?: number; onMissingRow: string; reusePromoted?: boolean; failback?: string; wait?: boolean; json?: boolean }) => {
       // Parsed here and sent as objects: the certificate files are on this machine, not the daemon's.
       const source = serverFromOptions(o, "source", true);
       const target = serverFromOptions(o, "target", true);
       const c = client(o);
-      let status = await c.createLink({ name, source, target, include: o.include, exclude: o.exclude, initial: o.initial, overwrite: o.overwrite, parallel: o.parallel, onMissingRow: o.onMissingRow, reusePromoted: o.reusePromoted });
+      let status = await c.createLink({ name, source, target, include: o.include, exclude: o.exclude, initial: o.initial, overwrite: o.overwrite, parallel: o.parallel, onMissingRow: o.onMissingRow, reusePromoted: o.reusePromoted, failback: failbackRequest(o.failback) });
       if (o.wait) status = await waitInSync(c, name, !o.json);
       print(o, status, () => statusTable([status]));
     });
@@ -74,10 +76,11 @@ export function buildProgram(): Command {
     .option("--exclude <pattern>", "the new exclude patterns (replace the current ones); repeatable", collect)
     .option("--overwrite", "empty newly selected DR tables that already hold rows instead of refusing")
     .option("--on-missing-row <mode>", "change what an UPDATE or DELETE finding no row does: error or skip-and-count")
+    .addOption(failbackOption())
     .option("--wait", "wait until the new tables are copied and in sync, drawing a progress bar")
-    .action(async (name: string, o: DaemonLocation & { include?: string[]; exclude?: string[]; overwrite?: boolean; onMissingRow?: string; wait?: boolean; json?: boolean }) => {
+    .action(async (name: string, o: DaemonLocation & { include?: string[]; exclude?: string[]; overwrite?: boolean; onMissingRow?: string; failback?: string; wait?: boolean; json?: boolean }) => {
       const c = client(o);
-      let status = await c.updateLink(name, { include: o.include, exclude: o.exclude, overwrite: o.overwrite, onMissingRow: o.onMissingRow });
+      let status = await c.updateLink(name, { include: o.include, exclude: o.exclude, overwrite: o.overwrite, onMissingRow: o.onMissingRow, failback: failbackRequest(o.failback) });
       if (o.wait) status = await waitInSync(c, name, !o.json);
       print(o, status, () => statusTable([status]));
     });
@@ -221,6 +224,14 @@ function client(o: DaemonLocation): DaemonClient {
 
 function print(o: { json?: boolean }, value: unknown, human: () => string): void {
   process.stdout.write((o.json ? JSON.stringify(value) : human()) + "\n");
+}
+
+/** After a promotion: run back to the old master (refusing, or resyncing, over its own transactions), or not at all. */
+const failbackOption = () => new Option("--failback <mode>", "after a promotion, run the link back to the old master: refuse (stop before transactions found only there; the default), resync (re-copy the tables they touched) or off").choices(["refuse", "resync", "off"]);
+
+function failbackRequest(mode: string | undefined): FailbackRequest | undefined {
+  if (mode === undefined) return undefined;
+  return mode === "off" ? { enabled: false } : { enabled: true, onDivergence: mode };
 }
 
 export function statusTable(links: LinkStatus[]): string {

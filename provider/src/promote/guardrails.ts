@@ -87,8 +87,10 @@ async function evaluate(dr: Connection, master: Connection | undefined, o: { lin
   const results: GuardrailResult[] = [];
   const skipped = (name: GuardrailName) => results.push({ name, pass: true, figure: null, sentence: `${name}: skipped, the master does not answer (forced promotion).` });
 
-  const stopped = await stoppedLinks(dr, links);
-  results.push(links.length === 0
+  // Without the master (forced) its link cannot run: that is why the promotion is forced.
+  const stopped = master ? await stoppedLinks(dr, links) : [];
+  if (!master && links.length) skipped("link-running");
+  else results.push(links.length === 0
     ? { name: "link-running", pass: false, figure: 0, sentence: "No link applies this master to the DR server; create a SyncLink (or resume its link) before promoting." }
     : stopped.length === 0
       ? { name: "link-running", pass: true, figure: links.length, sentence: `Link ${links.join(", ")} is running.` }

@@ -12,7 +12,7 @@ import { DrError, errorMessage } from "../core/errors";
 import type { Flavor } from "../core/flavor";
 import { gtidCovers } from "../core/gtid";
 import { checkSource, checkTarget, inspectServer } from "../core/server-inspector";
-import { linkPositions } from "../dr-state/checkpoint-store";
+import { linkPositions, unfencedLinks } from "../dr-state/checkpoint-store";
 import { blockers, evaluateGuardrails } from "../promote/guardrails";
 import { type DataLoss, promote, setReadOnly } from "../promote/promoter";
 import type { FailbackOptions, DrInstanceOutputs as GeneratedOutputs, LocalServer, PromotionOptions, ServerConnection } from "../../../sdk/types.generated";
@@ -54,7 +54,7 @@ export async function check(olds: Record<string, unknown> | undefined, news: Rec
   const checked = inputs as unknown as DrInstanceInputs;
   if (!failures.length && olds?.role !== undefined && olds.role !== checked.role && !containsUnknown(checked)) {
     const dr = checked.server ?? localConnection(checked.local!);
-    const refused = checked.role === "primary" ? await promotionBlockers(checked, dr) : await switchBackBlockers(checked, dr);
+    const refused = checked.role === "primary" ? await promotionBlockers(checked, dr) : (await stillReplicating(dr, undefined).catch(() => false)) ? [] : await switchBackBlockers(checked, dr);
     for (const reason of refused) failures.push({ property: "role", reason });
   }
   inputs.failback = { ...DEFAULT_FAILBACK, ...(checked.failback ?? {}) };
@@ -254,11 +254,26 @@ export async function update(_id: string, olds: DrInstanceOutputs, news: DrInsta
  * from the position the old master opened at. Never forced: this server is the live primary.
  */
 async function switchBack(outs: DrInstanceOutputs, news: DrInstanceInputs, connection: ServerConnection): Promise<DrInstanceOutputs> {
+  const { promotedAt: _a, promotedGtid: _g, unappliedGtid: _u, dataLoss: _d, ...rest } = withoutHealth(outs);
+  // Opened by hand while its link still applies the master (nothing was fenced): nothing to switch back, only to close again.
+  if (await stillReplicating(connection, outs.masterIdentity)) {
+    await describe(news, connection, true);
+    return { ...rest, role: "replica", readOnly: true, cyclePhase: "replicating" } as DrInstanceOutputs;
+  }
   const refused = await switchBackBlockers(news, connection);
   if (refused.length) throw new DrError("PRECONDITION", `The switch back was refused: ${refused.join(" ")}`);
   const result = await promote({ target: toAddress(news.master), master: toAddress(connection), timeoutSeconds: news.promotion?.timeoutSeconds });
-  const { promotedAt: _a, promotedGtid: _g, unappliedGtid: _u, dataLoss: _d, ...rest } = withoutHealth(outs);
   return { ...rest, role: "replica", readOnly: true, cyclePhase: "replicating", lastSwitchBack: { at: result.promotedAt, rtoMs: result.rtoMs } } as DrInstanceOutputs;
+}
+
+/** Whether a link from this instance's master still applies to the DR server: nothing was fenced (read_only turned off by hand). */
+async function stillReplicating(connection: ServerConnection, masterIdentity: string | undefined): Promise<boolean> {
+  const dr = await openConnection(toAddress(connection), "DR");
+  try {
+    return (await unfencedLinks(dr, masterIdentity)).length > 0;
+  } finally {
+    dr.destroy();
+  }
 }
 
 /** A preview may not know every input yet: then the guardrails wait for `up`. */

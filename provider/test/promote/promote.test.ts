@@ -28,7 +28,8 @@ describeEachBackend("promote", (getPair) => {
   /** The tests share one DR server, which each promotion leaves promoted: later links reuse it on purpose. */
   async function freshLink(name: string, db: string, reusePromoted = false): Promise<void> {
     await sql(master, `CREATE DATABASE IF NOT EXISTS ${db}; CREATE TABLE ${db}.t (id INT PRIMARY KEY); INSERT INTO ${db}.t VALUES (1), (2)`);
-    await client.createLink({ name, source: master.url, target: replica.url, include: [db], initial: "full", reusePromoted });
+    // Promotion alone: the link must not run back to the old master afterwards (test/daemon/failback.test.ts does).
+    await client.createLink({ name, source: master.url, target: replica.url, include: [db], initial: "full", reusePromoted, failback: { enabled: false } });
     await waitFor(`${name} in sync`, async () => {
       const s = await client.getLink(name);
       return s.state === "running" && s.phase === "syncing";

@@ -44,7 +44,7 @@ export function resolveInstance(reg: Registration, engine: TestEngine): WireMap 
   const dr = engine.resources().find((r) => r.urn.endsWith(`::${drName}`));
   return {
     ...reg.inputs,
-    instance: dr ? { id: dr.id, master: dr.outputs.master, connection: dr.outputs.connection } : { id: UNKNOWN_VALUE, master: instance.master, connection: UNKNOWN_VALUE },
+    instance: dr ? { id: dr.id, master: dr.outputs.master, connection: dr.outputs.connection, failback: dr.outputs.failback } : { id: UNKNOWN_VALUE, master: instance.master, connection: UNKNOWN_VALUE, failback: UNKNOWN_VALUE },
   };
 }
 
