@@ -80,6 +80,12 @@ export async function selectedTriggers(source: Connection, filter: ObjectFilter)
   return triggers;
 }
 
+/**
+ * An event's status on the master: ENABLED runs it; DISABLED and SLAVESIDE_DISABLED (DISABLE ON
+ * SLAVE, which MySQL 8.4 calls REPLICA_SIDE_DISABLED) do not.
+ */
+export type EventStatus = "ENABLED" | "DISABLED" | "SLAVESIDE_DISABLED";
+
 export interface EventDefinition {
   db: string;
   name: string;
@@ -88,17 +94,24 @@ export interface EventDefinition {
   sqlMode: string;
   /** The time zone its schedule is read in. */
   timeZone: string;
+  status: EventStatus;
 }
 
 /** The events of selected databases. */
 export async function selectedEvents(source: Connection, filter: ObjectFilter): Promise<EventDefinition[]> {
-  const [rows] = await source.query(`SELECT EVENT_SCHEMA AS db, EVENT_NAME AS name FROM information_schema.EVENTS WHERE EVENT_SCHEMA NOT IN ${SYSTEM} ORDER BY 1, 2 /* mysql-dr catalog */`, [...SYSTEM_SCHEMAS]);
+  const [rows] = await source.query(`SELECT EVENT_SCHEMA AS db, EVENT_NAME AS name, STATUS AS status FROM information_schema.EVENTS WHERE EVENT_SCHEMA NOT IN ${SYSTEM} ORDER BY 1, 2 /* mysql-dr catalog */`, [...SYSTEM_SCHEMAS]);
   const events: EventDefinition[] = [];
-  for (const { db, name } of rows as { db: string; name: string }[]) {
+  for (const { db, name, status } of rows as { db: string; name: string; status: string }[]) {
     if (!filter.databaseSelected(db)) continue;
     const [shown] = await source.query(`SHOW CREATE EVENT ${quoteTable(db, name)} /* mysql-dr catalog */`);
     const row = (shown as Record<string, string>[])[0];
-    events.push({ db, name, create: String(row["Create Event"]), sqlMode: String(row.sql_mode ?? ""), timeZone: String(row.time_zone ?? "SYSTEM") });
+    events.push({ db, name, create: String(row["Create Event"]), sqlMode: String(row.sql_mode ?? ""), timeZone: String(row.time_zone ?? "SYSTEM"), status: eventStatus(status) });
   }
   return events;
+}
+
+/** information_schema's STATUS, with MySQL 8.4's name for the replica side folded into the older one. */
+export function eventStatus(status: string): EventStatus {
+  const s = status.toUpperCase();
+  return s === "ENABLED" || s === "DISABLED" ? s : "SLAVESIDE_DISABLED";
 }

@@ -2,12 +2,14 @@
  * Creates the selection's views, stored routines and events on the DR server at link creation,
  * after its tables: the binlog then carries their later changes (CREATE/ALTER/DROP VIEW,
  * PROCEDURE, FUNCTION and EVENT are replayed like table DDL, events disabled on the replica
- * side), so a promoted DR server has what the application calls and schedules.
+ * side with their master status kept for promotion), so a promoted DR server has what the
+ * application calls and schedules.
  */
 import { type EventDefinition, type RoutineDefinition, type ViewDefinition, selectedEvents, selectedRoutines, selectedViews } from "../catalog/schema-objects";
 import { type Connection, READ_SQL_MODE, quoteId, quoteTable } from "../core/db";
 import { DrError } from "../core/errors";
 import type { ObjectFilter } from "../core/object-filter";
+import { ensureEventTable, forgetEvents, keepEvents } from "../dr-state/event-store";
 import { disabledOnReplica } from "../stream/ddl-parser";
 import { createDatabases } from "./copy-planner";
 
@@ -19,7 +21,7 @@ export interface CreatedObjects {
   events: string[];
 }
 
-export async function createSchemaObjects(source: Connection, target: Connection, filter: ObjectFilter): Promise<CreatedObjects> {
+export async function createSchemaObjects(source: Connection, target: Connection, link: string, filter: ObjectFilter): Promise<CreatedObjects> {
   const routines = await selectedRoutines(source, filter);
   const views = await selectedViews(source, filter);
   const events = await selectedEvents(source, filter);
@@ -27,17 +29,21 @@ export async function createSchemaObjects(source: Connection, target: Connection
   await createDatabases(source, target, [...routines, ...views, ...events].map((o) => o.db));
   for (const r of routines) await createRoutine(target, r);
   await createViews(target, views);
+  await ensureEventTable(target);
+  // A new link keeps nothing from a link of the same name before it.
+  await forgetEvents(target, link);
   for (const e of events) await createEvent(target, e);
+  await keepEvents(target, link, events);
   await target.query(`SET SESSION sql_mode = '${READ_SQL_MODE}', time_zone = '+00:00'`);
   return { views: views.map((v) => `${v.db}.${v.name}`), routines: routines.map((r) => `${r.db}.${r.name}`), events: events.map((e) => `${e.db}.${e.name}`) };
 }
 
-/** Disabled on the replica side, as a native replica keeps the events it receives; a promotion enables them. */
+/** Disabled on the replica side, as a native replica keeps every event it receives; a promotion gives it the master's status. */
 async function createEvent(target: Connection, e: EventDefinition): Promise<void> {
   await target.query(`USE ${quoteId(e.db)}`);
   await target.query("SET SESSION sql_mode = ?, time_zone = ?", [e.sqlMode, e.timeZone]);
   await target.query(`DROP EVENT IF EXISTS ${quoteTable(e.db, e.name)} /* mysql-dr copy */`);
-  await target.query(disabledOnReplica(e.create, "create"));
+  await target.query(disabledOnReplica(e.create));
 }
 
 async function createRoutine(target: Connection, r: RoutineDefinition): Promise<void> {

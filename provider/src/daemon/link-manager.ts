@@ -9,6 +9,7 @@ import { checkCanReplayAccounts, copyAccounts } from "../copy/accounts";
 import { accountPolicy } from "../catalog/accounts";
 import { selectedTriggers } from "../catalog/schema-objects";
 import { dropTriggers, ensureTriggerTable, keepTriggers, keptTriggers } from "../dr-state/trigger-store";
+import { rewaitReplicaEvents } from "../promote/replica-events";
 import { deleteCopyUnits, ensureCopyStateTable, insertCopyUnits } from "../dr-state/copy-state";
 import { formatHostPort } from "../core/connection-url";
 import { ObjectFilter } from "../core/object-filter";
@@ -281,8 +282,12 @@ async function prepareLink(def: LinkDefinition, reusePromoted: boolean): Promise
     if (accounts) await checkCanReplayAccounts(target, `the target server at ${formatHostPort(def.target)}`);
     // The fenced position belongs to the promoted past: the new link starts from a fresh one. The
     // triggers promotion created from the fenced links' definitions go too: as a replica again the
-    // server must not fire them on applied rows (the new link keeps their definitions).
-    if (fenced.length) await dropTriggers(target, await keptTriggers(target, fenced.map((f) => f.link)));
+    // server must not fire them on applied rows (the new link keeps their definitions); and the
+    // events it enabled or disabled wait on the replica side again.
+    if (fenced.length) {
+      await dropTriggers(target, await keptTriggers(target, fenced.map((f) => f.link)));
+      await rewaitReplicaEvents(target, fenced.map((f) => f.link));
+    }
     if (fenced.some((f) => f.link === def.name)) await deleteCheckpoint(target, def.name);
     const position = await currentGtidPosition(source, sourceFacts.flavor);
     const tables = await listSelectedTables(source, new ObjectFilter(def.objects), sourceFacts.flavor);
@@ -294,7 +299,7 @@ async function prepareLink(def: LinkDefinition, reusePromoted: boolean): Promise
     await checkTargetTables(target, tables, def.overwrite);
     const units = await planCopyUnits(source, tables, def.copyParallelism);
     await prepareTargetTables(source, target, tables, def.overwrite);
-    await createSchemaObjects(source, target, new ObjectFilter(def.objects));
+    await createSchemaObjects(source, target, def.name, new ObjectFilter(def.objects));
     if (accounts) await copyAccounts(source, target, accounts);
     await ensureTriggerTable(target);
     await keepTriggers(target, def.name, await selectedTriggers(source, new ObjectFilter(def.objects)));
