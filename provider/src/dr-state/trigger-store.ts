@@ -26,10 +26,15 @@ export async function ensureTriggerTable(conn: Connection): Promise<void> {
     ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 /* mysql-dr triggers */`);
 }
 
-/** Records the triggers found at the initial copy, replacing what the link kept before. */
+/** Records triggers read from the master (initial copy, link update), replacing what the link kept of them. */
 export async function keepTriggers(conn: Connection, link: string, triggers: KeptTrigger[]): Promise<void> {
-  await conn.query(`DELETE FROM ${TABLE} WHERE link = ? /* mysql-dr triggers */`, [link]);
   for (const t of triggers) await conn.query(keepTriggerSql(link, t));
+}
+
+/** Forgets the kept triggers whose table `stillKept` rejects (all of them without it). */
+export async function forgetTriggers(conn: Connection, link: string, stillKept: (t: { db: string; table: string }) => boolean = () => false): Promise<void> {
+  const kept = await stateRows<{ db: string; name: string; table: string }>(conn, `SELECT db, name, table_name AS \`table\` FROM ${TABLE} WHERE link = ? /* mysql-dr triggers */`, [link]);
+  for (const t of kept) if (!stillKept(t)) await conn.query(forgetTriggerSql(link, t.db, t.name));
 }
 
 /**

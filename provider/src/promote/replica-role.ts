@@ -9,7 +9,7 @@ import { eventStatus, selectedTriggers } from "../catalog/schema-objects";
 import type { Connection } from "../core/db";
 import type { Flavor } from "../core/flavor";
 import type { ObjectFilter } from "../core/object-filter";
-import { dropTriggers, ensureTriggerTable, keepTriggers } from "../dr-state/trigger-store";
+import { dropTriggers, ensureTriggerTable, forgetTriggers, keepTriggers } from "../dr-state/trigger-store";
 import { setReadOnly } from "./promoter";
 import { ensureEventTable, forgetEvents, keepEvents } from "../dr-state/event-store";
 import { disableReplicaEvents } from "./replica-events";
@@ -19,6 +19,7 @@ export async function becomeReplica(conn: Connection, flavor: Flavor, link: stri
   await setReadOnly(conn, flavor, true);
   const triggers = await selectedTriggers(conn, filter);
   await ensureTriggerTable(conn);
+  await forgetTriggers(conn, link);
   await keepTriggers(conn, link, triggers);
   await dropTriggers(conn, triggers);
   // Every selected event waits on the replica side, as a native replica holds them; the link keeps
