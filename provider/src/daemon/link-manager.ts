@@ -4,11 +4,11 @@
  */
 import { listSelectedTables, refuseUnsafeTables } from "../catalog/selected-tables";
 import { checkTargetTables, planCopyUnits, prepareTargetTables } from "../copy/copy-planner";
-import { createSchemaObjects } from "../copy/schema-objects";
+import { copySchemaObjects } from "../copy/schema-objects";
 import { checkCanReplayAccounts, copyAccounts } from "../copy/accounts";
 import { accountPolicy } from "../catalog/accounts";
-import { selectedTriggers } from "../catalog/schema-objects";
-import { dropTriggers, ensureTriggerTable, keepTriggers, keptTriggers } from "../dr-state/trigger-store";
+import { dropTriggers, keptTriggers } from "../dr-state/trigger-store";
+import { rewaitReplicaEvents } from "../promote/replica-events";
 import { deleteCopyUnits, ensureCopyStateTable, insertCopyUnits } from "../dr-state/copy-state";
 import { formatHostPort } from "../core/connection-url";
 import { ObjectFilter } from "../core/object-filter";
@@ -85,7 +85,10 @@ export class LinkManager {
 
   /**
    * Changes a running link: its selection, or its servers' URLs. Tables that become selected are
-   * created on the DR server and copied, then join the stream; the other tables are not disturbed.
+   * created on the DR server and copied, then join the stream, with the views, routines, events and
+   * triggers the new selection brings (as at link creation); the other tables are not disturbed.
+   * What leaves the selection stays on the DR server as it is, no longer followed; the link forgets
+   * its triggers and events, so a promotion does not create or enable them.
    * New URLs (a rotated password, another address) must reach the same master and DR server.
    */
   async update(name: string, update: LinkUpdate): Promise<LinkStatus> {
@@ -111,6 +114,8 @@ export class LinkManager {
       await runner.stop("starting");
       try {
         await prepareTargetTables(source, target, added, update.overwrite === true);
+        // Before the copy plan: a view the link cannot keep refuses the update, and the link goes on unchanged.
+        await copySchemaObjects(source, target, def.name, new ObjectFilter(selection), previous);
         await ensureCopyStateTable(target);
         await insertCopyUnits(target, def.name, units);
         if (units.length) runner.planCopy();
@@ -281,8 +286,12 @@ async function prepareLink(def: LinkDefinition, reusePromoted: boolean): Promise
     if (accounts) await checkCanReplayAccounts(target, `the target server at ${formatHostPort(def.target)}`);
     // The fenced position belongs to the promoted past: the new link starts from a fresh one. The
     // triggers promotion created from the fenced links' definitions go too: as a replica again the
-    // server must not fire them on applied rows (the new link keeps their definitions).
-    if (fenced.length) await dropTriggers(target, await keptTriggers(target, fenced.map((f) => f.link)));
+    // server must not fire them on applied rows (the new link keeps their definitions); and the
+    // events it enabled or disabled wait on the replica side again.
+    if (fenced.length) {
+      await dropTriggers(target, await keptTriggers(target, fenced.map((f) => f.link)));
+      await rewaitReplicaEvents(target, fenced.map((f) => f.link));
+    }
     if (fenced.some((f) => f.link === def.name)) await deleteCheckpoint(target, def.name);
     const position = await currentGtidPosition(source, sourceFacts.flavor);
     const tables = await listSelectedTables(source, new ObjectFilter(def.objects), sourceFacts.flavor);
@@ -294,10 +303,8 @@ async function prepareLink(def: LinkDefinition, reusePromoted: boolean): Promise
     await checkTargetTables(target, tables, def.overwrite);
     const units = await planCopyUnits(source, tables, def.copyParallelism);
     await prepareTargetTables(source, target, tables, def.overwrite);
-    await createSchemaObjects(source, target, new ObjectFilter(def.objects));
+    await copySchemaObjects(source, target, def.name, new ObjectFilter(def.objects));
     if (accounts) await copyAccounts(source, target, accounts);
-    await ensureTriggerTable(target);
-    await keepTriggers(target, def.name, await selectedTriggers(source, new ObjectFilter(def.objects)));
     await ensureCopyStateTable(target);
     await deleteCopyUnits(target, def.name);
     await insertCopyUnits(target, def.name, units);

@@ -21,6 +21,7 @@ import type { LastVerification } from "../dr-state/verification-record";
 import { type GuardrailReport, blockers, evaluateGuardrails } from "../promote/guardrails";
 import { recordWriter, writeAsLink } from "../dr-state/link-writer";
 import { ensureTriggerTable } from "../dr-state/trigger-store";
+import { ensureEventTable } from "../dr-state/event-store";
 import { ensureXaTable } from "../dr-state/xa-store";
 import { Applier, type AppliedBatch, type OnMissingRow } from "../stream/applier";
 import { BINLOG_HEARTBEAT_PERIOD_MS, BinlogReader } from "../stream/binlog-reader";
@@ -325,6 +326,7 @@ export class LinkRunner {
       await ensureCheckpointTable(target);
       await ensureXaTable(target);
       await ensureTriggerTable(target);
+      await ensureEventTable(target);
       const checkpoint = await readCheckpoint(target, def.name);
       if (!checkpoint) {
         throw Object.assign(new DrError("PRECONDITION", `The DR server at ${formatHostPort(def.target)} has no checkpoint for link ${def.name}; delete the link and create it again.`), { retryable: false });

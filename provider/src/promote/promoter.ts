@@ -21,7 +21,7 @@ import { writeAsLink } from "../dr-state/link-writer";
 import { type TriggerName, createKeptTriggers, dropTriggers } from "../dr-state/trigger-store";
 import { forgetPromotion, recordPromotion } from "../dr-state/promotion-record";
 import { type RaisedCounter, alignAutoIncrements } from "./auto-increments";
-import { type EventName, disableReplicaEvents, enableReplicaEvents } from "./replica-events";
+import { type EventName, type SettledEvent, disableReplicaEvents, settleReplicaEvents } from "./replica-events";
 
 export const DEFAULT_PROMOTION_TIMEOUT_S = 60;
 const CATCH_UP_POLL_MS = 50;
@@ -62,7 +62,10 @@ export interface PromotionResult {
   autoIncrementsRaised: RaisedCounter[];
   /** `db.name` of the triggers the links kept, created before the server opened. */
   triggersCreated: string[];
-  /** `db.name` of the events that waited disabled on the replica side, enabled before the server opened. */
+  /**
+   * `db.name` of the events the links keep that the master runs, enabled before the server opened
+   * (those the master keeps disabled were set DISABLE, as there).
+   */
   eventsEnabled: string[];
 }
 
@@ -206,9 +209,10 @@ async function fenceAndOpen(dr: Connection, links: string[], flavor: Flavor, o: 
     triggersCreated.push(...(await createKeptTriggers(dr, links)));
     await dr.query(`SET SESSION sql_mode = '${READ_SQL_MODE}'`);
     doing = "while enabling the events that waited on the replica side";
-    const eventsEnabled: EventName[] = [];
-    undo.push(disableEnabled(dr, eventsEnabled));
-    eventsEnabled.push(...(await enableReplicaEvents(dr)));
+    const eventsSettled: SettledEvent[] = [];
+    undo.push(disableEnabled(dr, eventsSettled));
+    await settleReplicaEvents(dr, links, eventsSettled);
+    const eventsEnabled = eventsSettled.filter((e) => e.enabled);
     // Nothing but the application writes here from now on: a link back to the old master starts at this position.
     doing = "while recording the promotion";
     const openedGtid = await currentGtidPosition(dr, flavor);
@@ -350,7 +354,7 @@ function dropCreated(dr: Connection, triggers: TriggerName[]): Undo {
 function disableEnabled(dr: Connection, events: EventName[]): Undo {
   return {
     get state() {
-      return events.length ? `events ${names(events).join(", ")} disabled on the replica side again` : "no event enabled";
+      return events.length ? `events ${names(events).join(", ")} disabled on the replica side again` : "no event enabled or disabled";
     },
     async run() {
       await disableReplicaEvents(dr, events);
