@@ -142,6 +142,7 @@ export class LinkManager {
       objects: def.objects,
       repair: options.repair === true,
       appliedPosition: async () => runner.status().appliedGtid ?? undefined,
+      link: def.name,
     });
     const record: LastVerification = {
       at: new Date().toISOString(),

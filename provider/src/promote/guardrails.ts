@@ -119,7 +119,9 @@ async function evaluate(dr: Connection, master: Connection | undefined, o: { lin
     ? { name: "errant-transactions", pass: true, figure: null, sentence: `Errant transactions cannot be told on this DR server (${flavor === "mariadb" ? "the link's sessions could not set their own server_id" : "MySQL keeps no per-session GTID source"}); not evaluated.` }
     : errant.length === 0
       ? { name: "errant-transactions", pass: true, figure: 0, sentence: "No errant transactions on the DR server." }
-      : { name: "errant-transactions", pass: false, figure: errant.join(","), sentence: `The DR server has transactions that did not come from the master (newest per domain and server: ${errant.join(", ")}); find and undo them on the DR server, or re-create it from the master, before promoting.` });
+      // Undoing an errant change does not clear this (its GTID stays in gtid_binlog_state, and the
+      // undo is one more): the sentence must not suggest it does.
+      : { name: "errant-transactions", pass: false, figure: errant.join(","), sentence: `The DR server has transactions that did not come from the master (newest per domain and server: ${errant.join(", ")}); they stay recorded even when undone, so re-create the DR server from the master before promoting.` });
 
   if (!master) {
     skipped("open-transactions");

@@ -14,6 +14,7 @@ import type { Flavor } from "../core/flavor";
 import { gtidCovers } from "../core/gtid";
 import { ObjectFilter, type ObjectSelection } from "../core/object-filter";
 import { currentGtidPosition, inspectServer } from "../core/server-inspector";
+import { writeAsLink } from "../dr-state/link-writer";
 import { PLAIN, literal, wireId, wireTable } from "../sql/literals";
 import { exactRead } from "../sql/row-reads";
 import { insertStatements } from "../sql/statements";
@@ -44,6 +45,8 @@ export interface VerifyOptions {
   chunkRows?: number;
   /** Master GTIDs applied on the DR server; default: read from its mysql_dr.checkpoint rows for this master. */
   appliedPosition?: () => Promise<string | undefined>;
+  /** The link whose copy this is: repairs are written as its writes (see dr-state/link-writer.ts). */
+  link?: string;
 }
 
 export interface TableReport {
@@ -245,6 +248,9 @@ class Verifier {
     // Rows are written in wire text (exact bytes); the master's copy decides, foreign keys or not.
     const writer = await openWireConnection(this.o.target, "target", { ...DATA_SESSION, multipleStatements: true });
     try {
+      // A link's repair restores the master's rows: written under the DR server's own server_id it
+      // would count as an errant transaction and block every promotion after it.
+      if (this.o.link !== undefined) await writeAsLink(writer, this.o.link, this.flavor);
       await writer.query("SET SESSION foreign_key_checks = 0");
       const changed = new Map<string, number>();
       for (const r of reports) {
