@@ -1,6 +1,7 @@
 /**
  * `mysql-dr drill` against real servers: a drill of a running link under writes reports the GTID
- * it copied at, RTO and RPO, an identical and writable promoted copy, and leaves nothing behind
+ * it copied at (the copy holds exactly the master's inserts up to it, on MariaDB where each insert's
+ * GTID is known), RTO and RPO, an identical and writable promoted copy, and leaves nothing behind
  * (no sandbox directory, no server process); production is only read (the DR server stays
  * read-only and unfenced, the link keeps running and applying). A drill that fails after its
  * sandbox started removes it too, as does a daemon shut down mid-drill; an unknown link is one
@@ -20,6 +21,8 @@ import { type TestServer, describeEachBackend } from "../support/servers";
 const LINK = "drilled";
 const DB = "drill_db";
 const WRITE_INTERVAL_MS = 10;
+/** Rows of t before the writer starts. */
+const INITIAL_T_ROWS = 2;
 
 /** The CLI as a child process without blocking this one, so the test's writer keeps writing meanwhile. */
 function runCliAsync(args: string[]): Promise<CliResult> {
@@ -30,22 +33,32 @@ function runCliAsync(args: string[]): Promise<CliResult> {
   });
 }
 
-/** Inserts into the master until stopped. */
-function startWriter(master: TestServer): { stop(): Promise<number> } {
+/**
+ * Inserts into the master until stopped. On MariaDB it also notes the GTID each insert committed
+ * at (@@last_gtid, in the same round trip), so a drill's copy can be held to its reported GTID.
+ */
+function startWriter(master: TestServer): { stop(): Promise<{ count: number; gtids: string[] }> } {
   let stopping = false;
+  const gtids: string[] = [];
   const done = (async () => {
     const conn = await connect(master);
     let n = 0;
     try {
       while (!stopping) {
-        await conn.query(`INSERT INTO ${DB}.t (v, f, d, e) VALUES (?, 1.5, NOW(6), 'b')`, [`w${n}`]);
+        const insert = `INSERT INTO ${DB}.t (v, f, d, e) VALUES (?, 1.5, NOW(6), 'b')`;
+        if (master.flavor === "mariadb") {
+          const [results] = await conn.query(`${insert}; SELECT @@last_gtid AS g`, [`w${n}`]);
+          gtids.push(((results as unknown[])[1] as { g: string }[])[0].g);
+        } else {
+          await conn.query(insert, [`w${n}`]);
+        }
         n++;
         await new Promise((resolve) => setTimeout(resolve, WRITE_INTERVAL_MS));
       }
     } finally {
       await conn.end();
     }
-    return n;
+    return { count: n, gtids };
   })();
   return { stop: () => ((stopping = true), done) };
 }
@@ -109,6 +122,7 @@ describeEachBackend("drill", (getPair) => {
   it("drills a running link under writes: reports GTID, RTO, RPO, identical and writable, leaves nothing behind, touches no production role", async () => {
     const writer = startWriter(master);
     let report: DrillReport;
+    let written: { count: number; gtids: string[] };
     try {
       await new Promise((resolve) => setTimeout(resolve, 300));
       const r = await runCliAsync(["drill", "--link", LINK, "--json", ...location]);
@@ -119,7 +133,7 @@ describeEachBackend("drill", (getPair) => {
       // Writes go on after the drill, so the link must be seen applying past the drill's GTID.
       await new Promise((resolve) => setTimeout(resolve, 500));
     } finally {
-      await writer.stop();
+      written = await writer.stop();
     }
     console.log(`      drill: gtid ${report.gtid}, rtoMs ${report.rtoMs}, rpoTransactions ${report.rpoTransactions}, rows ${report.rowsCopied}, ${report.durationMs} ms in all`);
 
@@ -135,6 +149,12 @@ describeEachBackend("drill", (getPair) => {
     assert.equal(report.promotion.promotedGtid, report.gtid);
     assert.deepEqual(report.tables.map((t) => t.table).sort(), [`${DB}.child`, `${DB}.keyless`, `${DB}.t`]);
     assert.ok(report.tables.find((t) => t.table === `${DB}.t`)!.rows >= 2);
+    if (master.flavor === "mariadb") {
+      // Writes raced the snapshot: the copy holds exactly the inserts at or before its GTID, none after.
+      const atOrBefore = written.gtids.filter((g) => gtidCovers(master.flavor, report.gtid, g)).length;
+      assert.ok(atOrBefore > 0 && atOrBefore < written.count, `writes landed on both sides of the snapshot (${atOrBefore} of ${written.count} at or before ${report.gtid})`);
+      assert.equal(report.tables.find((t) => t.table === `${DB}.t`)!.rows, INITIAL_T_ROWS + atOrBefore, `${DB}.t in the copy is at ${report.gtid} exactly`);
+    }
 
     assert.equal(path.dirname(report.sandbox.dir), daemonTmp);
     assert.equal(fs.existsSync(report.sandbox.dir), false, "the sandbox directory is gone");
@@ -149,7 +169,12 @@ describeEachBackend("drill", (getPair) => {
     const status = await waitCaughtUp(client, LINK, master);
     assert.equal(status.state, "running");
     assert.ok(status.appliedGtid !== null && gtidCovers(master.flavor, status.appliedGtid, report.gtid) && status.appliedGtid !== report.gtid, `the link applied past the drill's GTID (${report.gtid} -> ${status.appliedGtid})`);
-    assert.equal(status.appliedGtid, await masterPosition(master));
+    // The daemon's heartbeat writes on the master every 250 ms, so the master's position is compared
+    // with the link's read right after it: a position read after the status may hold a newer beat.
+    await waitFor("the link at exactly the master's position", async () => {
+      const position = await masterPosition(master);
+      return (await client.getLink(LINK)).appliedGtid === position;
+    });
     for (const table of ["t", "keyless", "child"]) {
       assert.deepEqual(await tableContents(replica, DB, table), await tableContents(master, DB, table), `${table} still replicates`);
     }
