@@ -5,7 +5,8 @@
  * (no sandbox directory, no server process); production is only read (the DR server stays
  * read-only and unfenced, the link keeps running and applying). A drill that fails after its
  * sandbox started removes it too, as does a daemon shut down mid-drill; an unknown link is one
- * clear error.
+ * clear error. With --record the figures are kept as the link's last drill (status, DR server,
+ * across a daemon restart).
  */
 import * as assert from "node:assert/strict";
 import { execFile } from "node:child_process";
@@ -15,7 +16,12 @@ import * as path from "node:path";
 import type { DaemonClient } from "../../src/cli/daemon-client";
 import { gtidCovers } from "../../src/core/gtid";
 import { type DrillReport, drill } from "../../src/drill/drill";
-import { CLI, type CliResult, DaemonProcess, connect, masterPosition, serverAddress, sql, tableContents, tempStateDir, waitCaughtUp, waitFor } from "../support/daemon-process";
+import { STATE_FILES } from "../../src/core/state-dir";
+import { evaluateGuardrails } from "../../src/promote/guardrails";
+import type { LinkDefinition } from "../../src/daemon/link-definition";
+import type { LinkStatus } from "../../src/daemon/link-runner";
+import type { LastDrill } from "../../src/dr-state/link-records";
+import { CLI, type CliResult, DaemonProcess, connect, masterPosition, runCli, serverAddress, sql, tableContents, tempStateDir, waitCaughtUp, waitFor } from "../support/daemon-process";
 import { type TestServer, describeEachBackend } from "../support/servers";
 
 const LINK = "drilled";
@@ -207,6 +213,42 @@ describeEachBackend("drill", (getPair) => {
     assert.equal(r.code, 2);
     assert.equal(r.stdout, "");
     assert.match(r.stderr, /^mysql-dr: There is no link named nope; list links with 'mysql-dr link status'\.\n$/);
+  });
+
+  it("--record keeps the figures as the link's last drill: link status, the DR server (as the link's own write, figures only) and a restarted daemon show them", async () => {
+    assert.equal((await client.getLink(LINK)).lastDrill, null, "the drills above ran without --record");
+    const r = await runCliAsync(["drill", "--link", LINK, "--record", "--json", ...location]);
+    assert.equal(r.code, 0, r.stderr);
+    const report = JSON.parse(r.stdout) as DrillReport;
+    const expected: LastDrill = { at: "", gtid: report.gtid, rtoMs: report.rtoMs, rpoTransactions: report.rpoTransactions, identical: true, writable: true };
+
+    const status = await client.getLink(LINK);
+    assert.ok(status.lastDrill !== null);
+    const at = Date.parse(status.lastDrill.at);
+    assert.ok(at >= Date.parse(report.startedAt) && at <= Date.now(), `finished ${status.lastDrill.at}, started ${report.startedAt}`);
+    expected.at = status.lastDrill.at;
+    assert.deepEqual(status.lastDrill, expected);
+    const guardrails = await evaluateGuardrails({ master: serverAddress(master), target: serverAddress(replica), links: [LINK] });
+    assert.deepEqual(guardrails.errantGtids, master.flavor === "mariadb" ? [] : null, "the record was written on the DR server as the link's own, not an errant transaction");
+    const cli = runCli(["link", "status", LINK, "--json", ...location]);
+    assert.equal(cli.code, 0, cli.stderr);
+    assert.deepEqual((JSON.parse(cli.stdout) as LinkStatus).lastDrill, expected);
+
+    // Only the six figures, on the DR server and in the state directory: no URL, password, sandbox path.
+    const [row] = await sql(replica, "SELECT record FROM mysql_dr.drill WHERE link = ?", [LINK]);
+    assert.deepEqual(JSON.parse(String(row.record)), expected);
+    const kept = (JSON.parse(fs.readFileSync(path.join(daemon.stateDir, STATE_FILES.links), "utf8")) as { links: LinkDefinition[] }).links.find((l) => l.name === LINK)!;
+    assert.deepEqual(kept.lastDrill, expected);
+
+    await daemon.stop();
+    daemon = await DaemonProcess.start(daemon.stateDir, { TMPDIR: daemonTmp });
+    client = daemon.client();
+    location = ["--daemon", daemon.url, "--state-dir", daemon.stateDir];
+    const restarted = await waitFor("the link running again", async () => {
+      const s = await client.getLink(LINK);
+      return s.state === "running" && s;
+    });
+    assert.deepEqual(restarted.lastDrill, expected, "kept across the daemon's restart");
   });
 
   // Last: it stops the file's daemon.

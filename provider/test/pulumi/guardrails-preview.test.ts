@@ -3,12 +3,14 @@
  * the master makes the preview of `role: primary` fail on `role` with the guardrail's sentence,
  * `up` refuses with the same sentence and changes nothing; once it ends, the promotion goes ahead.
  * (The other guardrails' verdicts are covered against real servers in promote/guardrails.test.ts;
- * they reach the preview through the same check.)
+ * they reach the preview through the same check.) A drill recorded with `mysql-dr drill --record`
+ * shows as the DrInstance's lastDrill on refresh, and leaves it promotable.
  */
 import * as assert from "node:assert/strict";
 import { DaemonClient } from "../../src/cli/daemon-client";
 import { pickFreePort } from "../../src/sandbox/sandbox";
-import { connect, sleep, sql, stopDaemonIn, tempStateDir, waitFor } from "../support/daemon-process";
+import type { DrillReport } from "../../src/drill/drill";
+import { connect, runCli, sleep, sql, stopDaemonIn, tempStateDir, waitFor } from "../support/daemon-process";
 import { CheckFailedError, type DynamicProviderHost, type Step, type TestEngine } from "../support/pulumi-engine";
 import { captureExample, programFolder, startHost } from "../support/pulumi-programs";
 import { type TestServer, describeEachBackend } from "../support/servers";
@@ -46,7 +48,14 @@ describeEachBackend("promotion guardrails in preview and up", (getPair) => {
     }, 120_000);
 
     const drOutputs = () => engine.resources().find((r) => r.urn.endsWith("::payments-dr"))!.outputs;
+    assert.equal(drOutputs().lastDrill, undefined, "no drill recorded yet");
+    // A drill recorded by the daemon reaches the DrInstance on refresh; its record is the link's own write on the DR server, so readiness holds.
+    const drilled = runCli(["drill", "--link", "payments-sync", "--record", "--json", "--state-dir", stateDir]);
+    assert.equal(drilled.code, 0, drilled.stderr);
+    const kept = (await new DaemonClient({ stateDir }).getLink("payments-sync")).lastDrill;
+    assert.equal(kept?.gtid, (JSON.parse(drilled.stdout) as DrillReport).gtid);
     await engine.refresh();
+    assert.deepEqual(drOutputs().lastDrill, kept);
     assert.equal(drOutputs().promotionReady, true, JSON.stringify(drOutputs().promotionBlockers));
     assert.deepEqual(drOutputs().promotionBlockers, []);
     assert.equal(drOutputs().unappliedTransactions, 0);
