@@ -55,12 +55,14 @@ export class DrInstance extends pulumi.dynamic.Resource {
   declare readonly failbackReady: pulumi.Output<boolean | undefined>;
   declare readonly divergence: pulumi.Output<DrInstanceOutputs["divergence"]>;
   declare readonly lastSwitchBack: pulumi.Output<DrInstanceOutputs["lastSwitchBack"]>;
+  /** The last recorded drill (`mysql-dr drill --record`), refreshed by `pulumi refresh`; undefined when none was recorded. */
+  declare readonly lastDrill: pulumi.Output<DrInstanceOutputs["lastDrill"]>;
 
   constructor(name: string, args: DrInstanceArgs, opts?: pulumi.CustomResourceOptions) {
     super(
       providerShim("DrInstance"),
       name,
-      { ...outputSlots(["connection", "flavor", "version", "endpoint", "readOnly", "promotedAt", "promotedGtid", "unappliedGtid", "failback", "cyclePhase", "failbackReady", "divergence", "lastSwitchBack"]), ...args },
+      { ...outputSlots(["connection", "flavor", "version", "endpoint", "readOnly", "promotedAt", "promotedGtid", "unappliedGtid", "failback", "cyclePhase", "failbackReady", "divergence", "lastSwitchBack", "lastDrill"]), ...args },
       { ...opts, additionalSecretOutputs: ["master", "server", "connection"] },
     );
   }

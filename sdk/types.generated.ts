@@ -165,6 +165,38 @@ export interface LastVerification {
   differences: number;
 }
 
+/** The last recorded failover rehearsal of a link (`mysql-dr drill --link NAME --record`): its DR copy at one GTID copied into a throwaway server and promoted there. */
+export interface LastDrillInput {
+  /** When the drill finished (ISO 8601). */
+  at: pulumi.Input<string>;
+  /** The master GTIDs the drilled copy held. */
+  gtid: pulumi.Input<string>;
+  /** How long the promotion of the copy took, in milliseconds (RTO). */
+  rtoMs: pulumi.Input<number>;
+  /** Master transactions the copy lacked at that moment (RPO); absent when the master did not answer. */
+  rpoTransactions?: pulumi.Input<number>;
+  /** The promoted copy held exactly the DR copy's rows. */
+  identical: pulumi.Input<boolean>;
+  /** The promoted copy accepted an application user's write. */
+  writable: pulumi.Input<boolean>;
+}
+
+/** The last recorded failover rehearsal of a link (`mysql-dr drill --link NAME --record`): its DR copy at one GTID copied into a throwaway server and promoted there. */
+export interface LastDrill {
+  /** When the drill finished (ISO 8601). */
+  at: string;
+  /** The master GTIDs the drilled copy held. */
+  gtid: string;
+  /** How long the promotion of the copy took, in milliseconds (RTO). */
+  rtoMs: number;
+  /** Master transactions the copy lacked at that moment (RPO); absent when the master did not answer. */
+  rpoTransactions?: number;
+  /** The promoted copy held exactly the DR copy's rows. */
+  identical: boolean;
+  /** The promoted copy accepted an application user's write. */
+  writable: boolean;
+}
+
 /** What a forced promotion may have lost. Without the master it can only be bounded from below: the transactions the daemon saw the master commit that the DR copy had not applied, and whatever the master committed after the daemon's last record, which nobody can know. */
 export interface DataLossInput {
   /** Master transactions seen by the daemon and not applied on the DR copy (a lower bound). */
@@ -355,6 +387,8 @@ export interface DrInstanceOutputs {
   errantGtids?: string[];
   /** While a replica, refreshed: the last verification of its link, as recorded on the DR server. */
   lastVerification?: LastVerification;
+  /** Refreshed: the last recorded drill of its link (`mysql-dr drill --record`), as kept on the DR server; absent when none was recorded. */
+  lastDrill?: LastDrill;
   /** While a replica, refreshed: whether a planned promotion with this instance's `promotion` settings would pass every guardrail now; absent when they could not be evaluated. */
   promotionReady?: boolean;
   /** While a replica, refreshed: the failing guardrails (or why they could not be evaluated), one sentence each. */

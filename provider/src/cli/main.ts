@@ -154,14 +154,15 @@ export function buildProgram(): Command {
   withDaemon(program.command("drill"))
     .description("rehearse a failover: copy a link's DR copy at one GTID into a throwaway local server, promote it, check it takes writes and holds the same data, measure RTO and RPO, remove it; exit 0 passed, 1 a check failed, 2 error")
     .requiredOption("--link <name>", "the link whose DR copy to drill (the daemon runs it; production servers are only read)")
-    .action(async (o: DaemonLocation & { link: string; json?: boolean }) => {
+    .option("--record", "keep the figures as the link's last drill, for link status and a DrInstance's lastDrill output (one row in mysql_dr.drill on the DR server)")
+    .action(async (o: DaemonLocation & { link: string; record?: boolean; json?: boolean }) => {
       let report: DrillReport;
       try {
-        report = await client(o).drillLink(o.link);
+        report = await client(o).drillLink(o.link, o.record === true);
       } catch (err) {
         throw Object.assign(err as Error, { exitCode: EXIT_CHECK_ERROR });
       }
-      print(o, report, () => drillTable(report));
+      print(o, report, () => drillTable(report, o.record === true));
       if (!report.identical || !report.writable) throw Object.assign(new Error(""), { exitCode: EXIT_CHECK_FAILED, silent: true });
     });
 
@@ -260,7 +261,7 @@ export function verifyTable(report: VerifyReport): string {
   return [table.toString(), ...lines, `${verdict}: ${report.rowsCompared} rows in ${(report.durationMs / 1000).toFixed(1)} s (${report.rowsPerSecond} rows/s)${caveat}`].join("\n");
 }
 
-export function drillTable(r: DrillReport): string {
+export function drillTable(r: DrillReport, recorded = false): string {
   const table = new Table({ style: { head: [], border: [] }, wordWrap: true, colWidths: [null, 60] as number[] });
   table.push(
     ["link", r.link],
@@ -273,7 +274,7 @@ export function drillTable(r: DrillReport): string {
   );
   const differing = r.tables.filter((t) => !t.identical).map((t) => `  differs from the DR copy: ${t.table}`);
   const verdict = r.identical && r.writable ? "drill passed" : "DRILL FAILED";
-  return [table.toString(), ...differing, `${verdict} in ${(r.durationMs / 1000).toFixed(1)} s; sandbox removed`].join("\n");
+  return [table.toString(), ...differing, `${verdict} in ${(r.durationMs / 1000).toFixed(1)} s; sandbox removed${recorded ? "; recorded as the link's last drill" : ""}`].join("\n");
 }
 
 function collect(value: string, previous: string[] | undefined): string[] {

@@ -8,7 +8,7 @@ import { type TlsInput, resolveTls } from "../core/tls";
 import { type ObjectSelection, validatePatterns } from "../core/object-filter";
 import { DEFAULT_COPY_PARALLELISM } from "../copy/table-copier";
 import { ON_MISSING_ROW, type OnMissingRow } from "../stream/applier";
-import type { LastVerification } from "../dr-state/verification-record";
+import type { LastDrill, LastVerification, LinkRecordKind } from "../dr-state/link-records";
 import type { FailbackRequest, LinkRequest, LinkUpdate } from "./request-schemas";
 
 const MAX_COPY_PARALLELISM = 32;
@@ -30,12 +30,16 @@ export interface LinkDefinition {
   onMissingRow: OnMissingRow;
   paused: boolean;
   createdAt: string;
-  /** Kept with the definition so it survives a daemon restart. */
+  /** The last `verify --link` and `drill --record`, kept with the definition so they survive a daemon restart. */
   lastVerification?: LastVerification | null;
+  lastDrill?: LastDrill | null;
   /** Which way the link runs now: from source to target, or back after the target was promoted. */
   direction: Direction;
   failback: Failback;
 }
+
+/** The field of a definition that keeps each kind of record (dr-state/link-records.ts). */
+export const RECORD_FIELDS = { verification: "lastVerification", drill: "lastDrill" } as const satisfies { [K in LinkRecordKind]: keyof LinkDefinition };
 
 export const DIRECTIONS = ["forward", "reverse"] as const;
 export type Direction = (typeof DIRECTIONS)[number];

@@ -19,13 +19,13 @@ import { DrError } from "../core/errors";
 import { type ServerFacts, checkSource, checkTarget, currentGtidPosition, inspectServer } from "../core/server-inspector";
 import { deleteCheckpoint, fencedLinks, initCheckpoint, lockName, readCheckpoint } from "../dr-state/checkpoint-store";
 import { writeAsLink } from "../dr-state/link-writer";
-import { type LastVerification, recordVerification } from "../dr-state/verification-record";
+import { type LastDrill, type LastVerification, type LinkRecordKind, type LinkRecords, saveLinkRecord } from "../dr-state/link-records";
 import { HEARTBEAT_TABLE, heartbeatKey } from "../stream/heartbeat";
-import { type LinkDefinition, parseFailback, parseLinkRequest, parseOnMissingRow, parseSelection, parseServers, validateLinkName } from "./link-definition";
+import { type LinkDefinition, RECORD_FIELDS, parseFailback, parseLinkRequest, parseOnMissingRow, parseSelection, parseServers, validateLinkName } from "./link-definition";
 import { type LinkRunnerHooks, type LinkStatus, LinkRunner } from "./link-runner";
 import type { LinkStore } from "./link-store";
 import { directed } from "./link-cycle";
-import type { LinkRequest, LinkUpdate, VerifyRequest } from "./request-schemas";
+import type { DrillRequest, LinkRequest, LinkUpdate, VerifyRequest } from "./request-schemas";
 
 export class LinkManager {
   private readonly runners = new Map<string, LinkRunner>();
@@ -151,24 +151,16 @@ export class LinkManager {
       tablesChecked: report.tables.length,
       differences: report.tables.reduce((n, t) => n + t.missingOnDr.length + t.extraOnDr.length + t.different.length + t.moreDifferences, 0),
     };
-    // In the state directory for link status, and on the DR server for the promotion guardrails.
-    runner.definition.lastVerification = record;
-    this.persist();
-    const target = await openConnection(def.target, "target");
-    try {
-      await writeAsLink(target, def.name, (await inspectServer(target)).flavor);
-      await recordVerification(target, def.name, record);
-    } finally {
-      target.destroy();
-    }
+    await this.keepRecord(runner, "verification", record);
     return report;
   }
 
   /**
    * Rehearses a failover of the link's DR copy in a throwaway local server (see drill.ts); runs
-   * here because the daemon holds the link's URLs. The link itself is only read, and keeps running.
+   * here because the daemon holds the link's URLs. The link itself is only read, and keeps running;
+   * with `record`, the figures are kept as its last drill (keepRecord).
    */
-  async drill(name: string): Promise<DrillReport> {
+  async drill(name: string, options: DrillRequest = {}): Promise<DrillReport> {
     const runner = this.runner(name);
     const { phase, state } = runner.status();
     if (state === "promoted") throw new DrError("PRECONDITION", `Link ${name}'s DR server was promoted: it is a primary now, not a DR copy to drill.`);
@@ -180,8 +172,30 @@ export class LinkManager {
     const entry = { abort, done: done.catch(() => undefined) };
     this.drills.add(entry);
     const report = await done.finally(() => this.drills.delete(entry));
-    this.hooks.log("info", "drill done", { link: name, gtid: report.gtid, rtoMs: report.rtoMs, rpoTransactions: report.rpoTransactions, identical: report.identical, writable: report.writable });
+    this.hooks.log("info", "drill done", { link: name, gtid: report.gtid, rtoMs: report.rtoMs, rpoTransactions: report.rpoTransactions, identical: report.identical, writable: report.writable, recorded: options.record === true });
+    if (options.record) {
+      const record: LastDrill = { at: new Date().toISOString(), gtid: report.gtid, rtoMs: report.rtoMs, rpoTransactions: report.rpoTransactions, identical: report.identical, writable: report.writable };
+      await this.keepRecord(runner, "drill", record);
+    }
     return report;
+  }
+
+  /**
+   * Keeps the link's latest record of a kind: with its definition in the state directory (link
+   * status, across restarts), and on its DR server, written as the link's own (not errant), where a
+   * DrInstance refresh reads it (and the promotion guardrails the verification).
+   */
+  private async keepRecord<K extends LinkRecordKind>(runner: LinkRunner, kind: K, record: LinkRecords[K]): Promise<void> {
+    Object.assign(runner.definition, { [RECORD_FIELDS[kind]]: record });
+    this.persist();
+    const def = directed(runner.definition);
+    const target = await openConnection(def.target, "target");
+    try {
+      await writeAsLink(target, def.name, (await inspectServer(target)).flavor);
+      await saveLinkRecord(target, kind, def.name, record);
+    } finally {
+      target.destroy();
+    }
   }
 
   async pause(name: string): Promise<LinkStatus> {

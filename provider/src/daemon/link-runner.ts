@@ -17,7 +17,7 @@ import { ObjectFilter } from "../core/object-filter";
 import { type ServerFacts, checkSource, collationCharsets, currentGtidPosition, holdsHistory, inspectServer, refuseServerIdInUse } from "../core/server-inspector";
 import { type Checkpoint, acquireLinkLock, ensureCheckpointTable, readCheckpoint, recordSourceIdentity } from "../dr-state/checkpoint-store";
 import { type CopyUnit, loadCopyUnits } from "../dr-state/copy-state";
-import type { LastVerification } from "../dr-state/verification-record";
+import type { LastDrill, LastVerification } from "../dr-state/link-records";
 import { type GuardrailReport, blockers, evaluateGuardrails } from "../promote/guardrails";
 import { recordWriter, writeAsLink } from "../dr-state/link-writer";
 import { ensureTriggerTable } from "../dr-state/trigger-store";
@@ -108,6 +108,8 @@ export interface LinkStatus {
   errantGtids: string[] | null;
   /** The last `verify --link` of this link, kept in the daemon's state directory. */
   lastVerification: LastVerification | null;
+  /** The last `drill --link --record` of this link, kept the same way. */
+  lastDrill: LastDrill | null;
   /** Whether a planned promotion would pass its guardrails (with their default thresholds); null until evaluated. */
   promotionReady: boolean | null;
   /** The failing guardrails' sentences. */
@@ -237,6 +239,7 @@ export class LinkRunner {
       unappliedTransactions: this.flavor && this.appliedGtid !== null && this.sourceGtid !== null ? gtidMissingCount(this.flavor, this.appliedGtid, this.sourceGtid) : null,
       errantGtids: this.readiness?.errantGtids ?? null,
       lastVerification: this.definition.lastVerification ?? null,
+      lastDrill: this.definition.lastDrill ?? null,
       promotionReady: this.readiness ? blockers(this.readiness).length === 0 : null,
       promotionBlockers: this.readiness ? blockers(this.readiness) : [],
       queuedRows: this.queue?.queuedWeight ?? 0,

@@ -121,6 +121,19 @@ export const VERIFY_REQUEST_SCHEMA: BodySchema<VerifyRequest> = {
   properties: { repair: { type: "boolean" } },
 };
 
+/** What a client sends to drill a link (POST /v1/links/NAME/drill); no body is the same as {}. */
+export interface DrillRequest {
+  /** Keep the figures as the link's last drill (link status, the DR server's mysql_dr.drill). */
+  record?: boolean;
+}
+
+export const DRILL_REQUEST_SCHEMA: BodySchema<DrillRequest> = {
+  type: "object",
+  additionalProperties: false,
+  required: [],
+  properties: { record: { type: "boolean" } },
+};
+
 const ajv = new Ajv({ strict: true });
 
 /** Compiles a schema into a parser that returns the body typed, or throws BAD_INPUT naming the first problem. */

@@ -17,7 +17,7 @@ import { gtidCovers, gtidMissingCount } from "../core/gtid";
 import { currentGtidPosition, inspectServer } from "../core/server-inspector";
 import { CHECKPOINT_SCHEMA, type Checkpoint, lockName, readCheckpoint, unfencedLinks } from "../dr-state/checkpoint-store";
 import { errantGtids } from "../dr-state/link-writer";
-import { type LastVerification, lastVerificationOf } from "../dr-state/verification-record";
+import { type LastVerification, latestLinkRecord } from "../dr-state/link-records";
 
 export const DEFAULT_MAX_LAG_S = 5;
 export const DEFAULT_MAX_OPEN_TRANSACTION_S = 30;
@@ -145,7 +145,7 @@ async function evaluate(dr: Connection, master: Connection | undefined, o: { lin
     ? { name: "ddl-in-flight", pass: true, figure: 0, sentence: `No DDL in flight${master ? "" : " on the DR server (the master was not asked)"}.` }
     : { name: "ddl-in-flight", pass: false, figure: pending.length + running.length, sentence: `DDL is in flight (${[...pending.map((g) => `being applied on the DR server: GTID ${g}`), ...running.map((d) => `running on the master: ${d}`)].join("; ")}); wait until it finishes before promoting.` });
 
-  const lastVerification = await lastVerificationOf(dr, links);
+  const lastVerification = await latestLinkRecord(dr, "verification", links);
   results.push(verificationResult(lastVerification, o.requireVerifiedWithinMinutes));
 
   return { results, links, lagSeconds, unappliedTransactions: unapplied, errantGtids: errant, lastVerification };

@@ -12,12 +12,12 @@ import { DrError, errorMessage } from "../core/errors";
 import type { Flavor } from "../core/flavor";
 import { gtidCovers } from "../core/gtid";
 import { checkSource, checkTarget, inspectServer } from "../core/server-inspector";
-import { linkPositions, unfencedLinks } from "../dr-state/checkpoint-store";
+import { type LinkPosition, linkPositions, unfencedLinks } from "../dr-state/checkpoint-store";
 import { blockers, evaluateGuardrails } from "../promote/guardrails";
 import { type DataLoss, promote, setReadOnly } from "../promote/promoter";
 import type { FailbackOptions, DrInstanceOutputs as GeneratedOutputs, LocalServer, PromotionOptions, ServerConnection } from "../../../sdk/types.generated";
 import { latestPromotion } from "../dr-state/promotion-record";
-import { lastVerificationOf } from "../dr-state/verification-record";
+import { type LastDrill, latestLinkRecord } from "../dr-state/link-records";
 import { connectionChange, identityAt, toAddress } from "./connections";
 import { localConnection, removeLocalServer, startLocalServer } from "./local-server";
 import { type DiffResult, diffInputs } from "./resource-diff";
@@ -147,13 +147,27 @@ export async function read(id: string, props: DrInstanceOutputs): Promise<{ id: 
     const adopted = props.role === "replica" && !facts.readOnly ? await promotionOutOfBand(conn, facts.flavor, props.masterIdentity) : {};
     const role = adopted.role ?? props.role;
     const health = role === "replica" ? { ...(await replicaHealth(props)), cyclePhase: "replicating" as const } : await cycleHealth(props, conn);
-    return { id, props: { ...withoutHealth(props), flavor: facts.flavor, version: facts.version, readOnly: facts.readOnly, ...adopted, ...health } };
+    const lastDrill = await latestLinkRecord(conn, "drill", (await linksOfMaster(conn, props.masterIdentity)).map((l) => l.link));
+    return { id, props: { ...withoutHealth(props), flavor: facts.flavor, version: facts.version, readOnly: facts.readOnly, ...adopted, ...health, ...(lastDrill ? { lastDrill: drillOutput(lastDrill) } : {}) } };
   } finally {
     conn.destroy();
   }
 }
 
-const HEALTH_OUTPUTS = ["lagSeconds", "unappliedTransactions", "errantGtids", "lastVerification", "promotionReady", "promotionBlockers", "cyclePhase", "failbackReady", "divergence"] as const;
+const HEALTH_OUTPUTS = ["lagSeconds", "unappliedTransactions", "errantGtids", "lastVerification", "lastDrill", "promotionReady", "promotionBlockers", "cyclePhase", "failbackReady", "divergence"] as const;
+
+/** The schema's form of a drill record: rpoTransactions absent, not null, when the master did not answer. */
+function drillOutput(d: LastDrill): DrInstanceOutputs["lastDrill"] {
+  return { at: d.at, gtid: d.gtid, rtoMs: d.rtoMs, identical: d.identical, writable: d.writable, ...(d.rpoTransactions === null ? {} : { rpoTransactions: d.rpoTransactions }) };
+}
+
+/**
+ * The links on this DR server from the instance's master (fenced ones too: a promotion keeps what
+ * they applied and what was recorded for them); all of them when the master's identity is unknown.
+ */
+async function linksOfMaster(dr: Connection, masterIdentity: string | undefined): Promise<LinkPosition[]> {
+  return (await linkPositions(dr)).filter((l) => !masterIdentity || !l.sourceIdentity || l.sourceIdentity === masterIdentity);
+}
 
 /**
  * While primary: where the cycle stands, from the servers. The link back to the old master is its
@@ -214,7 +228,7 @@ function withoutHealth(props: DrInstanceOutputs): DrInstanceOutputs {
  * the time is when refresh first saw it.
  */
 async function promotionOutOfBand(dr: Connection, flavor: Flavor, masterIdentity: string | undefined): Promise<Partial<DrInstanceOutputs>> {
-  const links = (await linkPositions(dr)).filter((l) => !masterIdentity || !l.sourceIdentity || l.sourceIdentity === masterIdentity);
+  const links = await linksOfMaster(dr, masterIdentity);
   const fenced = links.filter((l) => l.fenced);
   const basis = fenced.length ? fenced : links;
   const promotedGtid = basis.map((l) => l.sourceGtid).reduce((best, p) => (best === "" || gtidCovers(flavor, p, best) ? p : best), "");

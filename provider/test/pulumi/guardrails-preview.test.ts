@@ -6,12 +6,15 @@
  * update, payments-sync same). One stack and one daemon serve all cases, in order; each leaves
  * every guardrail passing, except the last (an errant transaction cannot be taken back), so no
  * case here ends in a promotion (`up` promoting is covered in provider.test.ts).
- * The guardrails' verdicts in detail are covered in promote/guardrails.test.ts.
+ * The guardrails' verdicts in detail are covered in promote/guardrails.test.ts. A drill recorded
+ * with `mysql-dr drill --record` shows as the DrInstance's lastDrill on refresh, and leaves it
+ * promotable.
  */
 import * as assert from "node:assert/strict";
 import type * as mysql from "mysql2/promise";
 import { DaemonClient } from "../../src/cli/daemon-client";
 import { pickFreePort } from "../../src/sandbox/sandbox";
+import type { DrillReport } from "../../src/drill/drill";
 import { connect, runCli, sleep, sql, stopDaemonIn, tempStateDir, waitCaughtUp, waitFor } from "../support/daemon-process";
 import { CheckFailedError, type DynamicProviderHost, type Step, type TestEngine, stripSecrets } from "../support/pulumi-engine";
 import { captureExample, programFolder, startHost } from "../support/pulumi-programs";
@@ -231,6 +234,19 @@ describeEachBackend("promotion guardrails in preview and up", (getPair) => {
     }
     // InnoDB refreshes its transaction list for information_schema at most every 100 ms.
     await waitFor("the ended transaction gone from the refresh", async () => (await refreshedBlockers()).length === 0);
+    await promotionPlanned();
+  });
+
+  it("a drill recorded with `mysql-dr drill --record` shows as lastDrill on refresh, and leaves the instance promotable", async function () {
+    this.timeout(120_000);
+    assert.equal(drOutputs().lastDrill, undefined, "no drill recorded yet");
+    // Its record is the link's own write on the DR server, so readiness holds.
+    const drilled = runCli(["drill", "--link", LINK, "--record", "--json", "--state-dir", stateDir]);
+    assert.equal(drilled.code, 0, drilled.stderr);
+    const kept = (await daemon().getLink(LINK)).lastDrill;
+    assert.equal(kept?.gtid, (JSON.parse(drilled.stdout) as DrillReport).gtid);
+    assert.deepEqual(await refreshedBlockers(), []);
+    assert.deepEqual(drOutputs().lastDrill, kept);
     await promotionPlanned();
   });
 
