@@ -177,7 +177,8 @@ async function holdsCheckpoint(inputs: SyncLinkInputs): Promise<boolean> {
 export async function read(id: string, props: Partial<SyncLinkOutputs>): Promise<{ id?: string; props?: SyncLinkOutputs; inputs?: SyncLinkInputs }> {
   const byId = props.linkName === undefined;
   const { linkName, daemonUrl } = byId ? parseLinkId(id) : { linkName: props.linkName!, daemonUrl: undefined };
-  const client = byId ? (daemonUrl ? new DaemonClient({ daemon: daemonUrl }) : await daemonClient(undefined)) : await daemonClient(props.daemon);
+  // By id, the daemon must be running already: a read (which also runs in previews) starts none.
+  const client = byId ? new DaemonClient({ daemon: daemonUrl }) : await daemonClient(props.daemon);
   const status = await findLink(client, linkName);
   // The link is gone from the daemon: tell Pulumi the resource no longer exists.
   if (!status) return {};
