@@ -9,7 +9,7 @@
  * resources.
  */
 import * as pulumi from "@pulumi/pulumi";
-import type { DrInstanceArgs, DrInstanceOutputs, SyncLinkArgs, SyncLinkOutputs } from "./types.generated";
+import type { DrInstanceArgs, DrInstanceOutputs, FailbackOptionsInput, ServerConnectionInput, SyncLinkArgs, SyncLinkOutputs } from "./types.generated";
 
 export * from "./types.generated";
 
@@ -58,6 +58,15 @@ export class DrInstance extends pulumi.dynamic.Resource {
   /** The last recorded drill (`mysql-dr drill --record`), refreshed by `pulumi refresh`; undefined when none was recorded. */
   declare readonly lastDrill: pulumi.Output<DrInstanceOutputs["lastDrill"]>;
 
+  /**
+   * The `server` input as the program gave it, for the SyncLinks of this instance: in `server` mode
+   * it is the DR server's connection, and unlike the `connection` output it is known in a preview
+   * while this instance is updated (a dynamic provider's preview outputs are its inputs).
+   */
+  readonly serverInput?: pulumi.Input<ServerConnectionInput>;
+  /** The `failback` input as the program gave it, for the SyncLinks of this instance (known in a preview, like serverInput). */
+  readonly failbackInput?: pulumi.Input<FailbackOptionsInput>;
+
   constructor(name: string, args: DrInstanceArgs, opts?: pulumi.CustomResourceOptions) {
     super(
       providerShim("DrInstance"),
@@ -65,6 +74,8 @@ export class DrInstance extends pulumi.dynamic.Resource {
       { ...outputSlots(["connection", "flavor", "version", "endpoint", "readOnly", "promotedAt", "promotedGtid", "unappliedGtid", "failback", "cyclePhase", "failbackReady", "divergence", "lastSwitchBack", "lastDrill"]), ...args },
       { ...opts, additionalSecretOutputs: ["master", "server", "connection"] },
     );
+    this.serverInput = args.server;
+    this.failbackInput = args.failback;
   }
 }
 
@@ -88,17 +99,42 @@ export class SyncLink extends pulumi.dynamic.Resource {
   declare readonly lastError: pulumi.Output<string | undefined>;
   declare readonly copy: pulumi.Output<SyncLinkOutputs["copy"]>;
   declare readonly direction: pulumi.Output<SyncLinkOutputs["direction"]>;
+  declare readonly divergence: pulumi.Output<SyncLinkOutputs["divergence"]>;
+  declare readonly paused: pulumi.Output<boolean | undefined>;
+  declare readonly accounts: pulumi.Output<string | undefined>;
+  /** RPO as a plain number (never a secret): master transactions not applied yet. */
+  declare readonly unappliedTransactions: pulumi.Output<number | undefined>;
+  declare readonly errantGtids: pulumi.Output<string[] | undefined>;
+  declare readonly lastVerification: pulumi.Output<SyncLinkOutputs["lastVerification"]>;
+  declare readonly promotionReady: pulumi.Output<boolean | undefined>;
+  declare readonly promotionBlockers: pulumi.Output<string[] | undefined>;
+
+  /**
+   * An existing link, read (never changed) by its id: `<linkName>` on the local daemon, or
+   * `<daemonUrl>#<linkName>` (token from MYSQL_DR_TOKEN). Its outputs are the link's status.
+   */
+  static get(name: string, id: pulumi.Input<pulumi.ID>, opts?: pulumi.CustomResourceOptions): SyncLink {
+    // No args: the constructor sends only the provider, and read() finds the link by the id.
+    return new SyncLink(name, undefined as unknown as SyncLinkProgramArgs, { ...opts, id });
+  }
 
   constructor(name: string, args: SyncLinkProgramArgs, opts?: pulumi.CustomResourceOptions) {
+    const outputs = ["daemonUrl", "state", "phase", "paused", "lagSeconds", "appliedGtid", "sourceGtid", "rowsApplied", "missingRowsSkipped", "accounts", "lastError", "unappliedTransactions", "errantGtids", "lastVerification", "promotionReady", "promotionBlockers", "copy", "direction", "divergence"];
+    if (!args) {
+      super(providerShim("SyncLink"), name, outputSlots(["linkName", "instance", "objects", "onMissingRow", "daemon", ...outputs]), { ...opts, additionalSecretOutputs: ["instance", "daemon"] });
+      return;
+    }
     const { instance, ...rest } = args;
     super(
       providerShim("SyncLink"),
       name,
       {
-        ...outputSlots(["daemonUrl", "state", "phase", "lagSeconds", "appliedGtid", "sourceGtid", "rowsApplied", "missingRowsSkipped", "lastError", "copy", "direction"]),
+        ...outputSlots(outputs),
         linkName: name,
         ...rest,
-        instance: { id: instance.id, master: instance.master, connection: instance.connection, failback: instance.failback },
+        // The DR server's connection: in `server` mode the DrInstance's own input, known in a
+        // preview; for a `local` instance its output (which an in-place update never changes).
+        instance: { id: instance.id, master: instance.master, connection: instance.serverInput ?? instance.connection, failback: instance.failbackInput },
       },
       { ...opts, dependsOn: [instance, ...toArray(opts?.dependsOn)], additionalSecretOutputs: ["instance", "daemon"] },
     );

@@ -415,12 +415,14 @@ export interface DrInstanceOutputs {
 export interface SyncLinkArgs {
   /** The DrInstance to keep in sync (pass the resource; the SDK passes its id and connections). Another DrInstance replaces the link; the same one with new credentials or a new address of the same servers updates the running link in place, from its checkpoint. */
   instance: pulumi.Input<InstanceReferenceInput>;
-  /** Which databases and tables replicate; omit for the whole instance. Changing it updates the running link: newly selected tables are copied, then streamed. */
+  /** Which databases and tables replicate; omit for the whole instance. Changing it updates the running link: newly selected tables are copied, then streamed. A selection changed outside Pulumi (`mysql-dr link update`) reads back as it is on refresh, and the next `up` puts this one back. */
   objects?: pulumi.Input<ObjectSelectionInput>;
-  /** "full": create the selected tables on the DR server and copy their rows first; "none": the DR server already holds the data. Only used when the link is created. */
+  /** "full": create the selected tables on the DR server and copy their rows first; "none": the DR server already holds the data. Only used when the link is created, and not when the DR server already holds this link's checkpoint (a link deleted outside Pulumi is created again from there, nothing copied) or the daemon already runs a link of this name to the same servers with the same selection (adopted as it is). */
   initialSync?: pulumi.Input<"full" | "none">;
   /** What an UPDATE or DELETE that finds no row on the DR server does: "error" stops the link at that GTID, as native replication stops (error 1032); "skip-and-count" skips it and counts it in missingRowsSkipped. Changing it updates the running link. */
   onMissingRow?: pulumi.Input<"error" | "skip-and-count">;
+  /** Whether the link is paused: the daemon stops reading and applying and keeps its position; false resumes it from its checkpoint. Changing it updates the link. A link paused or resumed outside Pulumi (`mysql-dr link pause`) reads back as it is on refresh, and the next `up` puts this value back. */
+  paused?: pulumi.Input<boolean>;
   /** The link's name in the daemon and in mysql_dr.checkpoint on the DR server; defaults to the resource's name. */
   linkName?: pulumi.Input<string>;
   /** A daemon running elsewhere. Default: a local daemon that the provider starts in its own session (it outlives the deployment), with only the environment it needs, and that later runs reuse. Another daemon (URL) replaces the link; a new token is an update. */
@@ -433,11 +435,13 @@ export interface SyncLinkOutputs {
   linkName: string;
   /** The control URL of the daemon running the link. */
   daemonUrl: string;
-  /** starting, running, retrying, paused, error or promoted. */
+  /** starting, running, retrying, paused, error or promoted. A plain string, never a secret, so CI can gate on it (`pulumi stack output`). */
   state: string;
   /** copying, catching-up or syncing. */
   phase: string;
-  /** Seconds the DR copy is behind the master (heartbeat-based, millisecond resolution); absent until measured. */
+  /** Whether the link is paused, as the daemon said when last read. */
+  paused?: boolean;
+  /** Seconds the DR copy is behind the master (heartbeat-based, millisecond resolution); absent until measured. A plain number, never a secret. */
   lagSeconds?: number;
   /** Master GTIDs applied on the DR server. */
   appliedGtid?: string;
@@ -455,7 +459,7 @@ export interface SyncLinkOutputs {
   accounts?: string;
   /** The last error, while the link retries or after it stopped; absent when none. */
   lastError?: string;
-  /** RPO: master transactions not yet applied on the DR server (GTID distance between sourceGtid and appliedGtid); absent until both are known. */
+  /** RPO: master transactions not yet applied on the DR server (GTID distance between sourceGtid and appliedGtid); absent until both are known. A plain number, never a secret. */
   unappliedTransactions?: number;
   /** Transactions on the DR server that did not come from the link, newest GTID per domain and server (MariaDB); absent when that cannot be told (MySQL, or no right to set a session server_id). */
   errantGtids?: string[];

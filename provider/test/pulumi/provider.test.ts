@@ -29,7 +29,8 @@ describeEachBackend("pulumi provider through the dynamic-provider host", (getPai
   before(async () => {
     ({ master, replica } = getPair());
     for (const server of [master, replica]) {
-      await sql(server, "CREATE USER 'dr'@'%' IDENTIFIED BY ?; GRANT ALL PRIVILEGES ON *.* TO 'dr'@'%'", [PASSWORD]);
+      // WITH GRANT OPTION: the ci example's link covers the whole instance, which replays accounts.
+      await sql(server, "CREATE USER 'dr'@'%' IDENTIFIED BY ?; GRANT ALL PRIVILEGES ON *.* TO 'dr'@'%' WITH GRANT OPTION", [PASSWORD]);
     }
     await sql(master, `CREATE DATABASE shop; CREATE TABLE shop.orders (id INT PRIMARY KEY, total DECIMAL(10,2));
       INSERT INTO shop.orders VALUES (1, 10.50), (2, 20.00);
