@@ -121,6 +121,8 @@ describeEachBackend("promotion guardrails in preview and up", (getPair) => {
     await daemon().resumeLink(LINK);
     await waitFor("the link running again", async () => (await daemon().getLink(LINK)).state === "running");
     await waitCaughtUp(daemon(), LINK, master);
+    // The refresh above recorded the link as paused (drift); this one reads it running again.
+    await engine.refresh();
     await promotionPlanned();
   });
 
