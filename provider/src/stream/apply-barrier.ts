@@ -9,7 +9,7 @@
  * hold forward to a GTID lets the applier run to the first boundary that covers it, where the
  * applier cuts its batch, commits, and waits (Applier.stopAt); the hold is taken again there.
  */
-import type { Mutex } from "async-mutex";
+import { Mutex } from "async-mutex";
 import { DrError } from "../core/errors";
 import type { Flavor } from "../core/flavor";
 import { type GtidProgress, gtidCovers } from "../core/gtid";
@@ -26,30 +26,42 @@ export interface ApplyBarrierOptions {
 }
 
 export class ApplyBarrier {
+  /** One hold at a time: a hold lets go of the apply lock while the applier runs to its stop. */
+  private readonly holders = new Mutex();
+
   constructor(private readonly o: ApplyBarrierOptions) {}
 
   /** Holds the link at the boundary after its current batch; fails when that takes longer than `timeoutMs`. */
   async hold(timeoutMs: number): Promise<ApplyHold> {
-    const acquiring = this.o.applyLock.acquire();
-    let abandoned = false;
+    const deadline = Date.now() + timeoutMs;
+    const releaseHolder = await acquireWithin(this.holders, timeoutMs, this.o.ended, () =>
+      new DrError("CONFLICT", `Another verification held link ${this.o.link} at a barrier for more than ${seconds(timeoutMs)} s; run this one again when it is done.`));
     try {
-      const release = await within(acquiring, timeoutMs, this.o.ended, () =>
+      const release = await acquireWithin(this.o.applyLock, Math.max(0, deadline - Date.now()), this.o.ended, () =>
         new DrError("CONFLICT", `Link ${this.o.link}'s applier did not finish its current batch within ${seconds(timeoutMs)} s (a long transaction or DDL, or a lock wait on the DR server), so it could not be held at a transaction boundary; run the verification again later.`));
-      return new ApplyHold(this.o, release);
+      return new ApplyHold(this.o, release, releaseHolder);
     } catch (err) {
-      abandoned = true;
+      releaseHolder();
       throw err;
-    } finally {
-      // Acquired after all (late): given back at once, so the applier is never left blocked.
-      void acquiring.then((release) => abandoned && release(), () => undefined);
     }
+  }
+}
+
+/** Acquires `mutex` unless the pipeline ends or `timeoutMs` passes first; acquired late, it is given back at once. */
+async function acquireWithin(mutex: Mutex, timeoutMs: number, ended: Promise<never>, timedOut: () => Error): Promise<() => void> {
+  const acquiring = mutex.acquire();
+  try {
+    return await within(acquiring, timeoutMs, ended, timedOut);
+  } catch (err) {
+    void acquiring.then((release) => release(), () => undefined);
+    throw err;
   }
 }
 
 export class ApplyHold {
   private release?: () => void;
 
-  constructor(private readonly o: ApplyBarrierOptions, release: () => void) {
+  constructor(private readonly o: ApplyBarrierOptions, release: () => void, private releaseHolder?: () => void) {
     this.release = release;
   }
 
@@ -84,6 +96,8 @@ export class ApplyHold {
   releaseHold(): void {
     this.release?.();
     this.release = undefined;
+    this.releaseHolder?.();
+    this.releaseHolder = undefined;
   }
 }
 

@@ -92,6 +92,12 @@ describeEachBackend("verify at a GTID barrier", (getPair) => {
     assert.ok(report.proof.gtid.length > 0);
   });
 
+  it("runs two verifications of the link requested at once (their holds take turns), both without difference", async function () {
+    this.timeout(60_000);
+    const [a, b] = await Promise.all([client.verifyLink(LINK, { atBarrier: true }), client.verifyLink(LINK, { atBarrier: true })]);
+    assert.equal(a.identical && b.identical, true, JSON.stringify([a.proof, b.proof]));
+  });
+
   it("finds rows changed, removed and added on the DR server exactly, in keyed, composite-key and keyless tables, while the workload runs", async function () {
     this.timeout(120_000);
     await sql(replica, `UPDATE b.accounts SET balance = balance + 0.01 WHERE id = ${HOT_ACCOUNTS + 17};
