@@ -9,7 +9,7 @@
  * resources.
  */
 import * as pulumi from "@pulumi/pulumi";
-import type { DaemonConnection, DataCheckArgs, DataCheckOutputs, DrInstanceArgs, DrInstanceOutputs, SyncLinkArgs, SyncLinkOutputs } from "./types.generated";
+import type { DaemonConnection, DataCheckArgs, DataCheckOutputs, DrInstanceArgs, DrInstanceOutputs, FailbackOptionsInput, ServerConnectionInput, SyncLinkArgs, SyncLinkOutputs } from "./types.generated";
 
 export * from "./types.generated";
 
@@ -50,14 +50,32 @@ export class DrInstance extends pulumi.dynamic.Resource {
   declare readonly promotedAt: pulumi.Output<string | undefined>;
   declare readonly promotedGtid: pulumi.Output<string | undefined>;
   declare readonly unappliedGtid: pulumi.Output<string | undefined>;
+  declare readonly failback: Outputs<DrInstanceOutputs>["failback"];
+  declare readonly cyclePhase: Outputs<DrInstanceOutputs>["cyclePhase"];
+  declare readonly failbackReady: pulumi.Output<boolean | undefined>;
+  declare readonly divergence: pulumi.Output<DrInstanceOutputs["divergence"]>;
+  declare readonly lastSwitchBack: pulumi.Output<DrInstanceOutputs["lastSwitchBack"]>;
+  /** The last recorded drill (`mysql-dr drill --record`), refreshed by `pulumi refresh`; undefined when none was recorded. */
+  declare readonly lastDrill: pulumi.Output<DrInstanceOutputs["lastDrill"]>;
+
+  /**
+   * The `server` input as the program gave it, for the SyncLinks of this instance: in `server` mode
+   * it is the DR server's connection, and unlike the `connection` output it is known in a preview
+   * while this instance is updated (a dynamic provider's preview outputs are its inputs).
+   */
+  readonly serverInput?: pulumi.Input<ServerConnectionInput>;
+  /** The `failback` input as the program gave it, for the SyncLinks of this instance (known in a preview, like serverInput). */
+  readonly failbackInput?: pulumi.Input<FailbackOptionsInput>;
 
   constructor(name: string, args: DrInstanceArgs, opts?: pulumi.CustomResourceOptions) {
     super(
       providerShim("DrInstance"),
       name,
-      { ...outputSlots(["connection", "flavor", "version", "endpoint", "readOnly", "promotedAt", "promotedGtid", "unappliedGtid"]), ...args },
+      { ...outputSlots(["connection", "flavor", "version", "endpoint", "readOnly", "promotedAt", "promotedGtid", "unappliedGtid", "failback", "cyclePhase", "failbackReady", "divergence", "lastSwitchBack", "lastDrill"]), ...args },
       { ...opts, additionalSecretOutputs: ["master", "server", "connection"] },
     );
+    this.serverInput = args.server;
+    this.failbackInput = args.failback;
   }
 }
 
@@ -82,17 +100,44 @@ export class SyncLink extends pulumi.dynamic.Resource {
   declare readonly copy: pulumi.Output<SyncLinkOutputs["copy"]>;
   /** The daemon input, as given (secret); a DataCheck of this link talks to the same daemon. */
   declare readonly daemon: pulumi.Output<DaemonConnection | undefined>;
+  declare readonly direction: pulumi.Output<SyncLinkOutputs["direction"]>;
+  declare readonly divergence: pulumi.Output<SyncLinkOutputs["divergence"]>;
+  declare readonly paused: pulumi.Output<boolean | undefined>;
+  declare readonly accounts: pulumi.Output<string | undefined>;
+  /** RPO as a plain number (never a secret): master transactions not applied yet. */
+  declare readonly unappliedTransactions: pulumi.Output<number | undefined>;
+  declare readonly errantGtids: pulumi.Output<string[] | undefined>;
+  declare readonly lastVerification: pulumi.Output<SyncLinkOutputs["lastVerification"]>;
+  declare readonly promotionReady: pulumi.Output<boolean | undefined>;
+  declare readonly promotionBlockers: pulumi.Output<string[] | undefined>;
+
+  /**
+   * An existing link, read (never changed) by its id: `<linkName>` on the local daemon, or
+   * `<daemonUrl>#<linkName>` (token from MYSQL_DR_TOKEN). Its outputs are the link's status.
+   */
+  static get(name: string, id: pulumi.Input<pulumi.ID>, opts?: pulumi.CustomResourceOptions): SyncLink {
+    // No args: the constructor sends only the provider, and read() finds the link by the id.
+    return new SyncLink(name, undefined as unknown as SyncLinkProgramArgs, { ...opts, id });
+  }
 
   constructor(name: string, args: SyncLinkProgramArgs, opts?: pulumi.CustomResourceOptions) {
+    const outputs = ["daemonUrl", "state", "phase", "paused", "lagSeconds", "appliedGtid", "sourceGtid", "rowsApplied", "missingRowsSkipped", "accounts", "lastError", "unappliedTransactions", "errantGtids", "lastVerification", "promotionReady", "promotionBlockers", "copy", "direction", "divergence"];
+    if (!args) {
+      super(providerShim("SyncLink"), name, outputSlots(["linkName", "instance", "objects", "onMissingRow", "daemon", ...outputs]), { ...opts, additionalSecretOutputs: ["instance", "daemon"] });
+      return;
+    }
     const { instance, ...rest } = args;
     super(
       providerShim("SyncLink"),
       name,
       {
-        ...outputSlots(["daemonUrl", "state", "phase", "lagSeconds", "appliedGtid", "sourceGtid", "rowsApplied", "missingRowsSkipped", "lastError", "copy", "daemon"]),
+        // "daemon" too: an input when given, and the slot a DataCheck of this link reads it from.
+        ...outputSlots([...outputs, "daemon"]),
         linkName: name,
         ...rest,
-        instance: { id: instance.id, master: instance.master, connection: instance.connection },
+        // The DR server's connection: in `server` mode the DrInstance's own input, known in a
+        // preview; for a `local` instance its output (which an in-place update never changes).
+        instance: { id: instance.id, master: instance.master, connection: instance.serverInput ?? instance.connection, failback: instance.failbackInput },
       },
       { ...opts, dependsOn: [instance, ...toArray(opts?.dependsOn)], additionalSecretOutputs: ["instance", "daemon"] },
     );

@@ -241,6 +241,38 @@ export interface TableDifferences {
   rowsRepaired: number;
 }
 
+/** The last recorded failover rehearsal of a link (`mysql-dr drill --link NAME --record`): its DR copy at one GTID copied into a throwaway server and promoted there. */
+export interface LastDrillInput {
+  /** When the drill finished (ISO 8601). */
+  at: pulumi.Input<string>;
+  /** The master GTIDs the drilled copy held. */
+  gtid: pulumi.Input<string>;
+  /** How long the promotion of the copy took, in milliseconds (RTO). */
+  rtoMs: pulumi.Input<number>;
+  /** Master transactions the copy lacked at that moment (RPO); absent when the master did not answer. */
+  rpoTransactions?: pulumi.Input<number>;
+  /** The promoted copy held exactly the DR copy's rows. */
+  identical: pulumi.Input<boolean>;
+  /** The promoted copy accepted an application user's write. */
+  writable: pulumi.Input<boolean>;
+}
+
+/** The last recorded failover rehearsal of a link (`mysql-dr drill --link NAME --record`): its DR copy at one GTID copied into a throwaway server and promoted there. */
+export interface LastDrill {
+  /** When the drill finished (ISO 8601). */
+  at: string;
+  /** The master GTIDs the drilled copy held. */
+  gtid: string;
+  /** How long the promotion of the copy took, in milliseconds (RTO). */
+  rtoMs: number;
+  /** Master transactions the copy lacked at that moment (RPO); absent when the master did not answer. */
+  rpoTransactions?: number;
+  /** The promoted copy held exactly the DR copy's rows. */
+  identical: boolean;
+  /** The promoted copy accepted an application user's write. */
+  writable: boolean;
+}
+
 /** What a forced promotion may have lost. Without the master it can only be bounded from below: the transactions the daemon saw the master commit that the DR copy had not applied, and whatever the master committed after the daemon's last record, which nobody can know. */
 export interface DataLossInput {
   /** Master transactions seen by the daemon and not applied on the DR copy (a lower bound). */
@@ -261,6 +293,62 @@ export interface DataLoss {
   summary: string;
 }
 
+/** What happens after a promotion: the link runs back from the promoted DR server to the old master (made a read-only replica) as soon as it answers, so that setting `role` back to "replica" switches back with nothing lost. */
+export interface FailbackOptionsInput {
+  /** Run the link back to the old master after a promotion. Without it the old master stays as the promotion left it. */
+  enabled?: pulumi.Input<boolean>;
+  /** Transactions the old master committed that the DR server never applied (the loss of a forced promotion): "refuse" reports them (`divergence`, `errantGtids`) and does not run back over them; "resync" replaces the tables they touched on the old master with the new primary's (the whole selection when they cannot be told), then runs back. Nothing on the old master is overwritten without "resync". */
+  onDivergence?: pulumi.Input<"refuse" | "resync">;
+}
+
+/** What happens after a promotion: the link runs back from the promoted DR server to the old master (made a read-only replica) as soon as it answers, so that setting `role` back to "replica" switches back with nothing lost. */
+export interface FailbackOptions {
+  /** Run the link back to the old master after a promotion. Without it the old master stays as the promotion left it. */
+  enabled?: boolean;
+  /** Transactions the old master committed that the DR server never applied (the loss of a forced promotion): "refuse" reports them (`divergence`, `errantGtids`) and does not run back over them; "resync" replaces the tables they touched on the old master with the new primary's (the whole selection when they cannot be told), then runs back. Nothing on the old master is overwritten without "resync". */
+  onDivergence?: "refuse" | "resync";
+}
+
+/** What the old master committed that the promoted DR server never applied, found by reading its binlog before the link runs back to it. */
+export interface DivergenceInput {
+  /** The transactions' GTIDs on the old master, in binlog order (those touching the link's selection). */
+  gtids: pulumi.Input<pulumi.Input<string>[]>;
+  /** Rows they changed per table (`db.table`); a DDL counts its table with 0 rows. */
+  tables: pulumi.Input<Record<string, number>>;
+  /** When the old master was examined (ISO 8601). */
+  checkedAt: pulumi.Input<string>;
+  /** Why the transactions could not be read (purged binlogs): then any table may differ. */
+  unknown?: pulumi.Input<string>;
+}
+
+/** What the old master committed that the promoted DR server never applied, found by reading its binlog before the link runs back to it. */
+export interface Divergence {
+  /** The transactions' GTIDs on the old master, in binlog order (those touching the link's selection). */
+  gtids: string[];
+  /** Rows they changed per table (`db.table`); a DDL counts its table with 0 rows. */
+  tables: Record<string, number>;
+  /** When the old master was examined (ISO 8601). */
+  checkedAt: string;
+  /** Why the transactions could not be read (purged binlogs): then any table may differ. */
+  unknown?: string;
+}
+
+/** The last switch back (role from "primary" to "replica"). */
+export interface SwitchBackInput {
+  /** When the old master opened again (ISO 8601). */
+  at: pulumi.Input<string>;
+  /** How long writes were refused: from the DR server turning read-only to the old master accepting writes, in milliseconds. */
+  rtoMs: pulumi.Input<number>;
+}
+
+/** The last switch back (role from "primary" to "replica"). */
+export interface SwitchBack {
+  /** When the old master opened again (ISO 8601). */
+  at: string;
+  /** How long writes were refused: from the DR server turning read-only to the old master accepting writes, in milliseconds. */
+  rtoMs: number;
+}
+
 /** A server's address for clients. */
 export interface EndpointInput {
   /** Host name or IP address. */
@@ -277,7 +365,7 @@ export interface Endpoint {
   port: number;
 }
 
-/** The DrInstance a SyncLink feeds, as the SDK passes it: the instance's id and the connections it resolved. */
+/** The DrInstance a SyncLink feeds, as the SDK passes it: the instance's id, the connections it resolved and its failback settings. */
 export interface InstanceReferenceInput {
   /** The DrInstance's id. */
   id?: pulumi.Input<string>;
@@ -285,9 +373,11 @@ export interface InstanceReferenceInput {
   master: pulumi.Input<ServerConnectionInput>;
   /** How to reach the DR server itself. */
   connection: pulumi.Input<ServerConnectionInput>;
+  /** The instance's failback settings, which the link follows after a promotion. */
+  failback?: pulumi.Input<FailbackOptionsInput>;
 }
 
-/** The DrInstance a SyncLink feeds, as the SDK passes it: the instance's id and the connections it resolved. */
+/** The DrInstance a SyncLink feeds, as the SDK passes it: the instance's id, the connections it resolved and its failback settings. */
 export interface InstanceReference {
   /** The DrInstance's id. */
   id?: string;
@@ -295,6 +385,8 @@ export interface InstanceReference {
   master: ServerConnection;
   /** How to reach the DR server itself. */
   connection: ServerConnection;
+  /** The instance's failback settings, which the link follows after a promotion. */
+  failback?: FailbackOptions;
 }
 
 /** Progress of an initial copy. */
@@ -333,10 +425,12 @@ export interface DrInstanceArgs {
   server?: pulumi.Input<ServerConnectionInput>;
   /** The embedded default: a local server the provider starts, with a generated root password (in the `connection` output). Give exactly one of server and local. Changing its port or dataDir replaces the instance; deleteData is an update. */
   local?: pulumi.Input<LocalServerInput>;
-  /** "replica": read-only copy. Change to "primary" to promote it; going back is not supported (failback is a later feature). */
+  /** "replica": read-only copy. Change to "primary" to promote it; the SyncLink then runs back to the old master (see failback). Change back to "replica" to switch back: a planned switchover to the old master, guarded like a promotion, after which the SyncLink runs forward again from the switch position, without a full copy. */
   role?: pulumi.Input<"replica" | "primary">;
-  /** How a promotion behaves. */
+  /** How a promotion behaves; a switch back uses the same settings and guardrails. */
   promotion?: pulumi.Input<PromotionOptionsInput>;
+  /** What happens after a promotion (defaults: enabled, onDivergence "refuse"). Pass the instance to its SyncLink, which follows these settings. */
+  failback?: pulumi.Input<FailbackOptionsInput>;
 }
 
 /** The outputs of a DrInstance. */
@@ -365,16 +459,28 @@ export interface DrInstanceOutputs {
   lagSeconds?: number;
   /** While a replica, refreshed: RPO, master transactions its links have not applied yet. */
   unappliedTransactions?: number;
-  /** While a replica, refreshed: transactions on the DR server that did not come from its links (MariaDB); absent when that cannot be told. */
+  /** Refreshed. While a replica: transactions on the DR server that did not come from its links (MariaDB); absent when that cannot be told. While primary: the old master's transactions this server never applied (divergence.gtids). */
   errantGtids?: string[];
   /** While a replica, refreshed: the last verification of its link, as recorded on the DR server. */
   lastVerification?: LastVerification;
+  /** Refreshed: the last recorded drill of its link (`mysql-dr drill --record`), as kept on the DR server; absent when none was recorded. */
+  lastDrill?: LastDrill;
   /** While a replica, refreshed: whether a planned promotion with this instance's `promotion` settings would pass every guardrail now; absent when they could not be evaluated. */
   promotionReady?: boolean;
   /** While a replica, refreshed: the failing guardrails (or why they could not be evaluated), one sentence each. */
   promotionBlockers?: string[];
   /** Forced promotion only: what may have been lost, as far as it can be known without the master; absent after a planned promotion (nothing is lost). */
   dataLoss?: DataLoss;
+  /** The failback settings in effect, defaults filled (the SyncLink follows them). */
+  failback?: FailbackOptions;
+  /** Refreshed: where the pair stands in the DR cycle: the DR server copies the master (replicating); it was promoted and nothing runs back yet (promoted: the old master has not answered, failback is off, or divergence stopped it); the link runs back to the old master (reverse-syncing); that link is in sync and verified (ready-to-switch-back). */
+  cyclePhase?: "replicating" | "promoted" | "reverse-syncing" | "ready-to-switch-back";
+  /** While primary, refreshed: the link back to the old master is in sync (the switch-back guardrails pass) and a verification of it passed since it started. */
+  failbackReady?: boolean;
+  /** While primary, refreshed: what the old master committed that this server never applied, as found before the link ran back to it; absent until the old master was examined. */
+  divergence?: Divergence;
+  /** The last switch back, with its RTO. */
+  lastSwitchBack?: SwitchBack;
   /** The master's server identity (server_uuid, or host name, data directory and server id), recorded so that a changed master address can be told to reach the same server. */
   masterIdentity?: string;
   /** The DR server's server identity, recorded for the same reason. */
@@ -385,12 +491,14 @@ export interface DrInstanceOutputs {
 export interface SyncLinkArgs {
   /** The DrInstance to keep in sync (pass the resource; the SDK passes its id and connections). Another DrInstance replaces the link; the same one with new credentials or a new address of the same servers updates the running link in place, from its checkpoint. */
   instance: pulumi.Input<InstanceReferenceInput>;
-  /** Which databases and tables replicate; omit for the whole instance. Changing it updates the running link: newly selected tables are copied, then streamed. */
+  /** Which databases and tables replicate; omit for the whole instance. Changing it updates the running link: newly selected tables are copied, then streamed. A selection changed outside Pulumi (`mysql-dr link update`) reads back as it is on refresh, and the next `up` puts this one back. */
   objects?: pulumi.Input<ObjectSelectionInput>;
-  /** "full": create the selected tables on the DR server and copy their rows first; "none": the DR server already holds the data. Only used when the link is created. */
+  /** "full": create the selected tables on the DR server and copy their rows first; "none": the DR server already holds the data. Only used when the link is created, and not when the DR server already holds this link's checkpoint (a link deleted outside Pulumi is created again from there, nothing copied) or the daemon already runs a link of this name to the same servers with the same selection (adopted as it is). */
   initialSync?: pulumi.Input<"full" | "none">;
   /** What an UPDATE or DELETE that finds no row on the DR server does: "error" stops the link at that GTID, as native replication stops (error 1032); "skip-and-count" skips it and counts it in missingRowsSkipped. Changing it updates the running link. */
   onMissingRow?: pulumi.Input<"error" | "skip-and-count">;
+  /** Whether the link is paused: the daemon stops reading and applying and keeps its position; false resumes it from its checkpoint. Changing it updates the link. A link paused or resumed outside Pulumi (`mysql-dr link pause`) reads back as it is on refresh, and the next `up` puts this value back. */
+  paused?: pulumi.Input<boolean>;
   /** The link's name in the daemon and in mysql_dr.checkpoint on the DR server; defaults to the resource's name. */
   linkName?: pulumi.Input<string>;
   /** A daemon running elsewhere. Default: a local daemon that the provider starts in its own session (it outlives the deployment), with only the environment it needs, and that later runs reuse. Another daemon (URL) replaces the link; a new token is an update. */
@@ -403,11 +511,13 @@ export interface SyncLinkOutputs {
   linkName: string;
   /** The control URL of the daemon running the link. */
   daemonUrl: string;
-  /** starting, running, retrying, paused, error or promoted. */
+  /** starting, running, retrying, paused, error or promoted. A plain string, never a secret, so CI can gate on it (`pulumi stack output`). */
   state: string;
   /** copying, catching-up or syncing. */
   phase: string;
-  /** Seconds the DR copy is behind the master (heartbeat-based, millisecond resolution); absent until measured. */
+  /** Whether the link is paused, as the daemon said when last read. */
+  paused?: boolean;
+  /** Seconds the DR copy is behind the master (heartbeat-based, millisecond resolution); absent until measured. A plain number, never a secret. */
   lagSeconds?: number;
   /** Master GTIDs applied on the DR server. */
   appliedGtid?: string;
@@ -417,11 +527,15 @@ export interface SyncLinkOutputs {
   rowsApplied: number;
   /** UPDATEs and DELETEs that found no row on the DR server and were skipped (onMissingRow "skip-and-count"); 0 otherwise. */
   missingRowsSkipped: number;
+  /** Which way the link runs: forward from the master to the DrInstance, or reverse, back from the promoted DrInstance to the old master (the link keeps its identity through the DR cycle). */
+  direction?: "forward" | "reverse";
+  /** After a promotion: the old master's transactions the promoted server never applied, as last examined; absent before. */
+  divergence?: Divergence;
   /** Whether users, roles and grants follow the master, as a sentence: they do for a link over the whole instance (no include list), except the DR login's user; with an include list they are not copied. */
   accounts?: string;
   /** The last error, while the link retries or after it stopped; absent when none. */
   lastError?: string;
-  /** RPO: master transactions not yet applied on the DR server (GTID distance between sourceGtid and appliedGtid); absent until both are known. */
+  /** RPO: master transactions not yet applied on the DR server (GTID distance between sourceGtid and appliedGtid); absent until both are known. A plain number, never a secret. */
   unappliedTransactions?: number;
   /** Transactions on the DR server that did not come from the link, newest GTID per domain and server (MariaDB); absent when that cannot be told (MySQL, or no right to set a session server_id). */
   errantGtids?: string[];

@@ -16,5 +16,7 @@ const link = new mysqldr.SyncLink("app-sync", {
   daemon: { url: cfg.require("daemonUrl"), token: cfg.requireSecret("daemonToken") },
 });
 
+// Plain values (never secrets), so `pulumi stack output --json | ./dr-gate.sh` can fail the job.
 export const state = link.state;
 export const lagSeconds = link.lagSeconds;
+export const unappliedTransactions = link.unappliedTransactions;

@@ -16,6 +16,8 @@ const dr = new mysqldr.DrInstance("payments-dr", {
     // Guardrails: `pulumi preview` names the one that would block the promotion, and `up` refuses it.
     maxLagSeconds: cfg.getNumber("maxLagSeconds") ?? 5,
     maxOpenTransactionSeconds: cfg.getNumber("maxOpenTransactionSeconds") ?? 30,
+    // Off unless set: a verification without differences (mysql-dr verify --link payments-sync) within this many minutes.
+    requireVerifiedWithinMinutes: cfg.getNumber("requireVerifiedWithinMinutes"),
   },
 });
 

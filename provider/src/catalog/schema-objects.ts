@@ -6,7 +6,7 @@
  */
 import { type Connection, quoteId, quoteTable } from "../core/db";
 import { DrError } from "../core/errors";
-import { type ObjectFilter, SYSTEM_SCHEMAS } from "../core/object-filter";
+import { type Selector, SYSTEM_SCHEMAS } from "../core/object-filter";
 
 export interface ViewDefinition {
   db: string;
@@ -37,7 +37,7 @@ export interface TriggerDefinition {
 
 const SYSTEM = `(${SYSTEM_SCHEMAS.map(() => "?").join(", ")})`;
 
-export async function selectedViews(source: Connection, filter: ObjectFilter): Promise<ViewDefinition[]> {
+export async function selectedViews(source: Connection, filter: Selector): Promise<ViewDefinition[]> {
   const [rows] = await source.query(`SELECT TABLE_SCHEMA AS db, TABLE_NAME AS name FROM information_schema.VIEWS WHERE TABLE_SCHEMA NOT IN ${SYSTEM} ORDER BY 1, 2 /* mysql-dr catalog */`, [...SYSTEM_SCHEMAS]);
   const views: ViewDefinition[] = [];
   for (const { db, name } of rows as { db: string; name: string }[]) {
@@ -51,7 +51,7 @@ export async function selectedViews(source: Connection, filter: ObjectFilter): P
   return views;
 }
 
-export async function selectedRoutines(source: Connection, filter: ObjectFilter): Promise<RoutineDefinition[]> {
+export async function selectedRoutines(source: Connection, filter: Selector): Promise<RoutineDefinition[]> {
   const [rows] = await source.query(`SELECT ROUTINE_SCHEMA AS db, ROUTINE_NAME AS name, ROUTINE_TYPE AS type FROM information_schema.ROUTINES WHERE ROUTINE_TYPE IN ('PROCEDURE', 'FUNCTION') AND ROUTINE_SCHEMA NOT IN ${SYSTEM} ORDER BY 1, 3, 2 /* mysql-dr catalog */`, [...SYSTEM_SCHEMAS]);
   const routines: RoutineDefinition[] = [];
   for (const { db, name, type } of rows as { db: string; name: string; type: RoutineDefinition["type"] }[]) {
@@ -68,7 +68,7 @@ export async function selectedRoutines(source: Connection, filter: ObjectFilter)
 }
 
 /** The triggers of selected tables, as the link keeps them (see dr-state/trigger-store.ts). */
-export async function selectedTriggers(source: Connection, filter: ObjectFilter): Promise<TriggerDefinition[]> {
+export async function selectedTriggers(source: Connection, filter: Selector): Promise<TriggerDefinition[]> {
   const [rows] = await source.query(`SELECT TRIGGER_SCHEMA AS db, TRIGGER_NAME AS name, EVENT_OBJECT_TABLE AS tbl FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA NOT IN ${SYSTEM} ORDER BY 1, 2 /* mysql-dr catalog */`, [...SYSTEM_SCHEMAS]);
   const triggers: TriggerDefinition[] = [];
   for (const { db, name, tbl } of rows as { db: string; name: string; tbl: string }[]) {
@@ -80,6 +80,12 @@ export async function selectedTriggers(source: Connection, filter: ObjectFilter)
   return triggers;
 }
 
+/**
+ * An event's status on the master: ENABLED runs it; DISABLED and SLAVESIDE_DISABLED (DISABLE ON
+ * SLAVE, which MySQL 8.4 calls REPLICA_SIDE_DISABLED) do not.
+ */
+export type EventStatus = "ENABLED" | "DISABLED" | "SLAVESIDE_DISABLED";
+
 export interface EventDefinition {
   db: string;
   name: string;
@@ -88,17 +94,24 @@ export interface EventDefinition {
   sqlMode: string;
   /** The time zone its schedule is read in. */
   timeZone: string;
+  status: EventStatus;
 }
 
 /** The events of selected databases. */
-export async function selectedEvents(source: Connection, filter: ObjectFilter): Promise<EventDefinition[]> {
-  const [rows] = await source.query(`SELECT EVENT_SCHEMA AS db, EVENT_NAME AS name FROM information_schema.EVENTS WHERE EVENT_SCHEMA NOT IN ${SYSTEM} ORDER BY 1, 2 /* mysql-dr catalog */`, [...SYSTEM_SCHEMAS]);
+export async function selectedEvents(source: Connection, filter: Selector): Promise<EventDefinition[]> {
+  const [rows] = await source.query(`SELECT EVENT_SCHEMA AS db, EVENT_NAME AS name, STATUS AS status FROM information_schema.EVENTS WHERE EVENT_SCHEMA NOT IN ${SYSTEM} ORDER BY 1, 2 /* mysql-dr catalog */`, [...SYSTEM_SCHEMAS]);
   const events: EventDefinition[] = [];
-  for (const { db, name } of rows as { db: string; name: string }[]) {
+  for (const { db, name, status } of rows as { db: string; name: string; status: string }[]) {
     if (!filter.databaseSelected(db)) continue;
     const [shown] = await source.query(`SHOW CREATE EVENT ${quoteTable(db, name)} /* mysql-dr catalog */`);
     const row = (shown as Record<string, string>[])[0];
-    events.push({ db, name, create: String(row["Create Event"]), sqlMode: String(row.sql_mode ?? ""), timeZone: String(row.time_zone ?? "SYSTEM") });
+    events.push({ db, name, create: String(row["Create Event"]), sqlMode: String(row.sql_mode ?? ""), timeZone: String(row.time_zone ?? "SYSTEM"), status: eventStatus(status) });
   }
   return events;
+}
+
+/** information_schema's STATUS, with MySQL 8.4's name for the replica side folded into the older one. */
+export function eventStatus(status: string): EventStatus {
+  const s = status.toUpperCase();
+  return s === "ENABLED" || s === "DISABLED" ? s : "SLAVESIDE_DISABLED";
 }

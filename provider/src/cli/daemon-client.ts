@@ -75,8 +75,8 @@ export class DaemonClient {
     return this.request("POST", `/v1/links/${encodeURIComponent(name)}/verify`, body, VERIFY_TIMEOUT_MS);
   }
 
-  drillLink(name: string): Promise<DrillReport> {
-    return this.request("POST", `/v1/links/${encodeURIComponent(name)}/drill`, undefined, DRILL_TIMEOUT_MS);
+  drillLink(name: string, record: boolean): Promise<DrillReport> {
+    return this.request("POST", `/v1/links/${encodeURIComponent(name)}/drill`, { record }, DRILL_TIMEOUT_MS);
   }
 
   pauseLink(name: string): Promise<LinkStatus> {

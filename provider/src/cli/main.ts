@@ -18,6 +18,7 @@ import { type VerifyReport, verify } from "../verify/verifier";
 import type { BarrierReport } from "../verify/barrier-verifier";
 import { promote } from "../promote/promoter";
 import type { DrillReport } from "../drill/drill";
+import type { FailbackRequest } from "../daemon/request-schemas";
 
 /** verify's and drill's own codes: a check failed (differences remain, not writable), or it could not run. */
 const EXIT_CHECK_FAILED = 1;
@@ -59,13 +60,14 @@ export function buildProgram(): Command {
     .option("--parallel <n>", "with --initial full: connections copying in parallel", parsePositive)
     .option("--on-missing-row <mode>", "an UPDATE or DELETE finding no row on the DR server: error (stop the link, as native replication does) or skip-and-count", "error")
     .option("--reuse-promoted", "create the link even though the DR server was promoted (writes made on it as a primary may be overwritten)")
+    .addOption(failbackOption())
     .option("--wait", "wait until the copy is done and the link is in sync, drawing a progress bar")
-    .action(async (name: string, o: DaemonLocation & ServerUrlOptions & { include: string[]; exclude: string[]; initial: string; overwrite?: boolean; parallel?: number; onMissingRow: string; reusePromoted?: boolean; wait?: boolean; json?: boolean }) => {
+    .action(async (name: string, o: DaemonLocation & ServerUrlOptions & { include: string[]; exclude: string[]; initial: string; overwrite?: boolean; parallel?: number; onMissingRow: string; reusePromoted?: boolean; failback?: string; wait?: boolean; json?: boolean }) => {
       // Parsed here and sent as objects: the certificate files are on this machine, not the daemon's.
       const source = serverFromOptions(o, "source", true);
       const target = serverFromOptions(o, "target", true);
       const c = client(o);
-      let status = await c.createLink({ name, source, target, include: o.include, exclude: o.exclude, initial: o.initial, overwrite: o.overwrite, parallel: o.parallel, onMissingRow: o.onMissingRow, reusePromoted: o.reusePromoted });
+      let status = await c.createLink({ name, source, target, include: o.include, exclude: o.exclude, initial: o.initial, overwrite: o.overwrite, parallel: o.parallel, onMissingRow: o.onMissingRow, reusePromoted: o.reusePromoted, failback: failbackRequest(o.failback) });
       if (o.wait) status = await waitInSync(c, name, !o.json);
       print(o, status, () => statusTable([status]));
     });
@@ -75,10 +77,11 @@ export function buildProgram(): Command {
     .option("--exclude <pattern>", "the new exclude patterns (replace the current ones); repeatable", collect)
     .option("--overwrite", "empty newly selected DR tables that already hold rows instead of refusing")
     .option("--on-missing-row <mode>", "change what an UPDATE or DELETE finding no row does: error or skip-and-count")
+    .addOption(failbackOption())
     .option("--wait", "wait until the new tables are copied and in sync, drawing a progress bar")
-    .action(async (name: string, o: DaemonLocation & { include?: string[]; exclude?: string[]; overwrite?: boolean; onMissingRow?: string; wait?: boolean; json?: boolean }) => {
+    .action(async (name: string, o: DaemonLocation & { include?: string[]; exclude?: string[]; overwrite?: boolean; onMissingRow?: string; failback?: string; wait?: boolean; json?: boolean }) => {
       const c = client(o);
-      let status = await c.updateLink(name, { include: o.include, exclude: o.exclude, overwrite: o.overwrite, onMissingRow: o.onMissingRow });
+      let status = await c.updateLink(name, { include: o.include, exclude: o.exclude, overwrite: o.overwrite, onMissingRow: o.onMissingRow, failback: failbackRequest(o.failback) });
       if (o.wait) status = await waitInSync(c, name, !o.json);
       print(o, status, () => statusTable([status]));
     });
@@ -155,14 +158,15 @@ export function buildProgram(): Command {
   withDaemon(program.command("drill"))
     .description("rehearse a failover: copy a link's DR copy at one GTID into a throwaway local server, promote it, check it takes writes and holds the same data, measure RTO and RPO, remove it; exit 0 passed, 1 a check failed, 2 error")
     .requiredOption("--link <name>", "the link whose DR copy to drill (the daemon runs it; production servers are only read)")
-    .action(async (o: DaemonLocation & { link: string; json?: boolean }) => {
+    .option("--record", "keep the figures as the link's last drill, for link status and a DrInstance's lastDrill output (one row in mysql_dr.drill on the DR server)")
+    .action(async (o: DaemonLocation & { link: string; record?: boolean; json?: boolean }) => {
       let report: DrillReport;
       try {
-        report = await client(o).drillLink(o.link);
+        report = await client(o).drillLink(o.link, o.record === true);
       } catch (err) {
         throw Object.assign(err as Error, { exitCode: EXIT_CHECK_ERROR });
       }
-      print(o, report, () => drillTable(report));
+      print(o, report, () => drillTable(report, o.record === true));
       if (!report.identical || !report.writable) throw Object.assign(new Error(""), { exitCode: EXIT_CHECK_FAILED, silent: true });
     });
 
@@ -227,6 +231,14 @@ function print(o: { json?: boolean }, value: unknown, human: () => string): void
   process.stdout.write((o.json ? JSON.stringify(value) : human()) + "\n");
 }
 
+/** After a promotion: run back to the old master (refusing, or resyncing, over its own transactions), or not at all. */
+const failbackOption = () => new Option("--failback <mode>", "after a promotion, run the link back to the old master: refuse (stop before transactions found only there; the default), resync (re-copy the tables they touched) or off").choices(["refuse", "resync", "off"]);
+
+function failbackRequest(mode: string | undefined): FailbackRequest | undefined {
+  if (mode === undefined) return undefined;
+  return mode === "off" ? { enabled: false } : { enabled: true, onDivergence: mode };
+}
+
 export function statusTable(links: LinkStatus[]): string {
   const table = new Table({ head: ["link", "state", "lag (s)", "unapplied", "rows applied", "applied GTID", "source GTID", "promotion", "last error"], style: { head: [], border: [] }, wordWrap: true, colWidths: [null, null, null, null, null, 30, 30, 30, 40] as number[] });
   for (const s of links) {
@@ -254,7 +266,7 @@ export function verifyTable(report: VerifyReport | BarrierReport): string {
   return [table.toString(), ...lines, ...proof, `${verdict}: ${report.rowsCompared} rows in ${(report.durationMs / 1000).toFixed(1)} s (${report.rowsPerSecond} rows/s)${caveat}`].join("\n");
 }
 
-export function drillTable(r: DrillReport): string {
+export function drillTable(r: DrillReport, recorded = false): string {
   const table = new Table({ style: { head: [], border: [] }, wordWrap: true, colWidths: [null, 60] as number[] });
   table.push(
     ["link", r.link],
@@ -267,7 +279,7 @@ export function drillTable(r: DrillReport): string {
   );
   const differing = r.tables.filter((t) => !t.identical).map((t) => `  differs from the DR copy: ${t.table}`);
   const verdict = r.identical && r.writable ? "drill passed" : "DRILL FAILED";
-  return [table.toString(), ...differing, `${verdict} in ${(r.durationMs / 1000).toFixed(1)} s; sandbox removed`].join("\n");
+  return [table.toString(), ...differing, `${verdict} in ${(r.durationMs / 1000).toFixed(1)} s; sandbox removed${recorded ? "; recorded as the link's last drill" : ""}`].join("\n");
 }
 
 function collect(value: string, previous: string[] | undefined): string[] {

@@ -21,7 +21,13 @@ interface CompiledPattern {
   table?: WildcardPattern;
 }
 
-export class ObjectFilter {
+/** What a selection answers: an ObjectFilter, or the part one selection adds to another (addedSelection). */
+export interface Selector {
+  tableSelected(db: string, table: string): boolean;
+  databaseSelected(db: string): boolean;
+}
+
+export class ObjectFilter implements Selector {
   private readonly includes: CompiledPattern[];
   private readonly excludes: CompiledPattern[];
   private readonly tableCache = new Map<string, boolean>();
@@ -56,6 +62,14 @@ export class ObjectFilter {
       !this.excludes.some((p) => p.table === undefined && p.db.matches(db))
     );
   }
+}
+
+/** What `next` selects and `previous` did not: the objects a link update brings into the selection. */
+export function addedSelection(previous: Selector, next: Selector): Selector {
+  return {
+    tableSelected: (db, table) => next.tableSelected(db, table) && !previous.tableSelected(db, table),
+    databaseSelected: (db) => next.databaseSelected(db) && !previous.databaseSelected(db),
+  };
 }
 
 export function isSystemSchema(db: string): boolean {

@@ -8,7 +8,7 @@ import type * as http from "node:http";
 import { DrError, HTTP_STATUS } from "../core/errors";
 import type { LinkManager } from "./link-manager";
 import type { Metrics } from "./metrics";
-import { LINK_REQUEST_SCHEMA, LINK_UPDATE_SCHEMA, VERIFY_REQUEST_SCHEMA, bodyParser } from "./request-schemas";
+import { DRILL_REQUEST_SCHEMA, LINK_REQUEST_SCHEMA, LINK_UPDATE_SCHEMA, VERIFY_REQUEST_SCHEMA, bodyParser } from "./request-schemas";
 
 export const MAX_BODY_BYTES = 1024 * 1024;
 const HTTP_PAYLOAD_TOO_LARGE = 413;
@@ -56,6 +56,7 @@ export function createControlHandler(o: ControlApiOptions): http.RequestListener
   const parseCreate = bodyParser(LINK_REQUEST_SCHEMA);
   const parseUpdate = bodyParser(LINK_UPDATE_SCHEMA);
   const parseVerify = bodyParser(VERIFY_REQUEST_SCHEMA);
+  const parseDrill = bodyParser(DRILL_REQUEST_SCHEMA);
   const routes: Route[] = [
     withoutBody("GET", /^\/v1\/daemon$/, async () => ({ status: 200, json: o.info() })),
     withoutBody("GET", /^\/v1\/links$/, async () => ({ status: 200, json: { links: await o.links.list() } })),
@@ -63,7 +64,7 @@ export function createControlHandler(o: ControlApiOptions): http.RequestListener
     withoutBody("GET", /^\/v1\/links\/([^/]+)$/, async ([name]) => ({ status: 200, json: await o.links.get(name) })),
     withBody("PATCH", /^\/v1\/links\/([^/]+)$/, parseUpdate, async ([name], body) => ({ status: 200, json: await o.links.update(name, body) })),
     withBody("POST", /^\/v1\/links\/([^/]+)\/verify$/, parseVerify, async ([name], body) => ({ status: 200, json: await o.links.verify(name, body) })),
-    withoutBody("POST", /^\/v1\/links\/([^/]+)\/drill$/, async ([name]) => ({ status: 200, json: await o.links.drill(name) })),
+    withBody("POST", /^\/v1\/links\/([^/]+)\/drill$/, parseDrill, async ([name], body) => ({ status: 200, json: await o.links.drill(name, body) })),
     withoutBody("POST", /^\/v1\/links\/([^/]+)\/pause$/, async ([name]) => ({ status: 200, json: await o.links.pause(name) })),
     withoutBody("POST", /^\/v1\/links\/([^/]+)\/resume$/, async ([name]) => ({ status: 200, json: await o.links.resume(name) })),
     withoutBody("DELETE", /^\/v1\/links\/([^/]+)$/, async ([name]) => {

@@ -8,8 +8,8 @@ import { type TlsInput, resolveTls } from "../core/tls";
 import { type ObjectSelection, validatePatterns } from "../core/object-filter";
 import { DEFAULT_COPY_PARALLELISM } from "../copy/table-copier";
 import { ON_MISSING_ROW, type OnMissingRow } from "../stream/applier";
-import type { LastVerification } from "../dr-state/verification-record";
-import type { LinkRequest, LinkUpdate } from "./request-schemas";
+import type { LastDrill, LastVerification, LinkRecordKind } from "../dr-state/link-records";
+import type { FailbackRequest, LinkRequest, LinkUpdate } from "./request-schemas";
 
 const MAX_COPY_PARALLELISM = 32;
 
@@ -30,9 +30,30 @@ export interface LinkDefinition {
   onMissingRow: OnMissingRow;
   paused: boolean;
   createdAt: string;
-  /** Kept with the definition so it survives a daemon restart. */
+  /** The last `verify --link` and `drill --record`, kept with the definition so they survive a daemon restart. */
   lastVerification?: LastVerification | null;
+  lastDrill?: LastDrill | null;
+  /** Which way the link runs now: from source to target, or back after the target was promoted. */
+  direction: Direction;
+  failback: Failback;
 }
+
+/** The field of a definition that keeps each kind of record (dr-state/link-records.ts). */
+export const RECORD_FIELDS = { verification: "lastVerification", drill: "lastDrill" } as const satisfies { [K in LinkRecordKind]: keyof LinkDefinition };
+
+export const DIRECTIONS = ["forward", "reverse"] as const;
+export type Direction = (typeof DIRECTIONS)[number];
+export const ON_DIVERGENCE = ["refuse", "resync"] as const;
+export type OnDivergence = (typeof ON_DIVERGENCE)[number];
+
+export interface Failback {
+  /** Once the target is promoted, run the link back to the old master when it answers. */
+  enabled: boolean;
+  /** Transactions found only on the old master: stop there (refuse) or re-copy the tables they touched. */
+  onDivergence: OnDivergence;
+}
+
+export const DEFAULT_FAILBACK: Failback = { enabled: true, onDivergence: "refuse" };
 
 const NAME = /^[A-Za-z0-9_-]{1,48}$/;
 
@@ -71,7 +92,18 @@ export function parseLinkRequest(req: LinkRequest): LinkDefinition {
     copyParallelism: parallel,
     paused: false,
     createdAt: new Date().toISOString(),
+    direction: "forward",
+    failback: parseFailback(req.failback, DEFAULT_FAILBACK),
   };
+}
+
+export function parseFailback(value: FailbackRequest | undefined, current: Failback): Failback {
+  if (value === undefined) return current;
+  const onDivergence = value.onDivergence ?? current.onDivergence;
+  if (!(ON_DIVERGENCE as readonly string[]).includes(onDivergence)) {
+    throw new DrError("BAD_INPUT", `failback.onDivergence ${JSON.stringify(onDivergence)} is not a choice; use refuse (stop before the old master's own transactions) or resync (re-copy the tables they touched from the new primary).`);
+  }
+  return { enabled: value.enabled ?? current.enabled, onDivergence: onDivergence as OnDivergence };
 }
 
 const CONNECTION_FIELDS = ["host", "port", "user", "password", "tls"];
@@ -139,7 +171,7 @@ export function parseOnMissingRow(value: unknown, current: OnMissingRow): OnMiss
 
 /** A definition saved by an earlier version, with the defaults of what it did not know yet. */
 export function withDefaults(def: LinkDefinition): LinkDefinition {
-  return { ...def, onMissingRow: def.onMissingRow ?? "error" };
+  return { ...def, onMissingRow: def.onMissingRow ?? "error", direction: def.direction ?? "forward", failback: def.failback ?? DEFAULT_FAILBACK };
 }
 
 function stringList(value: unknown, option: string): string[] {
@@ -151,6 +183,6 @@ function stringList(value: unknown, option: string): string[] {
 }
 
 /** The definition without secrets. */
-export function describeLink(def: LinkDefinition): { name: string; source: string; target: string; include: string[]; exclude: string[]; onMissingRow: OnMissingRow } {
-  return { name: def.name, source: redactUrl(def.source), target: redactUrl(def.target), include: def.objects.include, exclude: def.objects.exclude, onMissingRow: def.onMissingRow };
+export function describeLink(def: LinkDefinition): { name: string; source: string; target: string; include: string[]; exclude: string[]; onMissingRow: OnMissingRow; direction: Direction; failback: Failback } {
+  return { name: def.name, source: redactUrl(def.source), target: redactUrl(def.target), include: def.objects.include, exclude: def.objects.exclude, onMissingRow: def.onMissingRow, direction: def.direction, failback: def.failback };
 }

@@ -4,11 +4,11 @@
  */
 import { listSelectedTables, refuseUnsafeTables } from "../catalog/selected-tables";
 import { checkTargetTables, planCopyUnits, prepareTargetTables } from "../copy/copy-planner";
-import { createSchemaObjects } from "../copy/schema-objects";
+import { copySchemaObjects } from "../copy/schema-objects";
 import { checkCanReplayAccounts, copyAccounts } from "../copy/accounts";
 import { accountPolicy } from "../catalog/accounts";
-import { selectedTriggers } from "../catalog/schema-objects";
-import { dropTriggers, ensureTriggerTable, keepTriggers, keptTriggers } from "../dr-state/trigger-store";
+import { dropTriggers, keptTriggers } from "../dr-state/trigger-store";
+import { rewaitReplicaEvents } from "../promote/replica-events";
 import { deleteCopyUnits, ensureCopyStateTable, insertCopyUnits } from "../dr-state/copy-state";
 import { formatHostPort } from "../core/connection-url";
 import { ObjectFilter } from "../core/object-filter";
@@ -21,12 +21,13 @@ import { DrError } from "../core/errors";
 import { type ServerFacts, checkSource, checkTarget, currentGtidPosition, inspectServer } from "../core/server-inspector";
 import { deleteCheckpoint, fencedLinks, initCheckpoint, lockName, readCheckpoint } from "../dr-state/checkpoint-store";
 import { writeAsLink } from "../dr-state/link-writer";
-import { type LastVerification, recordVerification } from "../dr-state/verification-record";
+import { type LastDrill, type LastVerification, type LinkRecordKind, type LinkRecords, saveLinkRecord } from "../dr-state/link-records";
 import { HEARTBEAT_TABLE, heartbeatKey } from "../stream/heartbeat";
-import { type LinkDefinition, parseLinkRequest, parseOnMissingRow, parseSelection, parseServers, validateLinkName } from "./link-definition";
+import { type LinkDefinition, RECORD_FIELDS, parseFailback, parseLinkRequest, parseOnMissingRow, parseSelection, parseServers, validateLinkName } from "./link-definition";
 import { type LinkRunnerHooks, type LinkStatus, LinkRunner } from "./link-runner";
 import type { LinkStore } from "./link-store";
-import type { LinkRequest, LinkUpdate, VerifyRequest } from "./request-schemas";
+import { directed } from "./link-cycle";
+import type { DrillRequest, LinkRequest, LinkUpdate, VerifyRequest } from "./request-schemas";
 
 export class LinkManager {
   private readonly runners = new Map<string, LinkRunner>();
@@ -35,7 +36,11 @@ export class LinkManager {
   /** Names whose creation is under way: a second create of one name is refused at once, never run beside it. */
   private readonly creating = new Set<string>();
 
-  constructor(private readonly store: LinkStore, private readonly hooks: LinkRunnerHooks) {}
+  private readonly hooks: LinkRunnerHooks;
+
+  constructor(private readonly store: LinkStore, hooks: Omit<LinkRunnerHooks, "persist">) {
+    this.hooks = { ...hooks, persist: () => this.persist() };
+  }
 
   /** Starts every persisted link that is not paused. */
   restore(): void {
@@ -82,7 +87,10 @@ export class LinkManager {
 
   /**
    * Changes a running link: its selection, or its servers' URLs. Tables that become selected are
-   * created on the DR server and copied, then join the stream; the other tables are not disturbed.
+   * created on the DR server and copied, then join the stream, with the views, routines, events and
+   * triggers the new selection brings (as at link creation); the other tables are not disturbed.
+   * What leaves the selection stays on the DR server as it is, no longer followed; the link forgets
+   * its triggers and events, so a promotion does not create or enable them.
    * New URLs (a rotated password, another address) must reach the same master and DR server.
    */
   async update(name: string, update: LinkUpdate): Promise<LinkStatus> {
@@ -90,6 +98,10 @@ export class LinkManager {
     const def = runner.definition;
     const selection = parseSelection(update ?? {}, def.objects);
     const onMissingRow = parseOnMissingRow(update?.onMissingRow, def.onMissingRow);
+    const failback = parseFailback(update?.failback, def.failback);
+    if (def.direction === "reverse" && (update.include !== undefined || update.exclude !== undefined)) {
+      throw new DrError("PRECONDITION", `Link ${name} runs back to the old master now; change its selection after the switch back.`);
+    }
     const servers = parseServers(update ?? {}, def);
     const previous = new ObjectFilter(def.objects);
     await withServers({ ...def, ...servers }, async ({ source, target, sourceFacts }) => {
@@ -104,11 +116,14 @@ export class LinkManager {
       await runner.stop("starting");
       try {
         await prepareTargetTables(source, target, added, update.overwrite === true);
+        // Before the copy plan: a view the link cannot keep refuses the update, and the link goes on unchanged.
+        await copySchemaObjects(source, target, def.name, new ObjectFilter(selection), previous);
         await ensureCopyStateTable(target);
         await insertCopyUnits(target, def.name, units);
         if (units.length) runner.planCopy();
         def.objects = selection;
         def.onMissingRow = onMissingRow;
+        def.failback = failback;
         def.source = servers.source;
         def.target = servers.target;
         this.persist();
@@ -125,7 +140,7 @@ export class LinkManager {
    */
   async verify(name: string, options: VerifyRequest = {}): Promise<VerifyReport | BarrierReport> {
     const runner = this.runner(name);
-    const def = runner.definition;
+    const def = directed(runner.definition);
     const repair = options.repair === true;
     let report: VerifyReport | BarrierReport;
     let record: LastVerification;
@@ -155,40 +170,55 @@ export class LinkManager {
         objects: def.objects,
         repair,
         appliedPosition: async () => runner.status().appliedGtid ?? undefined,
+        link: def.name,
       });
       record = { ...verificationRecord(report), mode: "live", gtid: runner.status().appliedGtid };
     }
-    // In the state directory for link status, and on the DR server for the promotion guardrails.
-    def.lastVerification = record;
-    this.persist();
-    const target = await openConnection(def.target, "target");
-    try {
-      await writeAsLink(target, def.name, (await inspectServer(target)).flavor);
-      await recordVerification(target, def.name, record);
-    } finally {
-      target.destroy();
-    }
+    await this.keepRecord(runner, "verification", record);
     return report;
   }
 
   /**
    * Rehearses a failover of the link's DR copy in a throwaway local server (see drill.ts); runs
-   * here because the daemon holds the link's URLs. The link itself is only read, and keeps running.
+   * here because the daemon holds the link's URLs. The link itself is only read, and keeps running;
+   * with `record`, the figures are kept as its last drill (keepRecord).
    */
-  async drill(name: string): Promise<DrillReport> {
+  async drill(name: string, options: DrillRequest = {}): Promise<DrillReport> {
     const runner = this.runner(name);
     const { phase, state } = runner.status();
     if (state === "promoted") throw new DrError("PRECONDITION", `Link ${name}'s DR server was promoted: it is a primary now, not a DR copy to drill.`);
     // Until the copy has caught up, the DR tables are a mix of copied chunks and applied changes, at no single GTID.
     if (phase !== "syncing") throw new DrError("PRECONDITION", `Link ${name} is still ${phase}, so its DR copy is not yet consistent at any GTID; run the drill once 'mysql-dr link status' shows it syncing.`);
-    const def = runner.definition;
+    const def = directed(runner.definition);
     const abort = new AbortController();
     const done = drill({ link: def.name, source: def.source, target: def.target, objects: def.objects, signal: abort.signal });
     const entry = { abort, done: done.catch(() => undefined) };
     this.drills.add(entry);
     const report = await done.finally(() => this.drills.delete(entry));
-    this.hooks.log("info", "drill done", { link: name, gtid: report.gtid, rtoMs: report.rtoMs, rpoTransactions: report.rpoTransactions, identical: report.identical, writable: report.writable });
+    this.hooks.log("info", "drill done", { link: name, gtid: report.gtid, rtoMs: report.rtoMs, rpoTransactions: report.rpoTransactions, identical: report.identical, writable: report.writable, recorded: options.record === true });
+    if (options.record) {
+      const record: LastDrill = { at: new Date().toISOString(), gtid: report.gtid, rtoMs: report.rtoMs, rpoTransactions: report.rpoTransactions, identical: report.identical, writable: report.writable };
+      await this.keepRecord(runner, "drill", record);
+    }
     return report;
+  }
+
+  /**
+   * Keeps the link's latest record of a kind: with its definition in the state directory (link
+   * status, across restarts), and on its DR server, written as the link's own (not errant), where a
+   * DrInstance refresh reads it (and the promotion guardrails the verification).
+   */
+  private async keepRecord<K extends LinkRecordKind>(runner: LinkRunner, kind: K, record: LinkRecords[K]): Promise<void> {
+    Object.assign(runner.definition, { [RECORD_FIELDS[kind]]: record });
+    this.persist();
+    const def = directed(runner.definition);
+    const target = await openConnection(def.target, "target");
+    try {
+      await writeAsLink(target, def.name, (await inspectServer(target)).flavor);
+      await saveLinkRecord(target, kind, def.name, record);
+    } finally {
+      target.destroy();
+    }
   }
 
   async pause(name: string): Promise<LinkStatus> {
@@ -214,7 +244,7 @@ export class LinkManager {
     await runner.stop("paused");
     this.runners.delete(name);
     this.persist();
-    await removeHeartbeatRow(runner.definition, heartbeatKey(name, this.hooks.daemonId)).catch(() => undefined);
+    await removeHeartbeatRow(directed(runner.definition), heartbeatKey(name, this.hooks.daemonId)).catch(() => undefined);
   }
 
   async shutdown(): Promise<void> {
@@ -294,8 +324,12 @@ async function prepareLink(def: LinkDefinition, reusePromoted: boolean): Promise
     if (accounts) await checkCanReplayAccounts(target, `the target server at ${formatHostPort(def.target)}`);
     // The fenced position belongs to the promoted past: the new link starts from a fresh one. The
     // triggers promotion created from the fenced links' definitions go too: as a replica again the
-    // server must not fire them on applied rows (the new link keeps their definitions).
-    if (fenced.length) await dropTriggers(target, await keptTriggers(target, fenced.map((f) => f.link)));
+    // server must not fire them on applied rows (the new link keeps their definitions); and the
+    // events it enabled or disabled wait on the replica side again.
+    if (fenced.length) {
+      await dropTriggers(target, await keptTriggers(target, fenced.map((f) => f.link)));
+      await rewaitReplicaEvents(target, fenced.map((f) => f.link));
+    }
     if (fenced.some((f) => f.link === def.name)) await deleteCheckpoint(target, def.name);
     const position = await currentGtidPosition(source, sourceFacts.flavor);
     const tables = await listSelectedTables(source, new ObjectFilter(def.objects), sourceFacts.flavor);
@@ -307,10 +341,8 @@ async function prepareLink(def: LinkDefinition, reusePromoted: boolean): Promise
     await checkTargetTables(target, tables, def.overwrite);
     const units = await planCopyUnits(source, tables, def.copyParallelism);
     await prepareTargetTables(source, target, tables, def.overwrite);
-    await createSchemaObjects(source, target, new ObjectFilter(def.objects));
+    await copySchemaObjects(source, target, def.name, new ObjectFilter(def.objects));
     if (accounts) await copyAccounts(source, target, accounts);
-    await ensureTriggerTable(target);
-    await keepTriggers(target, def.name, await selectedTriggers(source, new ObjectFilter(def.objects)));
     await ensureCopyStateTable(target);
     await deleteCopyUnits(target, def.name);
     await insertCopyUnits(target, def.name, units);

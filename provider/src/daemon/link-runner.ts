@@ -17,10 +17,11 @@ import { ObjectFilter } from "../core/object-filter";
 import { type ServerFacts, checkSource, collationCharsets, currentGtidPosition, holdsHistory, inspectServer, refuseServerIdInUse } from "../core/server-inspector";
 import { type Checkpoint, acquireLinkLock, ensureCheckpointTable, readCheckpoint, recordSourceIdentity } from "../dr-state/checkpoint-store";
 import { type CopyUnit, loadCopyUnits } from "../dr-state/copy-state";
-import type { LastVerification } from "../dr-state/verification-record";
+import type { LastDrill, LastVerification } from "../dr-state/link-records";
 import { type GuardrailReport, blockers, evaluateGuardrails } from "../promote/guardrails";
 import { recordWriter, writeAsLink } from "../dr-state/link-writer";
 import { ensureTriggerTable } from "../dr-state/trigger-store";
+import { ensureEventTable } from "../dr-state/event-store";
 import { ensureXaTable } from "../dr-state/xa-store";
 import { Applier, type AppliedBatch, type OnMissingRow } from "../stream/applier";
 import { ApplyBarrier, type ApplyHold } from "../stream/apply-barrier";
@@ -31,7 +32,9 @@ import { HeartbeatWriter, type LagSource, LagTracker, heartbeatKey } from "../st
 import { TablePlans } from "../stream/table-plans";
 import { TransactionAssembler } from "../stream/transaction-assembler";
 import { accountPolicy, accountsSummary } from "../catalog/accounts";
-import { type LinkDefinition, describeLink } from "./link-definition";
+import { type Direction, type Failback, type LinkDefinition, describeLink } from "./link-definition";
+import { directed, nextStep } from "./link-cycle";
+import type { Divergence } from "../dr-state/promotion-record";
 
 export const LINK_STATES = ["starting", "running", "retrying", "paused", "error", "promoted"] as const;
 export type LinkState = (typeof LINK_STATES)[number];
@@ -51,6 +54,8 @@ export const SOURCE_POLL_INTERVAL_MS = 1_000;
 export const LIVENESS_TIMEOUT_MS = 5_000;
 /** `link status` answers with what is known if the master's position takes longer than this. */
 const STATUS_POLL_WAIT_MS = 1_000;
+/** How often a promoted link looks whether it can run the other way (the old master answers). */
+const TURN_AROUND_POLL_MS = 2_000;
 
 export const LINK_PHASES = ["copying", "catching-up", "syncing"] as const;
 export type LinkPhase = (typeof LINK_PHASES)[number];
@@ -72,8 +77,12 @@ export interface LinkStatus {
   /** copying (initial copy) -> catching-up (stream passing the copy's end) -> syncing. */
   phase: LinkPhase;
   copy: CopyProgress | null;
+  /** The declared master and DR server (the link runs from target to source while "reverse"). */
   source: string;
   target: string;
+  /** forward: source to target; reverse: back from the promoted target to the old master. */
+  direction: Direction;
+  failback: Failback;
   include: string[];
   exclude: string[];
   onMissingRow: OnMissingRow;
@@ -85,6 +94,8 @@ export interface LinkStatus {
   rowsApplied: number;
   transactionsApplied: number;
   ddlSkipped: number;
+  /** After a promotion: the old master's transactions the new primary never applied, as last examined. */
+  divergence: Divergence | null;
   /** Whether users, roles and grants follow the master, as a sentence. */
   accounts: string;
   /** Account statements not replayed (all, with an include list; else those of the DR login's user). */
@@ -98,6 +109,8 @@ export interface LinkStatus {
   errantGtids: string[] | null;
   /** The last `verify --link` of this link, kept in the daemon's state directory. */
   lastVerification: LastVerification | null;
+  /** The last `drill --link --record` of this link, kept the same way. */
+  lastDrill: LastDrill | null;
   /** Whether a planned promotion would pass its guardrails (with their default thresholds); null until evaluated. */
   promotionReady: boolean | null;
   /** The failing guardrails' sentences. */
@@ -115,6 +128,8 @@ export interface LinkRunnerHooks {
   log(level: "info" | "warn" | "error", msg: string, fields?: Record<string, unknown>): void;
   /** This daemon's identity (kept in its state directory): with the link name it makes the replica server_id and the heartbeat row's key. */
   daemonId: string;
+  /** Saves the link definitions (the runner changes its direction when the link turns around). */
+  persist(): void;
   /** Which process runs the links (host, pid, state directory), for conflict messages. */
   owner: string;
 }
@@ -156,6 +171,8 @@ export class LinkRunner {
   private sourceHeardAt = 0;
   /** Holds the running pipeline's applier at a transaction boundary; set while it runs. */
   private applyBarrier?: ApplyBarrier;
+  /** What the last turn around found on the old master (link-cycle.ts). */
+  private divergence: Divergence | null = null;
 
   constructor(readonly definition: LinkDefinition, private readonly hooks: LinkRunnerHooks) {}
 
@@ -206,7 +223,7 @@ export class LinkRunner {
 
   /** The promotion guardrails for this link, from its servers; unknown (null) when they could not be read. */
   private evaluateReadiness(): Promise<unknown> {
-    const def = this.definition;
+    const def = directed(this.definition);
     return (this.evaluating ??= evaluateGuardrails({ master: def.source, target: def.target, links: [def.name] }).then(
       (report) => (this.readiness = report),
       (err: Error) => {
@@ -234,13 +251,15 @@ export class LinkRunner {
       rowsApplied: this.rowsApplied,
       transactionsApplied: this.transactionsApplied,
       ddlSkipped: this.ddlSkipped,
-      accounts: accountsSummary(accountPolicy(this.definition.objects, this.definition.target.user, this.flavor ?? "mysql")),
+      accounts: accountsSummary(accountPolicy(this.definition.objects, directed(this.definition).target.user, this.flavor ?? "mysql")),
+      divergence: this.divergence,
       accountStatementsSkipped: this.accountStatementsSkipped,
       missingRowsSkipped: this.missingRowsSkipped,
       lastError: this.lastError,
       unappliedTransactions: this.flavor && this.appliedGtid !== null && this.sourceGtid !== null ? gtidMissingCount(this.flavor, this.appliedGtid, this.sourceGtid) : null,
       errantGtids: this.readiness?.errantGtids ?? null,
       lastVerification: this.definition.lastVerification ?? null,
+      lastDrill: this.definition.lastDrill ?? null,
       promotionReady: this.readiness ? blockers(this.readiness).length === 0 : null,
       promotionBlockers: this.readiness ? blockers(this.readiness) : [],
       queuedRows: this.queue?.queuedWeight ?? 0,
@@ -255,6 +274,10 @@ export class LinkRunner {
       try {
         await this.runOnce(() => (delay = RETRY_INITIAL_DELAY_MS));
       } catch (err) {
+        if (err instanceof StopRequested && err.message === "promoted" && !this.stopRequested) {
+          if (await this.turnAround()) continue;
+          return;
+        }
         if (err instanceof StopRequested || this.stopRequested) return;
         this.lastError = errorMessage(err);
         if (!isRetryable(err)) {
@@ -276,9 +299,43 @@ export class LinkRunner {
     }
   }
 
+  /**
+   * The target was promoted: wait (state "promoted", the reason in lastError) until the link can
+   * run the other way (link-cycle.ts), then switch direction. False when stopped meanwhile.
+   */
+  private async turnAround(): Promise<boolean> {
+    while (!this.stopRequested) {
+      try {
+        const step = await nextStep(this.definition, replicaServerId(`${this.hooks.daemonId}/${this.definition.name}/scan`, 0));
+        this.divergence = step.divergence;
+        if ("run" in step) {
+          this.definition.direction = step.run;
+          this.hooks.persist();
+          if (step.copyPlanned) this.planCopy();
+          this.lastError = null;
+          this.state = "starting";
+          this.hooks.log("info", "link turned around", { link: this.definition.name, direction: step.run });
+          return true;
+        }
+        this.lastError = step.wait;
+      } catch (err) {
+        this.lastError = errorMessage(err);
+      }
+      this.state = "promoted";
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, TURN_AROUND_POLL_MS);
+        this.wake = () => {
+          clearTimeout(t);
+          resolve();
+        };
+      });
+    }
+    return false;
+  }
+
   /** One life of the pipeline: resolves never, rejects with why it ended. */
   private async runOnce(onProgress: () => void): Promise<void> {
-    const def = this.definition;
+    const def = directed(this.definition);
     const closers: (() => unknown)[] = [];
     const abort = (this.abort = new AbortController());
     if (this.stopRequested) abort.abort();
@@ -292,6 +349,7 @@ export class LinkRunner {
       await ensureCheckpointTable(target);
       await ensureXaTable(target);
       await ensureTriggerTable(target);
+      await ensureEventTable(target);
       const checkpoint = await readCheckpoint(target, def.name);
       if (!checkpoint) {
         throw Object.assign(new DrError("PRECONDITION", `The DR server at ${formatHostPort(def.target)} has no checkpoint for link ${def.name}; delete the link and create it again.`), { retryable: false });

@@ -49,7 +49,16 @@ export interface LinkRequest {
   onMissingRow?: string;
   /** Create the link even though the DR server was promoted (its fenced checkpoint rows say so). */
   reusePromoted?: boolean;
+  failback?: FailbackRequest;
 }
+
+/** After a promotion: whether the link runs back to the old master, and what it does about transactions found only there. */
+export interface FailbackRequest {
+  enabled?: boolean;
+  onDivergence?: string;
+}
+
+const FAILBACK = { type: "object", additionalProperties: false, properties: { enabled: { type: "boolean" }, onDivergence: { type: "string" } } };
 
 export const LINK_REQUEST_SCHEMA: BodySchema<LinkRequest> = {
   type: "object",
@@ -66,6 +75,7 @@ export const LINK_REQUEST_SCHEMA: BodySchema<LinkRequest> = {
     parallel: { type: "integer" },
     onMissingRow: { type: "string" },
     reusePromoted: { type: "boolean" },
+    failback: FAILBACK,
   },
 };
 
@@ -81,6 +91,7 @@ export interface LinkUpdate {
   onMissingRow?: string;
   source?: ServerRequest;
   target?: ServerRequest;
+  failback?: FailbackRequest;
 }
 
 export const LINK_UPDATE_SCHEMA: BodySchema<LinkUpdate> = {
@@ -94,6 +105,7 @@ export const LINK_UPDATE_SCHEMA: BodySchema<LinkUpdate> = {
     onMissingRow: { type: "string" },
     source: SERVER,
     target: SERVER,
+    failback: FAILBACK,
   },
 };
 
@@ -111,6 +123,19 @@ export const VERIFY_REQUEST_SCHEMA: BodySchema<VerifyRequest> = {
   additionalProperties: false,
   required: [],
   properties: { repair: { type: "boolean" }, atBarrier: { type: "boolean" }, barrierTimeoutSeconds: { type: "number", exclusiveMinimum: 0 } },
+};
+
+/** What a client sends to drill a link (POST /v1/links/NAME/drill); no body is the same as {}. */
+export interface DrillRequest {
+  /** Keep the figures as the link's last drill (link status, the DR server's mysql_dr.drill). */
+  record?: boolean;
+}
+
+export const DRILL_REQUEST_SCHEMA: BodySchema<DrillRequest> = {
+  type: "object",
+  additionalProperties: false,
+  required: [],
+  properties: { record: { type: "boolean" } },
 };
 
 const ajv = new Ajv({ strict: true });

@@ -50,6 +50,15 @@ export async function stateRows<T>(conn: Connection, sql: string, params: unknow
   }
 }
 
+/**
+ * Text as a hex literal, for statements on the mysql_dr schema that the applier runs under the
+ * master's session sql_mode: read the same whatever it does to quotes and backslashes
+ * (ANSI_QUOTES, NO_BACKSLASH_ESCAPES...).
+ */
+export function hexText(s: string): string {
+  return `CONVERT(X'${Buffer.from(s, "utf8").toString("hex")}' USING utf8mb4)`;
+}
+
 export function lockName(link: string): string {
   return `mysql_dr.link.${link}`;
 }

@@ -7,7 +7,7 @@
  */
 import type { TriggerDefinition } from "../catalog/schema-objects";
 import { type Connection, quoteId, quoteTable } from "../core/db";
-import { CHECKPOINT_SCHEMA, stateRows } from "./checkpoint-store";
+import { CHECKPOINT_SCHEMA, hexText, stateRows } from "./checkpoint-store";
 
 const TABLE = `${CHECKPOINT_SCHEMA}.triggers`;
 
@@ -26,10 +26,15 @@ export async function ensureTriggerTable(conn: Connection): Promise<void> {
     ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 /* mysql-dr triggers */`);
 }
 
-/** Records the triggers found at the initial copy, replacing what the link kept before. */
+/** Records triggers read from the master (initial copy, link update), replacing what the link kept of them. */
 export async function keepTriggers(conn: Connection, link: string, triggers: KeptTrigger[]): Promise<void> {
-  await conn.query(`DELETE FROM ${TABLE} WHERE link = ? /* mysql-dr triggers */`, [link]);
   for (const t of triggers) await conn.query(keepTriggerSql(link, t));
+}
+
+/** Forgets the kept triggers whose table `stillKept` rejects (all of them without it). */
+export async function forgetTriggers(conn: Connection, link: string, stillKept: (t: { db: string; table: string }) => boolean = () => false): Promise<void> {
+  const kept = await stateRows<{ db: string; name: string; table: string }>(conn, `SELECT db, name, table_name AS \`table\` FROM ${TABLE} WHERE link = ? /* mysql-dr triggers */`, [link]);
+  for (const t of kept) if (!stillKept(t)) await conn.query(forgetTriggerSql(link, t.db, t.name));
 }
 
 /**
@@ -38,17 +43,12 @@ export async function keepTriggers(conn: Connection, link: string, triggers: Kep
  * quotes and backslashes.
  */
 export function keepTriggerSql(link: string, t: KeptTrigger): string {
-  return `REPLACE INTO ${TABLE} (link, db, name, table_name, sql_mode, definition) VALUES (${[link, t.db, t.name, t.table, t.sqlMode, t.definition].map(text).join(", ")}) /* mysql-dr triggers */`;
-}
-
-/** Text as a hex literal: read the same under any sql_mode (ANSI_QUOTES, NO_BACKSLASH_ESCAPES...). */
-function text(s: string): string {
-  return `CONVERT(X'${Buffer.from(s, "utf8").toString("hex")}' USING utf8mb4)`;
+  return `REPLACE INTO ${TABLE} (link, db, name, table_name, sql_mode, definition) VALUES (${[link, t.db, t.name, t.table, t.sqlMode, t.definition].map(hexText).join(", ")}) /* mysql-dr triggers */`;
 }
 
 /** In place of the master's DROP TRIGGER. */
 export function forgetTriggerSql(link: string, db: string, name: string): string {
-  return `DELETE FROM ${TABLE} WHERE link = ${text(link)} AND db = ${text(db)} AND name = ${text(name)} /* mysql-dr triggers */`;
+  return `DELETE FROM ${TABLE} WHERE link = ${hexText(link)} AND db = ${hexText(db)} AND name = ${hexText(name)} /* mysql-dr triggers */`;
 }
 
 export interface TriggerName {

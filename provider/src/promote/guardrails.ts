@@ -17,7 +17,7 @@ import { gtidCovers, gtidMissingCount } from "../core/gtid";
 import { currentGtidPosition, inspectServer } from "../core/server-inspector";
 import { CHECKPOINT_SCHEMA, type Checkpoint, lockName, readCheckpoint, unfencedLinks } from "../dr-state/checkpoint-store";
 import { errantGtids } from "../dr-state/link-writer";
-import { type LastVerification, lastVerificationOf } from "../dr-state/verification-record";
+import { type LastVerification, latestLinkRecord } from "../dr-state/link-records";
 
 export const DEFAULT_MAX_LAG_S = 5;
 export const DEFAULT_MAX_OPEN_TRANSACTION_S = 30;
@@ -87,8 +87,10 @@ async function evaluate(dr: Connection, master: Connection | undefined, o: { lin
   const results: GuardrailResult[] = [];
   const skipped = (name: GuardrailName) => results.push({ name, pass: true, figure: null, sentence: `${name}: skipped, the master does not answer (forced promotion).` });
 
-  const stopped = await stoppedLinks(dr, links);
-  results.push(links.length === 0
+  // Without the master (forced) its link cannot run: that is why the promotion is forced.
+  const stopped = master ? await stoppedLinks(dr, links) : [];
+  if (!master && links.length) skipped("link-running");
+  else results.push(links.length === 0
     ? { name: "link-running", pass: false, figure: 0, sentence: "No link applies this master to the DR server; create a SyncLink (or resume its link) before promoting." }
     : stopped.length === 0
       ? { name: "link-running", pass: true, figure: links.length, sentence: `Link ${links.join(", ")} is running.` }
@@ -117,7 +119,9 @@ async function evaluate(dr: Connection, master: Connection | undefined, o: { lin
     ? { name: "errant-transactions", pass: true, figure: null, sentence: `Errant transactions cannot be told on this DR server (${flavor === "mariadb" ? "the link's sessions could not set their own server_id" : "MySQL keeps no per-session GTID source"}); not evaluated.` }
     : errant.length === 0
       ? { name: "errant-transactions", pass: true, figure: 0, sentence: "No errant transactions on the DR server." }
-      : { name: "errant-transactions", pass: false, figure: errant.join(","), sentence: `The DR server has transactions that did not come from the master (newest per domain and server: ${errant.join(", ")}); find and undo them on the DR server, or re-create it from the master, before promoting.` });
+      // Undoing an errant change does not clear this (its GTID stays in gtid_binlog_state, and the
+      // undo is one more): the sentence must not suggest it does.
+      : { name: "errant-transactions", pass: false, figure: errant.join(","), sentence: `The DR server has transactions that did not come from the master (newest per domain and server: ${errant.join(", ")}); they stay recorded even when undone, so re-create the DR server from the master before promoting.` });
 
   if (!master) {
     skipped("open-transactions");
@@ -141,7 +145,7 @@ async function evaluate(dr: Connection, master: Connection | undefined, o: { lin
     ? { name: "ddl-in-flight", pass: true, figure: 0, sentence: `No DDL in flight${master ? "" : " on the DR server (the master was not asked)"}.` }
     : { name: "ddl-in-flight", pass: false, figure: pending.length + running.length, sentence: `DDL is in flight (${[...pending.map((g) => `being applied on the DR server: GTID ${g}`), ...running.map((d) => `running on the master: ${d}`)].join("; ")}); wait until it finishes before promoting.` });
 
-  const lastVerification = await lastVerificationOf(dr, links);
+  const lastVerification = await latestLinkRecord(dr, "verification", links);
   results.push(verificationResult(lastVerification, o.requireVerifiedWithinMinutes));
 
   return { results, links, lagSeconds, unappliedTransactions: unapplied, errantGtids: errant, lastVerification };

@@ -19,8 +19,9 @@ import { currentGtidPosition, inspectServer } from "../core/server-inspector";
 import { CHECKPOINT_SCHEMA, lastRecordTime, lockName, unfencedLinks } from "../dr-state/checkpoint-store";
 import { writeAsLink } from "../dr-state/link-writer";
 import { type TriggerName, createKeptTriggers, dropTriggers } from "../dr-state/trigger-store";
+import { forgetPromotion, recordPromotion } from "../dr-state/promotion-record";
 import { type RaisedCounter, alignAutoIncrements } from "./auto-increments";
-import { type EventName, disableReplicaEvents, enableReplicaEvents } from "./replica-events";
+import { type EventName, type SettledEvent, disableReplicaEvents, settleReplicaEvents } from "./replica-events";
 
 export const DEFAULT_PROMOTION_TIMEOUT_S = 60;
 const CATCH_UP_POLL_MS = 50;
@@ -48,6 +49,10 @@ export interface PromotionResult {
   promotedAt: string;
   /** Master GTIDs the DR copy had applied (the furthest of its links). */
   promotedGtid: string;
+  /** The promoted server's own GTID position when it opened: a link back to the old master starts there. */
+  openedGtid: string;
+  /** How long writes were refused: planned, from the master turning read-only until the DR server opened; forced, the promotion's own steps. */
+  rtoMs: number;
   /** Forced only: the last known master position, when the DR copy had not applied all of it. */
   unappliedGtid: string | null;
   /** Forced only (null when planned: nothing is lost): what is known of the loss. */
@@ -57,7 +62,10 @@ export interface PromotionResult {
   autoIncrementsRaised: RaisedCounter[];
   /** `db.name` of the triggers the links kept, created before the server opened. */
   triggersCreated: string[];
-  /** `db.name` of the events that waited disabled on the replica side, enabled before the server opened. */
+  /**
+   * `db.name` of the events the links keep that the master runs, enabled before the server opened
+   * (those the master keeps disabled were set DISABLE, as there).
+   */
   eventsEnabled: string[];
 }
 
@@ -110,7 +118,7 @@ async function planned(dr: Connection, master: Connection, o: PromoteOptions): P
   const side = await sideOf(master, facts.flavor, `the master at ${formatHostPort(o.master as ServerAddress)}`);
   const timeoutMs = (o.timeoutSeconds ?? DEFAULT_PROMOTION_TIMEOUT_S) * 1000;
   let autoIncrementsRaised: RaisedCounter[] = [];
-  const { promotedGtid, triggersCreated, eventsEnabled } = await fenceAndOpen(dr, links, facts.flavor, o, {
+  const { promotedGtid, openedGtid, rtoMs, triggersCreated, eventsEnabled } = await fenceAndOpen(dr, links, facts.flavor, o, {
     side,
     caughtUp: async () => {
       // Read once the master is read-only: its position can no longer move.
@@ -119,7 +127,7 @@ async function planned(dr: Connection, master: Connection, o: PromoteOptions): P
       autoIncrementsRaised = await alignAutoIncrements(master, dr, facts.flavor);
     },
   });
-  return { mode: "planned", promotedAt: new Date().toISOString(), promotedGtid, unappliedGtid: null, dataLoss: null, fencedLinks: links, autoIncrementsRaised, triggersCreated: names(triggersCreated), eventsEnabled: names(eventsEnabled) };
+  return { mode: "planned", promotedAt: new Date().toISOString(), promotedGtid, openedGtid, rtoMs, unappliedGtid: null, dataLoss: null, fencedLinks: links, autoIncrementsRaised, triggersCreated: names(triggersCreated), eventsEnabled: names(eventsEnabled) };
 }
 
 async function forced(dr: Connection, o: PromoteOptions): Promise<PromotionResult> {
@@ -129,7 +137,7 @@ async function forced(dr: Connection, o: PromoteOptions): Promise<PromotionResul
   // Read before fencing: the fence rewrites the rows, and with them their update times.
   const known = await lastSeenSourcePosition(dr, links, flavor);
   const lastRecord = await lastRecordTime(dr, links);
-  const { promotedGtid, triggersCreated, eventsEnabled } = await fenceAndOpen(dr, links, flavor, o);
+  const { promotedGtid, openedGtid, rtoMs, triggersCreated, eventsEnabled } = await fenceAndOpen(dr, links, flavor, o);
   const unappliedGtid = known && !gtidCovers(flavor, promotedGtid, known) ? known : null;
   const atLeast = unappliedGtid ? gtidMissingCount(flavor, promotedGtid, unappliedGtid) : 0;
   const dataLoss: DataLoss = {
@@ -138,7 +146,7 @@ async function forced(dr: Connection, o: PromoteOptions): Promise<PromotionResul
     summary: `at least ${atLeast} transaction${atLeast === 1 ? "" : "s"}${unappliedGtid ? ` (the master had reached ${unappliedGtid})` : ""}; unknown since ${lastRecord ?? "the link was created"}: the daemon's last record of the master, after which the master may have committed more`,
   };
   // Without the master its counters cannot be read: those the DR holds stand.
-  return { mode: "forced", promotedAt: new Date().toISOString(), promotedGtid, unappliedGtid, dataLoss, fencedLinks: links, autoIncrementsRaised: [], triggersCreated: names(triggersCreated), eventsEnabled: names(eventsEnabled) };
+  return { mode: "forced", promotedAt: new Date().toISOString(), promotedGtid, openedGtid, rtoMs, unappliedGtid, dataLoss, fencedLinks: links, autoIncrementsRaised: [], triggersCreated: names(triggersCreated), eventsEnabled: names(eventsEnabled) };
 }
 
 /** Planned only: the master as it was, and the wait for the DR copy once the master is read-only. */
@@ -156,6 +164,8 @@ interface Master {
 /** What opening the DR server settled: the position it was promoted at, and the triggers created for it. */
 interface Opened {
   promotedGtid: string;
+  openedGtid: string;
+  rtoMs: number;
   triggersCreated: TriggerName[];
   eventsEnabled: EventName[];
 }
@@ -166,10 +176,12 @@ async function fenceAndOpen(dr: Connection, links: string[], flavor: Flavor, o: 
   const held: string[] = [];
   let doing = "";
   let drOpen: "no" | "unknown" | "yes" = "no";
+  let frozeAt = performance.now();
   try {
     if (master) {
       undo.push(restore(master.side));
       doing = `while making ${master.side.name} read-only`;
+      frozeAt = performance.now();
       await setReadOnly(master.side.conn, flavor, true, true);
       doing = "after the master was made read-only";
       await o.onStep?.("master-read-only");
@@ -197,9 +209,16 @@ async function fenceAndOpen(dr: Connection, links: string[], flavor: Flavor, o: 
     triggersCreated.push(...(await createKeptTriggers(dr, links)));
     await dr.query(`SET SESSION sql_mode = '${READ_SQL_MODE}'`);
     doing = "while enabling the events that waited on the replica side";
-    const eventsEnabled: EventName[] = [];
-    undo.push(disableEnabled(dr, eventsEnabled));
-    eventsEnabled.push(...(await enableReplicaEvents(dr)));
+    const eventsSettled: SettledEvent[] = [];
+    undo.push(disableEnabled(dr, eventsSettled));
+    await settleReplicaEvents(dr, links, eventsSettled);
+    const eventsEnabled = eventsSettled.filter((e) => e.enabled);
+    // Nothing but the application writes here from now on: a link back to the old master starts at this position.
+    doing = "while recording the promotion";
+    const openedGtid = await currentGtidPosition(dr, flavor);
+    const identities = await sourceIdentities(dr, links);
+    undo.push({ state: "no promotion recorded", run: () => forgetPromotion(dr, links) });
+    await recordPromotion(dr, links.map((link) => ({ link, openedGtid, promotedGtid, masterIdentity: identities.get(link) ?? "", promotedAt: new Date().toISOString() })));
     doing = `while making ${drSide.name} writable`;
     // On MySQL, opening is two statements: a refusal of the second leaves the first to take back.
     undo.push(restore(drSide));
@@ -210,9 +229,10 @@ async function fenceAndOpen(dr: Connection, links: string[], flavor: Flavor, o: 
       throw err;
     });
     drOpen = "yes";
+    const rtoMs = Math.round((performance.now() - frozeAt) * 10) / 10;
     doing = `after ${drSide.name} was made writable`;
     await o.onStep?.("dr-opened");
-    return { promotedGtid, triggersCreated, eventsEnabled };
+    return { promotedGtid, openedGtid, rtoMs, triggersCreated, eventsEnabled };
   } catch (err) {
     if (drOpen !== "no") throw openedThenFailed(err, doing, drOpen === "yes", drSide, master?.side, links);
     throw rolledBack(err, doing, await undoAll(undo));
@@ -252,6 +272,12 @@ async function lastSeenSourcePosition(dr: Connection, links: string[], flavor: F
   const [rows] = await dr.query(`SELECT source_seen_gtid AS seen FROM ${CHECKPOINT_SCHEMA}.checkpoint WHERE link IN (?) AND source_seen_gtid IS NOT NULL /* mysql-dr promote */`, [links]);
   const seen = (rows as { seen: string }[]).map((r) => r.seen);
   return seen.length ? seen.reduce((best, p) => (gtidCovers(flavor, p, best) ? p : best)) : null;
+}
+
+async function sourceIdentities(dr: Connection, links: string[]): Promise<Map<string, string>> {
+  if (!links.length) return new Map();
+  const [rows] = await dr.query(`SELECT link, source_identity AS identity FROM ${CHECKPOINT_SCHEMA}.checkpoint WHERE link IN (?) /* mysql-dr promote */`, [links]);
+  return new Map((rows as { link: string; identity: string }[]).map((r) => [r.link, r.identity]));
 }
 
 /** In the order of `links`. */
@@ -328,7 +354,7 @@ function dropCreated(dr: Connection, triggers: TriggerName[]): Undo {
 function disableEnabled(dr: Connection, events: EventName[]): Undo {
   return {
     get state() {
-      return events.length ? `events ${names(events).join(", ")} disabled on the replica side again` : "no event enabled";
+      return events.length ? `events ${names(events).join(", ")} disabled on the replica side again` : "no event enabled or disabled";
     },
     async run() {
       await disableReplicaEvents(dr, events);

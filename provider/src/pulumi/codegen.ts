@@ -75,6 +75,7 @@ function tsType(p: SchemaProperty, suffix: "Input" | ""): string {
   if (p.$ref) return `${shortName(p.$ref)}${suffix}`;
   if (p.enum) return p.enum.map((v) => JSON.stringify(v)).join(" | ");
   if (p.type === "array") return `${suffix ? "pulumi.Input<" : ""}${tsType(p.items!, suffix)}${suffix ? ">" : ""}[]`;
+  if (p.additionalProperties) return `Record<string, ${tsType(p.additionalProperties, suffix)}>`;
   return p.type === "integer" ? "number" : p.type ?? "unknown";
 }
 
@@ -83,6 +84,7 @@ function mdType(p: SchemaProperty): string {
   if (p.$ref) return `[${shortName(p.$ref)}](#${shortName(p.$ref).toLowerCase()})`;
   if (p.enum) return p.enum.map((v) => `"${v}"`).join(" \\| ");
   if (p.type === "array") return `${mdType(p.items!)}[]`;
+  if (p.additionalProperties) return `map of ${mdType(p.additionalProperties)}`;
   return p.type ?? "";
 }
 

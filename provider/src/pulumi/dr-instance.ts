@@ -1,8 +1,9 @@
 /**
  * DrInstance handlers: thin over the local server, the server inspector and the promoter. `server`
  * mode checks an existing server and makes it read-only; `local` mode starts a local server.
- * Changing `role` to "primary" promotes it; changing credentials, or an address that reaches the
- * same server, re-checks it in place.
+ * Changing `role` to "primary" promotes it; back to "replica" switches back (the old master is
+ * promoted from it: its SyncLink ran back to it meanwhile, see daemon/link-cycle.ts); changing
+ * credentials, or an address that reaches the same server, re-checks it in place.
  */
 import * as crypto from "node:crypto";
 import { formatHostPort } from "../core/connection-url";
@@ -11,10 +12,12 @@ import { DrError, errorMessage } from "../core/errors";
 import type { Flavor } from "../core/flavor";
 import { gtidCovers } from "../core/gtid";
 import { checkSource, checkTarget, inspectServer } from "../core/server-inspector";
-import { linkPositions } from "../dr-state/checkpoint-store";
+import { type LinkPosition, linkPositions, unfencedLinks } from "../dr-state/checkpoint-store";
 import { blockers, evaluateGuardrails } from "../promote/guardrails";
 import { type DataLoss, promote, setReadOnly } from "../promote/promoter";
-import type { DrInstanceOutputs as GeneratedOutputs, LocalServer, PromotionOptions, ServerConnection } from "../../../sdk/types.generated";
+import type { FailbackOptions, DrInstanceOutputs as GeneratedOutputs, LocalServer, PromotionOptions, ServerConnection } from "../../../sdk/types.generated";
+import { latestPromotion } from "../dr-state/promotion-record";
+import { type LastDrill, latestLinkRecord } from "../dr-state/link-records";
 import { connectionChange, identityAt, toAddress } from "./connections";
 import { localConnection, removeLocalServer, startLocalServer } from "./local-server";
 import { type DiffResult, diffInputs } from "./resource-diff";
@@ -29,7 +32,10 @@ export interface DrInstanceInputs {
   local?: LocalServer;
   role: "replica" | "primary";
   promotion?: PromotionOptions;
+  failback?: FailbackOptions;
 }
+
+const DEFAULT_FAILBACK: Required<FailbackOptions> = { enabled: true, onDivergence: "refuse" };
 
 /** schema.json's outputs, plus the inputs they carry (diff compares those). */
 export type DrInstanceOutputs = GeneratedOutputs & DrInstanceInputs;
@@ -46,10 +52,27 @@ export async function check(olds: Record<string, unknown> | undefined, news: Rec
     failures.push({ property: "server", reason: "give exactly one of server (an existing server) and local (a local server the provider starts)" });
   }
   const checked = inputs as unknown as DrInstanceInputs;
-  if (!failures.length && olds?.role === "replica" && checked.role === "primary" && !containsUnknown(checked)) {
-    for (const reason of await promotionBlockers(checked, checked.server ?? localConnection(checked.local!))) failures.push({ property: "role", reason });
+  if (!failures.length && olds?.role !== undefined && olds.role !== checked.role && !containsUnknown(checked)) {
+    const dr = checked.server ?? localConnection(checked.local!);
+    const refused = checked.role === "primary" ? await promotionBlockers(checked, dr) : (await stillReplicating(dr, undefined).catch(() => false)) ? [] : await switchBackBlockers(checked, dr);
+    for (const reason of refused) failures.push({ property: "role", reason });
   }
+  inputs.failback = { ...DEFAULT_FAILBACK, ...(checked.failback ?? {}) };
   return { inputs, failures };
+}
+
+/**
+ * The same guardrails, the other way: the old master is promoted from this server, through the
+ * link that runs back to it (lag, open transactions on this server, verification when required).
+ */
+async function switchBackBlockers(inputs: DrInstanceInputs, connection: ServerConnection): Promise<string[]> {
+  const p = inputs.promotion ?? {};
+  try {
+    const report = await evaluateGuardrails({ master: toAddress(connection), target: toAddress(inputs.master), maxLagSeconds: p.maxLagSeconds, maxOpenTransactionSeconds: p.maxOpenTransactionSeconds, requireVerifiedWithinMinutes: p.requireVerifiedWithinMinutes });
+    return blockers(report).map((b) => `Switch back: ${b.replace(/the DR server/g, "the old master").replace(/the master\b/g, "this server")}`);
+  } catch (err) {
+    return [`Switch back: ${errorMessage(err)}`];
+  }
 }
 
 /** The failing guardrails' sentences for promoting this instance's DR server now. */
@@ -109,7 +132,7 @@ export async function create(inputs: DrInstanceInputs): Promise<{ id: string; ou
   const undo: (() => Promise<void>)[] = [];
   try {
     const connection = inputs.local ? await startLocalServer(inputs.local, id, undo) : inputs.server!;
-    const outs = await describe(inputs, connection, true);
+    const outs: DrInstanceOutputs = { ...(await describe(inputs, connection, true)), cyclePhase: "replicating" };
     return { id, outs };
   } catch (err) {
     for (const step of undo.reverse()) await step().catch(() => undefined);
@@ -122,14 +145,52 @@ export async function read(id: string, props: DrInstanceOutputs): Promise<{ id: 
   try {
     const facts = await inspectServer(conn);
     const adopted = props.role === "replica" && !facts.readOnly ? await promotionOutOfBand(conn, facts.flavor, props.masterIdentity) : {};
-    const health = (adopted.role ?? props.role) === "replica" ? await replicaHealth(props) : {};
-    return { id, props: { ...withoutHealth(props), flavor: facts.flavor, version: facts.version, readOnly: facts.readOnly, ...adopted, ...health } };
+    const role = adopted.role ?? props.role;
+    const health = role === "replica" ? { ...(await replicaHealth(props)), cyclePhase: "replicating" as const } : await cycleHealth(props, conn);
+    const lastDrill = await latestLinkRecord(conn, "drill", (await linksOfMaster(conn, props.masterIdentity)).map((l) => l.link));
+    return { id, props: { ...withoutHealth(props), flavor: facts.flavor, version: facts.version, readOnly: facts.readOnly, ...adopted, ...health, ...(lastDrill ? { lastDrill: drillOutput(lastDrill) } : {}) } };
   } finally {
     conn.destroy();
   }
 }
 
-const HEALTH_OUTPUTS = ["lagSeconds", "unappliedTransactions", "errantGtids", "lastVerification", "promotionReady", "promotionBlockers"] as const;
+const HEALTH_OUTPUTS = ["lagSeconds", "unappliedTransactions", "errantGtids", "lastVerification", "lastDrill", "promotionReady", "promotionBlockers", "cyclePhase", "failbackReady", "divergence"] as const;
+
+/** The schema's form of a drill record: rpoTransactions absent, not null, when the master did not answer. */
+function drillOutput(d: LastDrill): DrInstanceOutputs["lastDrill"] {
+  return { at: d.at, gtid: d.gtid, rtoMs: d.rtoMs, identical: d.identical, writable: d.writable, ...(d.rpoTransactions === null ? {} : { rpoTransactions: d.rpoTransactions }) };
+}
+
+/**
+ * The links on this DR server from the instance's master (fenced ones too: a promotion keeps what
+ * they applied and what was recorded for them); all of them when the master's identity is unknown.
+ */
+async function linksOfMaster(dr: Connection, masterIdentity: string | undefined): Promise<LinkPosition[]> {
+  return (await linkPositions(dr)).filter((l) => !masterIdentity || !l.sourceIdentity || l.sourceIdentity === masterIdentity);
+}
+
+/**
+ * While primary: where the cycle stands, from the servers. The link back to the old master is its
+ * checkpoint row there (recorded for this server's identity); it is ready when the switch-back
+ * guardrails pass and a verification passed since the promotion. The divergence is what the daemon
+ * found on the old master before running back to it (recorded with the promotion, here).
+ */
+async function cycleHealth(props: DrInstanceOutputs, dr: Connection): Promise<Partial<DrInstanceOutputs>> {
+  const promotion = await latestPromotion(dr);
+  const divergence = promotion?.divergence ? { divergence: { gtids: promotion.divergence.gtids, tables: promotion.divergence.tables, checkedAt: promotion.divergence.checkedAt, ...(promotion.divergence.unknown ? { unknown: promotion.divergence.unknown } : {}) }, errantGtids: promotion.divergence.gtids } : {};
+  const p = props.promotion ?? {};
+  let report;
+  try {
+    report = await evaluateGuardrails({ master: toAddress(props.connection), target: toAddress(props.master), maxLagSeconds: p.maxLagSeconds, maxOpenTransactionSeconds: p.maxOpenTransactionSeconds, requireVerifiedWithinMinutes: p.requireVerifiedWithinMinutes });
+  } catch {
+    // The old master does not answer: nothing runs back yet.
+    return { cyclePhase: "promoted", failbackReady: false, ...divergence };
+  }
+  if (!report.links.length) return { cyclePhase: "promoted", failbackReady: false, ...divergence };
+  const verified = report.lastVerification !== null && report.lastVerification.result !== "different" && (!promotion || report.lastVerification.at > promotion.promotedAt);
+  const ready = blockers(report).length === 0 && verified;
+  return { cyclePhase: ready ? "ready-to-switch-back" : "reverse-syncing", failbackReady: ready, ...divergence, ...(report.lagSeconds === null ? {} : { lagSeconds: report.lagSeconds }), ...(report.lastVerification ? { lastVerification: report.lastVerification as DrInstanceOutputs["lastVerification"] } : {}) };
+}
 
 /** RPO and readiness as a refresh shows them: the same guardrails a promotion would check now, with this instance's settings. */
 async function replicaHealth(props: DrInstanceOutputs): Promise<Partial<DrInstanceOutputs>> {
@@ -167,7 +228,7 @@ function withoutHealth(props: DrInstanceOutputs): DrInstanceOutputs {
  * the time is when refresh first saw it.
  */
 async function promotionOutOfBand(dr: Connection, flavor: Flavor, masterIdentity: string | undefined): Promise<Partial<DrInstanceOutputs>> {
-  const links = (await linkPositions(dr)).filter((l) => !masterIdentity || !l.sourceIdentity || l.sourceIdentity === masterIdentity);
+  const links = await linksOfMaster(dr, masterIdentity);
   const fenced = links.filter((l) => l.fenced);
   const basis = fenced.length ? fenced : links;
   const promotedGtid = basis.map((l) => l.sourceGtid).reduce((best, p) => (best === "" || gtidCovers(flavor, p, best) ? p : best), "");
@@ -176,9 +237,6 @@ async function promotionOutOfBand(dr: Connection, flavor: Flavor, masterIdentity
 }
 
 export async function update(_id: string, olds: DrInstanceOutputs, news: DrInstanceInputs): Promise<{ outs: DrInstanceOutputs }> {
-  if (olds.role === "primary" && news.role === "replica") {
-    throw new DrError("BAD_INPUT", "role cannot go back from \"primary\" to \"replica\": resynchronizing the old master (failback) is not supported yet; create a new DrInstance instead.");
-  }
   // A local server keeps its generated password; an existing server is reached as the inputs now say.
   const connection = news.server ?? olds.connection;
   const outs: DrInstanceOutputs = { ...olds, ...news, connection };
@@ -197,9 +255,39 @@ export async function update(_id: string, olds: DrInstanceOutputs, news: DrInsta
       timeoutSeconds: news.promotion?.timeoutSeconds,
       allowDataLoss: news.promotion?.allowDataLoss,
     });
-    return { outs: { ...outs, role: "primary", readOnly: false, promotedAt: result.promotedAt, promotedGtid: result.promotedGtid, ...(result.unappliedGtid ? { unappliedGtid: result.unappliedGtid } : {}), ...(result.dataLoss ? { dataLoss: lossOutput(result.dataLoss) } : {}) } };
+    return { outs: { ...withoutHealth(outs), role: "primary", readOnly: false, cyclePhase: "promoted", promotedAt: result.promotedAt, promotedGtid: result.promotedGtid, ...(result.unappliedGtid ? { unappliedGtid: result.unappliedGtid } : {}), ...(result.dataLoss ? { dataLoss: lossOutput(result.dataLoss) } : {}) } };
   }
+  if (olds.role === "primary" && news.role === "replica") return { outs: await switchBack(outs, news, connection) };
   return { outs };
+}
+
+/**
+ * A planned switchover back to the old master: this server turns read-only, the old master waits
+ * until the link running back to it applied everything, then opens (the promoter does all of it,
+ * the old master being the DR server of that link). The daemon then turns the link forward again,
+ * from the position the old master opened at. Never forced: this server is the live primary.
+ */
+async function switchBack(outs: DrInstanceOutputs, news: DrInstanceInputs, connection: ServerConnection): Promise<DrInstanceOutputs> {
+  const { promotedAt: _a, promotedGtid: _g, unappliedGtid: _u, dataLoss: _d, ...rest } = withoutHealth(outs);
+  // Opened by hand while its link still applies the master (nothing was fenced): nothing to switch back, only to close again.
+  if (await stillReplicating(connection, outs.masterIdentity)) {
+    await describe(news, connection, true);
+    return { ...rest, role: "replica", readOnly: true, cyclePhase: "replicating" } as DrInstanceOutputs;
+  }
+  const refused = await switchBackBlockers(news, connection);
+  if (refused.length) throw new DrError("PRECONDITION", `The switch back was refused: ${refused.join(" ")}`);
+  const result = await promote({ target: toAddress(news.master), master: toAddress(connection), timeoutSeconds: news.promotion?.timeoutSeconds });
+  return { ...rest, role: "replica", readOnly: true, cyclePhase: "replicating", lastSwitchBack: { at: result.promotedAt, rtoMs: result.rtoMs } } as DrInstanceOutputs;
+}
+
+/** Whether a link from this instance's master still applies to the DR server: nothing was fenced (read_only turned off by hand). */
+async function stillReplicating(connection: ServerConnection, masterIdentity: string | undefined): Promise<boolean> {
+  const dr = await openConnection(toAddress(connection), "DR");
+  try {
+    return (await unfencedLinks(dr, masterIdentity)).length > 0;
+  } finally {
+    dr.destroy();
+  }
 }
 
 /** A preview may not know every input yet: then the guardrails wait for `up`. */
@@ -236,6 +324,7 @@ async function describe(inputs: DrInstanceInputs, connection: ServerConnection, 
       if (makeReadOnly && !drFacts.readOnly) await setReadOnly(dr, drFacts.flavor, true);
       return {
         ...inputs,
+        failback: { ...DEFAULT_FAILBACK, ...(inputs.failback ?? {}) },
         connection,
         flavor: drFacts.flavor,
         version: drFacts.version,

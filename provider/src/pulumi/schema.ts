@@ -13,6 +13,8 @@ export interface SchemaProperty {
   type?: "string" | "integer" | "number" | "boolean" | "array" | "object";
   $ref?: string;
   items?: SchemaProperty;
+  /** A map (Pulumi's form): string keys, values of this type. */
+  additionalProperties?: SchemaProperty;
   enum?: string[];
   default?: unknown;
   secret?: boolean;
@@ -89,6 +91,7 @@ function propertyJsonSchema(p: SchemaProperty): object {
   const out: Record<string, unknown> = { type: p.type };
   if (p.enum) out.enum = p.enum;
   if (p.items) out.items = propertyJsonSchema(p.items);
+  if (p.additionalProperties) out.additionalProperties = propertyJsonSchema(p.additionalProperties);
   if (p.default !== undefined) out.default = p.default;
   if (p.type === "integer") {
     out.minimum = 0;

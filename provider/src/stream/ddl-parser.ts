@@ -4,6 +4,7 @@
  * savepoints, XA), DML logged as a statement (which a row stream cannot replay exactly), and
  * everything else ("other", not replayed).
  */
+import type { EventStatus } from "../catalog/schema-objects";
 import { maskLiterals } from "../sql/literals";
 import { type AccountStatement, parseAccountStatement } from "./account-statements";
 
@@ -27,8 +28,13 @@ export type StatementTarget =
   | { kind: "rename"; pairs: { from: TableName; to: TableName }[] }
   /** A stored procedure or function: selected with its database (routines have no table name). */
   | { kind: "routine"; verb: "create" | "alter" | "drop"; routine: RoutineName; idempotent: boolean }
-  /** An event: created disabled on the DR server (enabled at promotion), selected with its database. */
-  | { kind: "event"; verb: "create" | "alter" | "drop"; event: { db: string; name: string }; idempotent: boolean }
+  /**
+   * An event: created disabled on the replica side on the DR server (a promotion gives it its
+   * master status), selected with its database. `status`: what the statement makes it on the
+   * master (a CREATE without a clause: ENABLED; an ALTER without one keeps it); `renameTo`: ALTER
+   * EVENT ... RENAME TO; `ifNotExists`: CREATE EVENT IF NOT EXISTS.
+   */
+  | { kind: "event"; verb: "create" | "alter" | "drop"; event: { db: string; name: string }; idempotent: boolean; status?: EventStatus; renameTo?: { db: string; name: string }; ifNotExists?: boolean }
   /** A trigger: kept by the link, not created on the DR server (see dr-state/trigger-store.ts). `table` is known for CREATE. */
   | { kind: "trigger"; verb: "create" | "drop"; trigger: { db: string; name: string }; table?: TableName }
   | { kind: "database"; verb: "create" | "drop" | "alter"; db: string; idempotent: boolean }
@@ -101,9 +107,12 @@ function grammar(ansiQuotes: boolean): Grammar {
       const table = q(m[2], trigger.db);
       return { kind: "trigger", verb: "create", trigger: { db: trigger.db, name: trigger.table }, table };
     }],
-    [re(String.raw`^CREATE\s+(OR\s+REPLACE\s+)?${DEFINER}EVENT\s+(${IF_NOT_EXISTS})${qname}`), (m, s) => event("create", q(m[3], s), m[1] !== undefined || m[2] !== "")],
-    [re(String.raw`^ALTER\s+${DEFINER}EVENT\s+${qname}`), (m, s) => event("alter", q(m[1], s), false)],
-    [re(String.raw`^DROP\s+EVENT\s+(${IF_EXISTS})${qname}`), (m, s) => event("drop", q(m[2], s), m[1] !== "")],
+    [re(String.raw`^CREATE\s+(OR\s+REPLACE\s+)?${DEFINER}EVENT\s+(${IF_NOT_EXISTS})${qname}([\s\S]*)$`), (m, s) => {
+      const target = event("create", q(m[3], s), m[1] !== undefined || m[2] !== "", m[4], s, qname, id, ansiQuotes);
+      return m[2] !== "" ? { ...target, ifNotExists: true } : target;
+    }],
+    [re(String.raw`^ALTER\s+${DEFINER}EVENT\s+${qname}([\s\S]*)$`), (m, s) => event("alter", q(m[1], s), false, m[2], s, qname, id, ansiQuotes)],
+    [re(String.raw`^DROP\s+EVENT\s+(${IF_EXISTS})${qname}`), (m, s) => event("drop", q(m[2], s), m[1] !== "", "", s, qname, id, ansiQuotes)],
     [re(String.raw`^DROP\s+TRIGGER\s+${IF_EXISTS}${qname}`), (m, s) => {
       const trigger = q(m[1], s);
       return { kind: "trigger", verb: "drop", trigger: { db: trigger.db, name: trigger.table } };
@@ -147,25 +156,74 @@ function tables(verb: "create" | "alter" | "drop" | "truncate" | "index", names:
   return { kind: "tables", verb, tables: names, idempotent };
 }
 
-function event(verb: "create" | "alter" | "drop", name: TableName, idempotent: boolean): StatementTarget {
-  return { kind: "event", verb, event: { db: name.db, name: name.table }, idempotent };
+/** An event statement; `rest`: its text after the event's name. */
+function event(verb: "create" | "alter" | "drop", name: TableName, idempotent: boolean, rest: string, schema: string, qname: string, id: string, ansiQuotes: boolean): StatementTarget {
+  const target: StatementTarget = { kind: "event", verb, event: { db: name.db, name: name.table }, idempotent };
+  if (verb === "drop") return target;
+  const clauses = eventClauses(rest, ansiQuotes);
+  if (clauses.status) target.status = statusOf(clauses.status.word);
+  else if (verb === "create") target.status = "ENABLED";
+  if (verb === "alter" && clauses.renameAt !== undefined) {
+    const to = new RegExp(qname, "iuy");
+    to.lastIndex = clauses.renameAt;
+    const m = to.exec(rest);
+    if (m) {
+      const renamed = qualify(m[1], schema, id);
+      target.renameTo = { db: renamed.db, name: renamed.table };
+    }
+  }
+  return target;
+}
+
+const EVENT_STATUS = /\b(ENABLE|DISABLE(?:\s+ON\s+(?:SLAVE|REPLICA))?)\b/i;
+
+/** Where, in an event statement's text after the event's name, its clauses before DO are. */
+interface EventClauses {
+  status?: { index: number; length: number; word: string };
+  /** Where a status clause goes when there is none: before COMMENT or DO, else at the end. */
+  insertAt: number;
+  /** RENAME TO: where the new name starts. */
+  renameAt?: number;
+}
+
+function eventClauses(text: string, ansiQuotes: boolean): EventClauses {
+  const masked = maskLiterals(text, ansiQuotes);
+  const body = /\bDO\b/i.exec(masked);
+  const head = body ? masked.slice(0, body.index) : masked;
+  const status = EVENT_STATUS.exec(head);
+  const comment = /\bCOMMENT\b/i.exec(head);
+  // The name itself may be masked (quoted): only the words are read here.
+  const rename = /\bRENAME\s+TO\b/i.exec(head);
+  return {
+    status: status ? { index: status.index, length: status[0].length, word: status[1] } : undefined,
+    insertAt: comment?.index ?? body?.index ?? text.trimEnd().length,
+    renameAt: rename ? rename.index + rename[0].length + (/^\s*/.exec(text.slice(rename.index + rename[0].length))?.[0].length ?? 0) : undefined,
+  };
+}
+
+function statusOf(word: string): EventStatus {
+  return /^ENABLE$/i.test(word) ? "ENABLED" : /^DISABLE$/i.test(word) ? "DISABLED" : "SLAVESIDE_DISABLED";
 }
 
 /**
- * The statement with its event status set to DISABLE ON SLAVE, as a native replica keeps the
- * events it receives (a promotion enables them): an explicit ENABLE before DO is replaced, and
- * a CREATE without one (ENABLE is the default) gets the clause before DO. Words inside strings
- * and comments are not read as clauses.
+ * A CREATE or ALTER EVENT (as logged, or as SHOW CREATE EVENT gives it) with the event's status
+ * set to DISABLE ON SLAVE, as a native replica marks every event it receives, whatever the
+ * master's status (which a promotion restores, see dr-state/event-store.ts): a status clause is
+ * replaced, and one is added where there is none (before COMMENT or DO, else at the end). Words
+ * inside strings, quoted names and comments are not read as clauses.
  */
-export function disabledOnReplica(sql: string, verb: "create" | "alter", ansiQuotes = false): string {
-  const masked = maskLiterals(sql, ansiQuotes);
-  const body = /\bDO\b/i.exec(masked);
-  const head = body ? masked.slice(0, body.index) : masked;
-  const status = /\b(ENABLE|DISABLE(?:\s+ON\s+(?:SLAVE|REPLICA))?)\b/i.exec(head);
-  // An event the master keeps disabled stays so; only an enabled one waits for the promotion.
-  if (status) return /^ENABLE$/i.test(status[1]) ? sql.slice(0, status.index) + "DISABLE ON SLAVE" + sql.slice(status.index + status[0].length) : sql;
-  if (verb === "alter" || !body) return sql;
-  return `${sql.slice(0, body.index)}DISABLE ON SLAVE ${sql.slice(body.index)}`;
+export function disabledOnReplica(sql: string, ansiQuotes = false): string {
+  // Clauses are read after the event's name (which may be a word like ENABLE).
+  const text = stripLeadingComments(sql);
+  const named = new RegExp(String.raw`^(?:CREATE|ALTER)\s+(?:OR\s+REPLACE\s+)?${DEFINER}EVENT\s+${IF_NOT_EXISTS}${grammar(ansiQuotes).qname}`, "iu").exec(text);
+  const start = named ? sql.length - text.length + named[0].length : 0;
+  const rest = sql.slice(start);
+  const c = eventClauses(rest, ansiQuotes);
+  const at = start + (c.status?.index ?? c.insertAt);
+  const end = c.status ? at + c.status.length : at;
+  const before = sql.slice(0, at);
+  const after = sql.slice(end);
+  return `${before}${/\s$/.test(before) || before === "" ? "" : " "}DISABLE ON SLAVE${c.status || /^\s/.test(after) || after === "" ? "" : " "}${after}`;
 }
 
 function routine(verb: "create" | "alter" | "drop", type: string, name: TableName, idempotent: boolean): StatementTarget {

@@ -20,6 +20,7 @@ import { disabledOnReplica, type StatementTarget, type TableName, parseStatement
 import { type AccountName, type AccountStatement, formatAccount, resolveInvoker } from "./account-statements";
 import type { Flavor } from "../core/flavor";
 import { forgetTriggerSql, keepTriggerSql } from "../dr-state/trigger-store";
+import { eventStatementSql } from "../dr-state/event-store";
 import { statementForMessage } from "../sql/literals";
 import { HEARTBEAT_TABLE } from "./heartbeat";
 
@@ -212,10 +213,14 @@ export class TransactionAssembler {
         return this.filter.databaseSelected(target.routine.db) ? { statement, touches: { tables: [], databases: [], routines: [target.routine] }, idempotent: target.idempotent } : undefined;
       case "event": {
         if (!this.filter.databaseSelected(target.event.db)) return undefined;
-        const touches = { tables: [], databases: [], events: [target.event] };
-        if (target.verb === "drop") return { statement, touches, idempotent: target.idempotent };
+        const touches = { tables: [], databases: [], events: target.renameTo ? [target.event, target.renameTo] : [target.event] };
         const ansiQuotes = statement.context.sqlMode !== undefined && (BigInt(statement.context.sqlMode) & MODE_ANSI_QUOTES) !== 0n;
-        return { statement, rewritten: disabledOnReplica(statement.sql, target.verb, ansiQuotes), touches, idempotent: target.idempotent };
+        // The DDL keeps the master's bytes (and so its client character set), its status clause set
+        // for the replica side. The master's status is kept before it runs: replayed after a crash
+        // that is harmless, and a DDL that ran is not replayed. Messages show the DDL alone (`sql`).
+        const ddl = (text: string) => (target.verb === "drop" ? text : disabledOnReplica(text, ansiQuotes));
+        const raw = [...eventStatementSql(this.link, target), ddl(statement.raw.toString("latin1"))].join(";\n");
+        return { statement: { ...statement, raw: Buffer.from(raw, "latin1"), sql: ddl(statement.sql) }, touches, idempotent: target.idempotent };
       }
       case "trigger": {
         // Kept, not created: the replacement statements are idempotent, so a replay after a crash is harmless.

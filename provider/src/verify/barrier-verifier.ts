@@ -29,7 +29,6 @@ import type { Flavor } from "../core/flavor";
 import { gtidCovers } from "../core/gtid";
 import type { ObjectSelection } from "../core/object-filter";
 import { inspectServer } from "../core/server-inspector";
-import { writeAsLink } from "../dr-state/link-writer";
 import type { ApplyHold } from "../stream/apply-barrier";
 import { type Difference, type TableReport, diffByKey, diffCounts, emptyReport, hasDifferences, withDifferences } from "./differences";
 import { startDrSnapshots } from "./dr-snapshots";
@@ -340,9 +339,8 @@ async function repairAtBarrier(o: BarrierVerifyOptions, flavor: Flavor, tables: 
   let writer: Connection | undefined;
   try {
     dr = await openConnection(o.target, "target", { queryTimeoutMs: DATA_QUERY_TIMEOUT_MS });
-    writer = await openRepairWriter(o.target);
     // The rewrites are the link's own writes on the DR server, not errant ones.
-    await writeAsLink(writer, o.link, flavor);
+    writer = await openRepairWriter(o.target, { link: o.link, flavor });
     const barrier = await atBarrier(o, flavor, [master], async () => {
       for (const t of tables) {
         const name = `${t.db}.${t.table}`;

@@ -8,16 +8,22 @@
  */
 import { type Connection, DATA_QUERY_TIMEOUT_MS, openWireConnection, quoteId, quoteTable, wire } from "../core/db";
 import type { ServerAddress } from "../core/connection-url";
+import type { Flavor } from "../core/flavor";
+import { writeAsLink } from "../dr-state/link-writer";
 import { PLAIN, literal, wireId, wireTable } from "../sql/literals";
 import { exactRead } from "../sql/row-reads";
 import { insertStatements } from "../sql/statements";
 import { diffCounts, keyIn } from "./differences";
 import { type HashedTable, hashCountsSql, rowHashSql } from "./row-hash";
 
-/** A session that writes repaired rows to the DR server: wire text, several statements, foreign keys unchecked. */
-export async function openRepairWriter(target: ServerAddress): Promise<Connection> {
+/**
+ * A session that writes repaired rows to the DR server: wire text, several statements, foreign keys
+ * unchecked; with `asLink`, its commits are the link's own (dr-state/link-writer.ts), not errant ones.
+ */
+export async function openRepairWriter(target: ServerAddress, asLink?: { link: string; flavor: Flavor }): Promise<Connection> {
   const writer = await openWireConnection(target, "target", { queryTimeoutMs: DATA_QUERY_TIMEOUT_MS, multipleStatements: true });
   try {
+    if (asLink) await writeAsLink(writer, asLink.link, asLink.flavor);
     await writer.query("SET SESSION foreign_key_checks = 0");
     return writer;
   } catch (err) {

@@ -13,7 +13,7 @@ import type { Flavor } from "../core/flavor";
 import { gtidCovers } from "../core/gtid";
 import { ObjectFilter, type ObjectSelection } from "../core/object-filter";
 import { currentGtidPosition, inspectServer } from "../core/server-inspector";
-import type { VerificationResult } from "../dr-state/verification-record";
+import type { VerificationResult } from "../dr-state/link-records";
 import { type Difference, type TableReport, diffByKey, diffCounts, emptyReport, hasDifferences, keyIn, sameChecksum, withDifferences } from "./differences";
 import { type HashedTable, boundarySql, chunkChecksumSql, chunkRowsSql, hashCountsSql, keyRange } from "./row-hash";
 import { openRepairWriter, repairKeylessTable, rewriteRows, rowWithHash } from "./row-repair";
@@ -44,6 +44,8 @@ export interface VerifyOptions {
   chunkRows?: number;
   /** Master GTIDs applied on the DR server; default: read from its mysql_dr.checkpoint rows for this master. */
   appliedPosition?: () => Promise<string | undefined>;
+  /** The link whose copy this is: repairs are written as its writes (see dr-state/link-writer.ts). */
+  link?: string;
 }
 
 export interface VerifyReport {
@@ -209,7 +211,9 @@ class Verifier {
   /** Rewrites the differing rows on the DR server from the master. Returns rows changed per table. */
   async repair(reports: TableReport[]): Promise<Map<string, number>> {
     const { master, dr } = this.sessions[0];
-    const writer = await openRepairWriter(this.o.target);
+    // A link's repair restores the master's rows: written under the DR server's own server_id it
+    // would count as an errant transaction and block every promotion after it.
+    const writer = await openRepairWriter(this.o.target, this.o.link === undefined ? undefined : { link: this.o.link, flavor: this.flavor });
     try {
       const changed = new Map<string, number>();
       for (const r of reports) {

@@ -13,7 +13,7 @@ import { versionAtLeast } from "../../src/core/flavor";
 import { gtidCovers } from "../../src/core/gtid";
 import type { LinkStatus } from "../../src/daemon/link-runner";
 import { DaemonProcess, connect, masterPosition, sql, tempStateDir, waitCaughtUp, waitFor } from "../support/daemon-process";
-import { NativeReplica, type NativeOutcome, databaseSnapshot, snapshotDifferences } from "../support/native-replica";
+import { NativeReplica, type NativeOutcome, asReplicated, databaseSnapshot, snapshotDifferences } from "../support/native-replica";
 import { type TestServer, describeEachBackend, startExtraSandbox } from "../support/servers";
 import { CASES, type ConformanceCase } from "./cases";
 
@@ -93,7 +93,7 @@ describeEachBackend("conformance", (getPair, factory) => {
       if (c.lagging) await client.resumeLink(link);
       const status = await settleLink(link);
       const nativeOutcome: NativeOutcome | undefined = await native?.settle();
-      const expected = await databaseSnapshot(master, db);
+      const expected = asReplicated(await databaseSnapshot(master, db));
       const daemonDifferences = status.state === "error" ? [] : snapshotDifferences(expected, await databaseSnapshot(dr, db));
       const nativeText = !native || !nativeOutcome ? "not run"
         : nativeOutcome.state === "stopped" ? `stopped (error ${nativeOutcome.errno})`

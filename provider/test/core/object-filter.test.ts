@@ -4,7 +4,7 @@
  */
 import * as assert from "node:assert/strict";
 import { DrError } from "../../src/core/errors";
-import { ObjectFilter, SYSTEM_SCHEMAS, isSystemSchema, validatePatterns } from "../../src/core/object-filter";
+import { ObjectFilter, SYSTEM_SCHEMAS, addedSelection, isSystemSchema, validatePatterns } from "../../src/core/object-filter";
 
 function filter(include: string[], exclude: string[] = []): ObjectFilter {
   return new ObjectFilter({ include, exclude });
@@ -192,6 +192,19 @@ describe("object-filter", () => {
 
     it("validatePatterns accepts well-formed patterns", () => {
       assert.doesNotThrow(() => validatePatterns(["shop", "shop.order_*", "*", "*.*", "my-app", "a$b"], "--include"));
+    });
+  });
+
+  describe("addedSelection", () => {
+    it("selects what the new selection adds: tables of a database already selected, and databases new to it", () => {
+      const added = addedSelection(filter(["shop.orders"]), filter(["shop", "crm"], ["shop.tmp_*"]));
+      assert.equal(added.tableSelected("shop", "orders"), false, "selected before");
+      assert.equal(added.tableSelected("shop", "extra"), true);
+      assert.equal(added.tableSelected("shop", "tmp_1"), false, "excluded now");
+      assert.equal(added.tableSelected("crm", "people"), true);
+      assert.equal(added.databaseSelected("shop"), false, "its routines and events came with shop.orders");
+      assert.equal(added.databaseSelected("crm"), true);
+      assert.equal(added.databaseSelected("other"), false);
     });
   });
 });

@@ -117,7 +117,7 @@ describe("control API", () => {
 
     for (const [what, body] of [["null", "null"], ["an array", "[]"], ["a string", '"shop"'], ["a number", "7"]] as const) {
       it(`refuses ${what} as a body with 400 on every route that takes one`, async () => {
-        for (const [method, route] of [["POST", "/v1/links"], ["PATCH", "/v1/links/x"], ["POST", "/v1/links/x/verify"]]) {
+        for (const [method, route] of [["POST", "/v1/links"], ["PATCH", "/v1/links/x"], ["POST", "/v1/links/x/verify"], ["POST", "/v1/links/x/drill"]]) {
           assert.equal(refused(await request(daemon, method, route, body), 400), "The request body must be a JSON object.", `${method} ${route}`);
         }
         await samePid(daemon);
@@ -128,17 +128,19 @@ describe("control API", () => {
       assert.match(refused(await request(daemon, "POST", "/v1/links", "{name:"), 400), /not valid JSON/);
     });
 
-    it("refuses an unknown field with 400, naming it, on create, update and verify", async () => {
+    it("refuses an unknown field with 400, naming it, on create, update, verify and drill", async () => {
       const create = { name: "x", source: "mysql://u@127.0.0.1:1", target: "mysql://u@127.0.0.1:2", inclde: ["shop"] };
       assert.match(refused(await request(daemon, "POST", "/v1/links", JSON.stringify(create)), 400), /unknown field "inclde"; remove it \(known fields: name, source, target, include,/);
       assert.match(refused(await request(daemon, "PATCH", "/v1/links/x", JSON.stringify({ include: ["a"], targt: "mysql://u@h" })), 400), /unknown field "targt"/);
       assert.match(refused(await request(daemon, "POST", "/v1/links/x/verify", JSON.stringify({ repair: true, force: true })), 400), /unknown field "force"/);
+      assert.match(refused(await request(daemon, "POST", "/v1/links/x/drill", JSON.stringify({ record: true, keep: true })), 400), /unknown field "keep"/);
     });
 
     it("refuses a field of the wrong type with 400, naming it", async () => {
       const create = { name: "x", source: "mysql://u@127.0.0.1:1", target: "mysql://u@127.0.0.1:2", parallel: "4" };
       assert.match(refused(await request(daemon, "POST", "/v1/links", JSON.stringify(create)), 400), /^Field "parallel" of the request body must be integer\.$/);
       assert.match(refused(await request(daemon, "POST", "/v1/links/x/verify", JSON.stringify({ repair: "yes" })), 400), /"repair"/);
+      assert.match(refused(await request(daemon, "POST", "/v1/links/x/drill", JSON.stringify({ record: "yes" })), 400), /"record"/);
     });
 
     it("refuses a create body without a required field with 400, naming it", async () => {

@@ -1,10 +1,12 @@
 /**
  * `mysql-dr drill` against real servers: a drill of a running link under writes reports the GTID
- * it copied at, RTO and RPO, an identical and writable promoted copy, and leaves nothing behind
+ * it copied at (the copy holds exactly the master's inserts up to it, on MariaDB where each insert's
+ * GTID is known), RTO and RPO, an identical and writable promoted copy, and leaves nothing behind
  * (no sandbox directory, no server process); production is only read (the DR server stays
  * read-only and unfenced, the link keeps running and applying). A drill that fails after its
  * sandbox started removes it too, as does a daemon shut down mid-drill; an unknown link is one
- * clear error.
+ * clear error. With --record the figures are kept as the link's last drill (status, DR server,
+ * across a daemon restart).
  */
 import * as assert from "node:assert/strict";
 import { execFile } from "node:child_process";
@@ -14,12 +16,19 @@ import * as path from "node:path";
 import type { DaemonClient } from "../../src/cli/daemon-client";
 import { gtidCovers } from "../../src/core/gtid";
 import { type DrillReport, drill } from "../../src/drill/drill";
-import { CLI, type CliResult, DaemonProcess, connect, masterPosition, serverAddress, sql, tableContents, tempStateDir, waitCaughtUp, waitFor } from "../support/daemon-process";
+import { STATE_FILES } from "../../src/core/state-dir";
+import { evaluateGuardrails } from "../../src/promote/guardrails";
+import type { LinkDefinition } from "../../src/daemon/link-definition";
+import type { LinkStatus } from "../../src/daemon/link-runner";
+import type { LastDrill } from "../../src/dr-state/link-records";
+import { CLI, type CliResult, DaemonProcess, connect, masterPosition, runCli, serverAddress, sql, tableContents, tempStateDir, waitCaughtUp, waitFor } from "../support/daemon-process";
 import { type TestServer, describeEachBackend } from "../support/servers";
 
 const LINK = "drilled";
 const DB = "drill_db";
 const WRITE_INTERVAL_MS = 10;
+/** Rows of t before the writer starts. */
+const INITIAL_T_ROWS = 2;
 
 /** The CLI as a child process without blocking this one, so the test's writer keeps writing meanwhile. */
 function runCliAsync(args: string[]): Promise<CliResult> {
@@ -30,22 +39,32 @@ function runCliAsync(args: string[]): Promise<CliResult> {
   });
 }
 
-/** Inserts into the master until stopped. */
-function startWriter(master: TestServer): { stop(): Promise<number> } {
+/**
+ * Inserts into the master until stopped. On MariaDB it also notes the GTID each insert committed
+ * at (@@last_gtid, in the same round trip), so a drill's copy can be held to its reported GTID.
+ */
+function startWriter(master: TestServer): { stop(): Promise<{ count: number; gtids: string[] }> } {
   let stopping = false;
+  const gtids: string[] = [];
   const done = (async () => {
     const conn = await connect(master);
     let n = 0;
     try {
       while (!stopping) {
-        await conn.query(`INSERT INTO ${DB}.t (v, f, d, e) VALUES (?, 1.5, NOW(6), 'b')`, [`w${n}`]);
+        const insert = `INSERT INTO ${DB}.t (v, f, d, e) VALUES (?, 1.5, NOW(6), 'b')`;
+        if (master.flavor === "mariadb") {
+          const [results] = await conn.query(`${insert}; SELECT @@last_gtid AS g`, [`w${n}`]);
+          gtids.push(((results as unknown[])[1] as { g: string }[])[0].g);
+        } else {
+          await conn.query(insert, [`w${n}`]);
+        }
         n++;
         await new Promise((resolve) => setTimeout(resolve, WRITE_INTERVAL_MS));
       }
     } finally {
       await conn.end();
     }
-    return n;
+    return { count: n, gtids };
   })();
   return { stop: () => ((stopping = true), done) };
 }
@@ -109,6 +128,7 @@ describeEachBackend("drill", (getPair) => {
   it("drills a running link under writes: reports GTID, RTO, RPO, identical and writable, leaves nothing behind, touches no production role", async () => {
     const writer = startWriter(master);
     let report: DrillReport;
+    let written: { count: number; gtids: string[] };
     try {
       await new Promise((resolve) => setTimeout(resolve, 300));
       const r = await runCliAsync(["drill", "--link", LINK, "--json", ...location]);
@@ -119,7 +139,7 @@ describeEachBackend("drill", (getPair) => {
       // Writes go on after the drill, so the link must be seen applying past the drill's GTID.
       await new Promise((resolve) => setTimeout(resolve, 500));
     } finally {
-      await writer.stop();
+      written = await writer.stop();
     }
     console.log(`      drill: gtid ${report.gtid}, rtoMs ${report.rtoMs}, rpoTransactions ${report.rpoTransactions}, rows ${report.rowsCopied}, ${report.durationMs} ms in all`);
 
@@ -135,6 +155,12 @@ describeEachBackend("drill", (getPair) => {
     assert.equal(report.promotion.promotedGtid, report.gtid);
     assert.deepEqual(report.tables.map((t) => t.table).sort(), [`${DB}.child`, `${DB}.keyless`, `${DB}.t`]);
     assert.ok(report.tables.find((t) => t.table === `${DB}.t`)!.rows >= 2);
+    if (master.flavor === "mariadb") {
+      // Writes raced the snapshot: the copy holds exactly the inserts at or before its GTID, none after.
+      const atOrBefore = written.gtids.filter((g) => gtidCovers(master.flavor, report.gtid, g)).length;
+      assert.ok(atOrBefore > 0 && atOrBefore < written.count, `writes landed on both sides of the snapshot (${atOrBefore} of ${written.count} at or before ${report.gtid})`);
+      assert.equal(report.tables.find((t) => t.table === `${DB}.t`)!.rows, INITIAL_T_ROWS + atOrBefore, `${DB}.t in the copy is at ${report.gtid} exactly`);
+    }
 
     assert.equal(path.dirname(report.sandbox.dir), daemonTmp);
     assert.equal(fs.existsSync(report.sandbox.dir), false, "the sandbox directory is gone");
@@ -149,7 +175,12 @@ describeEachBackend("drill", (getPair) => {
     const status = await waitCaughtUp(client, LINK, master);
     assert.equal(status.state, "running");
     assert.ok(status.appliedGtid !== null && gtidCovers(master.flavor, status.appliedGtid, report.gtid) && status.appliedGtid !== report.gtid, `the link applied past the drill's GTID (${report.gtid} -> ${status.appliedGtid})`);
-    assert.equal(status.appliedGtid, await masterPosition(master));
+    // The daemon's heartbeat writes on the master every 250 ms, so the master's position is compared
+    // with the link's read right after it: a position read after the status may hold a newer beat.
+    await waitFor("the link at exactly the master's position", async () => {
+      const position = await masterPosition(master);
+      return (await client.getLink(LINK)).appliedGtid === position;
+    });
     for (const table of ["t", "keyless", "child"]) {
       assert.deepEqual(await tableContents(replica, DB, table), await tableContents(master, DB, table), `${table} still replicates`);
     }
@@ -182,6 +213,42 @@ describeEachBackend("drill", (getPair) => {
     assert.equal(r.code, 2);
     assert.equal(r.stdout, "");
     assert.match(r.stderr, /^mysql-dr: There is no link named nope; list links with 'mysql-dr link status'\.\n$/);
+  });
+
+  it("--record keeps the figures as the link's last drill: link status, the DR server (as the link's own write, figures only) and a restarted daemon show them", async () => {
+    assert.equal((await client.getLink(LINK)).lastDrill, null, "the drills above ran without --record");
+    const r = await runCliAsync(["drill", "--link", LINK, "--record", "--json", ...location]);
+    assert.equal(r.code, 0, r.stderr);
+    const report = JSON.parse(r.stdout) as DrillReport;
+    const expected: LastDrill = { at: "", gtid: report.gtid, rtoMs: report.rtoMs, rpoTransactions: report.rpoTransactions, identical: true, writable: true };
+
+    const status = await client.getLink(LINK);
+    assert.ok(status.lastDrill !== null);
+    const at = Date.parse(status.lastDrill.at);
+    assert.ok(at >= Date.parse(report.startedAt) && at <= Date.now(), `finished ${status.lastDrill.at}, started ${report.startedAt}`);
+    expected.at = status.lastDrill.at;
+    assert.deepEqual(status.lastDrill, expected);
+    const guardrails = await evaluateGuardrails({ master: serverAddress(master), target: serverAddress(replica), links: [LINK] });
+    assert.deepEqual(guardrails.errantGtids, master.flavor === "mariadb" ? [] : null, "the record was written on the DR server as the link's own, not an errant transaction");
+    const cli = runCli(["link", "status", LINK, "--json", ...location]);
+    assert.equal(cli.code, 0, cli.stderr);
+    assert.deepEqual((JSON.parse(cli.stdout) as LinkStatus).lastDrill, expected);
+
+    // Only the six figures, on the DR server and in the state directory: no URL, password, sandbox path.
+    const [row] = await sql(replica, "SELECT record FROM mysql_dr.drill WHERE link = ?", [LINK]);
+    assert.deepEqual(JSON.parse(String(row.record)), expected);
+    const kept = (JSON.parse(fs.readFileSync(path.join(daemon.stateDir, STATE_FILES.links), "utf8")) as { links: LinkDefinition[] }).links.find((l) => l.name === LINK)!;
+    assert.deepEqual(kept.lastDrill, expected);
+
+    await daemon.stop();
+    daemon = await DaemonProcess.start(daemon.stateDir, { TMPDIR: daemonTmp });
+    client = daemon.client();
+    location = ["--daemon", daemon.url, "--state-dir", daemon.stateDir];
+    const restarted = await waitFor("the link running again", async () => {
+      const s = await client.getLink(LINK);
+      return s.state === "running" && s;
+    });
+    assert.deepEqual(restarted.lastDrill, expected, "kept across the daemon's restart");
   });
 
   // Last: it stops the file's daemon.

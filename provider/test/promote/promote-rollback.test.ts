@@ -32,7 +32,8 @@ describeEachBackend("promote: rollback", (getPair) => {
   });
 
   async function createLink(reusePromoted: boolean): Promise<void> {
-    await client.createLink({ name: LINK, source: master.url, target: replica.url, include: [DB], initial: "full", overwrite: true, reusePromoted });
+    // Promotion alone: the link must not run back to the old master afterwards (test/daemon/failback.test.ts does).
+    await client.createLink({ name: LINK, source: master.url, target: replica.url, include: [DB], initial: "full", overwrite: true, reusePromoted, failback: { enabled: false } });
     await waitFor(`${LINK} in sync`, async () => {
       const s = await client.getLink(LINK);
       return s.state === "running" && s.phase === "syncing";

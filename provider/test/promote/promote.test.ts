@@ -28,7 +28,8 @@ describeEachBackend("promote", (getPair) => {
   /** The tests share one DR server, which each promotion leaves promoted: later links reuse it on purpose. */
   async function freshLink(name: string, db: string, reusePromoted = false): Promise<void> {
     await sql(master, `CREATE DATABASE IF NOT EXISTS ${db}; CREATE TABLE ${db}.t (id INT PRIMARY KEY); INSERT INTO ${db}.t VALUES (1), (2)`);
-    await client.createLink({ name, source: master.url, target: replica.url, include: [db], initial: "full", reusePromoted });
+    // Promotion alone: the link must not run back to the old master afterwards (test/daemon/failback.test.ts does).
+    await client.createLink({ name, source: master.url, target: replica.url, include: [db], initial: "full", reusePromoted, failback: { enabled: false } });
     await waitFor(`${name} in sync`, async () => {
       const s = await client.getLink(name);
       return s.state === "running" && s.phase === "syncing";
@@ -42,10 +43,11 @@ describeEachBackend("promote", (getPair) => {
     // An event from before the link (the initial copy creates it) and one after (the binlog brings it).
     await sql(master, "CREATE DATABASE planned_db; CREATE TABLE planned_db.ticks (id INT AUTO_INCREMENT PRIMARY KEY); CREATE EVENT planned_db.before_link ON SCHEDULE EVERY 1 HOUR DO INSERT INTO planned_db.ticks VALUES ()");
     await freshLink("planned", "planned_db");
-    await sql(master, "CREATE EVENT planned_db.after_link ON SCHEDULE EVERY 1 HOUR DO INSERT INTO planned_db.ticks VALUES ()");
-    await waitFor("both events on the DR server, disabled on the replica side", async () => {
+    // And one the master keeps disabled: a replica holds it as it holds the others.
+    await sql(master, "CREATE EVENT planned_db.after_link ON SCHEDULE EVERY 1 HOUR DO INSERT INTO planned_db.ticks VALUES (); CREATE EVENT planned_db.kept_off ON SCHEDULE EVERY 1 HOUR DISABLE DO DELETE FROM planned_db.ticks");
+    await waitFor("the events on the DR server, disabled on the replica side", async () => {
       const events = await sql(replica, "SELECT EVENT_NAME AS e, STATUS AS s FROM information_schema.EVENTS WHERE EVENT_SCHEMA = 'planned_db' ORDER BY 1");
-      return JSON.stringify(events) === JSON.stringify([{ e: "after_link", s: "SLAVESIDE_DISABLED" }, { e: "before_link", s: "SLAVESIDE_DISABLED" }]) || undefined;
+      return JSON.stringify(events) === JSON.stringify([{ e: "after_link", s: "SLAVESIDE_DISABLED" }, { e: "before_link", s: "SLAVESIDE_DISABLED" }, { e: "kept_off", s: "SLAVESIDE_DISABLED" }]) || undefined;
     }, 30_000);
     await sql(master, "INSERT INTO planned_db.t VALUES (3), (4), (5)");
     // A trigger on the master: its effects arrive as rows, so the DR server only keeps it until promotion.
@@ -63,7 +65,7 @@ describeEachBackend("promote", (getPair) => {
     assert.deepEqual(await tableContents(replica, "planned_db", "audit"), ['{"id":50}'], "the trigger's effect arrived once, as a row");
     assert.deepEqual(result.triggersCreated, ["planned_db.audit_t"]);
     assert.deepEqual(result.eventsEnabled, ["planned_db.after_link", "planned_db.before_link"]);
-    assert.deepEqual(await sql(replica, "SELECT EVENT_NAME AS e, STATUS AS s FROM information_schema.EVENTS WHERE EVENT_SCHEMA = 'planned_db' ORDER BY 1"), [{ e: "after_link", s: "ENABLED" }, { e: "before_link", s: "ENABLED" }]);
+    assert.deepEqual(await sql(replica, "SELECT EVENT_NAME AS e, STATUS AS s FROM information_schema.EVENTS WHERE EVENT_SCHEMA = 'planned_db' ORDER BY 1"), [{ e: "after_link", s: "ENABLED" }, { e: "before_link", s: "ENABLED" }, { e: "kept_off", s: "DISABLED" }], "each event as the master has it");
     await sql(replica, "INSERT INTO planned_db.t VALUES (51)");
     assert.deepEqual(await tableContents(replica, "planned_db", "audit"), ['{"id":50}', '{"id":51}'], "on the promoted server the trigger fires");
     await sql(replica, "INSERT INTO planned_db.seq (v) VALUES (4)");

@@ -2,7 +2,8 @@
  * What happened outside Pulumi is adopted on refresh, through the real dynamic-provider host: a DR
  * server promoted with `mysql-dr promote`, or made writable by an operator, reads back as role
  * "primary" with its promoted position, and the program's role "replica" then plans an update of
- * the DrInstance, never a replacement and never a silent re-fence; a link deleted with the CLI
+ * the DrInstance, never a replacement and never a silent re-fence; that update switches back (or,
+ * opened by hand with nothing fenced, closes the DR server again); a link deleted with the CLI
  * reads back as gone and is created again.
  */
 import * as assert from "node:assert/strict";
@@ -46,7 +47,7 @@ for (const how of ["mysql-dr promote", "read_only turned off by an operator"] as
     const stack = existingServersStack(getPair, "out-of-band", 2);
     const outputs = (name: string) => stack.engine.resources().find((r) => r.urn.endsWith(`::${name}`))!.outputs as WireMap;
 
-    it("reads back as role primary with its promoted position; role replica in the program plans an update, and nothing is re-fenced", async function () {
+    it("reads back as role primary with its promoted position; role replica in the program plans an update, which switches back", async function () {
       this.timeout(300_000);
       const { master, replica, stateDir, engine, program } = stack;
       assert.deepEqual(ops(await engine.up(await program())), { "billing-dr": "create", "billing-sync": "create" });
@@ -75,9 +76,22 @@ for (const how of ["mysql-dr promote", "read_only turned off by an operator"] as
       const plan = ops(await engine.preview(await program()));
       assert.equal(plan["billing-dr"], "update", "role back to replica is an update (the switch back), not a replacement");
       assert.notEqual(plan["billing-sync"], "replace");
-      // Until the switch back exists, up refuses it: the promoted server stays writable, nothing is re-fenced.
-      await assert.rejects(engine.up(await program()), /role cannot go back from "primary" to "replica"/);
-      assert.equal(Number((await sql(replica, "SELECT @@GLOBAL.read_only AS ro"))[0].ro), 0, "the promoted server is still writable");
+      if (how === "mysql-dr promote") {
+        // The promotion fenced the link: it runs back to the old master, and `up` switches back through it.
+        await waitFor("the link to run back", async () => {
+          const s = await new DaemonClient({ stateDir }).getLink("billing-sync");
+          return s.direction === "reverse" && s.state === "running" && s.phase === "syncing";
+        }, 60_000);
+      }
+      // Opened by hand, nothing was fenced and the link still applies the master: `up` closes it again.
+      assert.equal(ops(await engine.up(await program()))["billing-dr"], "update");
+      assert.equal(outputs("billing-dr").role, "replica");
+      assert.equal(Number((await sql(replica, "SELECT @@GLOBAL.read_only AS ro"))[0].ro), 1, "the DR server is a replica again");
+      assert.equal(Number((await sql(master, "SELECT @@GLOBAL.read_only AS ro"))[0].ro), 0, "the master is writable");
+      await waitFor("the link to run forward", async () => {
+        const s = await new DaemonClient({ stateDir }).getLink("billing-sync");
+        return s.direction === "forward" && s.state === "running";
+      }, 60_000);
     });
   });
 }

@@ -29,7 +29,8 @@ describeEachBackend("pulumi provider through the dynamic-provider host", (getPai
   before(async () => {
     ({ master, replica } = getPair());
     for (const server of [master, replica]) {
-      await sql(server, "CREATE USER 'dr'@'%' IDENTIFIED BY ?; GRANT ALL PRIVILEGES ON *.* TO 'dr'@'%'", [PASSWORD]);
+      // WITH GRANT OPTION: the ci example's link covers the whole instance, which replays accounts.
+      await sql(server, "CREATE USER 'dr'@'%' IDENTIFIED BY ?; GRANT ALL PRIVILEGES ON *.* TO 'dr'@'%' WITH GRANT OPTION", [PASSWORD]);
     }
     await sql(master, `CREATE DATABASE shop; CREATE TABLE shop.orders (id INT PRIMARY KEY, total DECIMAL(10,2));
       INSERT INTO shop.orders VALUES (1, 10.50), (2, 20.00);
@@ -122,8 +123,11 @@ describeEachBackend("pulumi provider through the dynamic-provider host", (getPai
     assert.ok(String(promotedState.outputs.promotedAt).length > 0 && String(promotedState.outputs.promotedGtid).length > 0);
     assert.equal(Number((await sql(dr, "SELECT @@GLOBAL.read_only AS ro"))[0].ro), 0, "the promoted instance is writable");
     assert.equal(Number((await sql(master, "SELECT @@GLOBAL.read_only AS ro"))[0].ro), 1, "a planned switchover leaves the old master read-only");
-    await sql(master, "SET GLOBAL read_only = OFF");
-    await waitFor("the link to be fenced", async () => (await daemon().getLink("orders-sync")).state === "promoted");
+    // The link runs back to the old master, which is now a replica of the promoted instance.
+    await waitFor("the link to run back", async () => {
+      const s = await daemon().getLink("orders-sync");
+      return s.direction === "reverse" && s.state === "running";
+    }, 60_000);
 
     const stateJson = JSON.stringify(engine.state());
     for (const shown of [stateJson, h.logText()]) {
@@ -136,9 +140,11 @@ describeEachBackend("pulumi provider through the dynamic-provider host", (getPai
     await assert.rejects(daemon().getLink("orders-sync"), /no link named orders-sync/);
     assert.ok(await portRefuses(drPort), "destroy stops the local server");
     assert.ok(fs.existsSync(path.join(dir, ".dr", "orders")), "and keeps its data");
+    // The old master stays the replica the cycle made it; the next test needs it as a master again.
+    await sql(master, "SET GLOBAL read_only = OFF");
   });
 
-  it("failover: `role: primary` in config promotes with zero loss; going back is refused", async function () {
+  it("failover: `role: primary` in config promotes with zero loss; `role: replica` switches back, and the link runs forward again", async function () {
     this.timeout(300_000);
     const dir = programFolder("failover");
     const drPort = await freePort();
@@ -156,8 +162,21 @@ describeEachBackend("pulumi provider through the dynamic-provider host", (getPai
     const promoted = engine.resources().find((r) => r.urn.endsWith("::payments-dr"))!.outputs;
     assert.equal(promoted.role, "primary");
     assert.equal(promoted.unappliedGtid, undefined);
-    await sql(master, "SET GLOBAL read_only = OFF");
-    await assert.rejects(engine.up(await capture({ role: "replica" })), /failback\) is not supported yet/);
+    await waitFor("the link to run back", async () => {
+      const s = await daemon().getLink("payments-sync");
+      return s.direction === "reverse" && s.state === "running" && s.phase === "syncing";
+    }, 60_000);
+    await sql(dr, "INSERT INTO payments.t VALUES (4)");
+    assert.deepEqual(ops(await engine.up(await capture({ role: "replica" }))), { "payments-dr": "update", "payments-sync": "same" });
+    const back = engine.resources().find((r) => r.urn.endsWith("::payments-dr"))!.outputs;
+    assert.equal(back.role, "replica");
+    assert.equal(Number((await sql(master, "SELECT @@GLOBAL.read_only AS ro"))[0].ro), 0, "the old master is the master again");
+    assert.equal(Number((await sql(dr, "SELECT @@GLOBAL.read_only AS ro"))[0].ro), 1, "the DR instance is a replica again");
+    assert.deepEqual(await tableContents(master, "payments", "t"), await tableContents(dr, "payments", "t"), "the row written on the promoted instance came back");
+    await waitFor("the link to run forward", async () => {
+      const s = await daemon().getLink("payments-sync");
+      return s.direction === "forward" && s.state === "running";
+    }, 60_000);
     await engine.destroy();
   });
 

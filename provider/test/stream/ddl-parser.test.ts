@@ -29,15 +29,29 @@ describe("ddl-parser", () => {
       assert.deepEqual(parseStatement("CREATE FUNCTION metaphon RETURNS STRING SONAME 'udf_example.so'", SCHEMA), { kind: "other" });
     });
 
-    it("reads events by database, and rewrites their status to wait disabled on the replica side", () => {
-      assert.deepEqual(parseStatement("CREATE DEFINER=`root`@`localhost` EVENT `shop`.`nightly` ON SCHEDULE EVERY 1 DAY DO DELETE FROM t", SCHEMA), { kind: "event", verb: "create", event: { db: "shop", name: "nightly" }, idempotent: false });
-      assert.deepEqual(parseStatement("ALTER EVENT e ENABLE", SCHEMA), { kind: "event", verb: "alter", event: { db: SCHEMA, name: "e" }, idempotent: false });
-      assert.deepEqual(parseStatement("DROP EVENT IF EXISTS e", SCHEMA), { kind: "event", verb: "drop", event: { db: SCHEMA, name: "e" }, idempotent: true });
-      assert.equal(disabledOnReplica("CREATE EVENT e ON SCHEDULE EVERY 1 HOUR DO INSERT INTO t VALUES (1)", "create"), "CREATE EVENT e ON SCHEDULE EVERY 1 HOUR DISABLE ON SLAVE DO INSERT INTO t VALUES (1)");
-      assert.equal(disabledOnReplica("CREATE EVENT e ON SCHEDULE EVERY 1 HOUR ON COMPLETION PRESERVE ENABLE COMMENT 'do enable' DO SELECT 1", "create"), "CREATE EVENT e ON SCHEDULE EVERY 1 HOUR ON COMPLETION PRESERVE DISABLE ON SLAVE COMMENT 'do enable' DO SELECT 1");
-      assert.equal(disabledOnReplica("CREATE EVENT `do` ON SCHEDULE EVERY 1 HOUR DISABLE DO SELECT 1", "create"), "CREATE EVENT `do` ON SCHEDULE EVERY 1 HOUR DISABLE DO SELECT 1", "an event the master keeps disabled stays so");
-      assert.equal(disabledOnReplica("ALTER EVENT e ENABLE", "alter"), "ALTER EVENT e DISABLE ON SLAVE");
-      assert.equal(disabledOnReplica("ALTER EVENT e ON SCHEDULE EVERY 2 HOUR", "alter"), "ALTER EVENT e ON SCHEDULE EVERY 2 HOUR");
+    it("reads events by database with the status and new name a statement gives them, and rewrites it to wait disabled on the replica side", () => {
+      const ev = (verb: string, db: string, name: string, idempotent: boolean, extra: object = {}) => ({ kind: "event", verb, event: { db, name }, idempotent, ...extra });
+      assert.deepEqual(parseStatement("CREATE DEFINER=`root`@`localhost` EVENT `shop`.`nightly` ON SCHEDULE EVERY 1 DAY DO DELETE FROM t", SCHEMA), ev("create", "shop", "nightly", false, { status: "ENABLED" }));
+      assert.deepEqual(parseStatement("CREATE EVENT IF NOT EXISTS e ON SCHEDULE EVERY 1 DAY DISABLE COMMENT 'enable' DO SELECT 'ENABLE'", SCHEMA), ev("create", SCHEMA, "e", true, { status: "DISABLED", ifNotExists: true }));
+      assert.deepEqual(parseStatement("CREATE EVENT e ON SCHEDULE EVERY 1 DAY DISABLE ON SLAVE DO SELECT 1", SCHEMA), ev("create", SCHEMA, "e", false, { status: "SLAVESIDE_DISABLED" }));
+      assert.deepEqual(parseStatement("ALTER EVENT e ENABLE", SCHEMA), ev("alter", SCHEMA, "e", false, { status: "ENABLED" }));
+      assert.deepEqual(parseStatement("ALTER EVENT e ON SCHEDULE EVERY 2 HOUR", SCHEMA), ev("alter", SCHEMA, "e", false));
+      assert.deepEqual(parseStatement("ALTER DEFINER=`root`@`%` EVENT `e` ON COMPLETION PRESERVE RENAME TO `other`.`e 2` DISABLE DO SELECT 1", SCHEMA), ev("alter", SCHEMA, "e", false, { status: "DISABLED", renameTo: { db: "other", name: "e 2" } }));
+      assert.deepEqual(parseStatement("ALTER EVENT e RENAME TO f", SCHEMA), ev("alter", SCHEMA, "e", false, { renameTo: { db: SCHEMA, name: "f" } }));
+      assert.deepEqual(parseStatement("DROP EVENT IF EXISTS e", SCHEMA), ev("drop", SCHEMA, "e", true));
+
+      // Every event a replica receives waits there, whatever its status on the master (which the link keeps apart).
+      assert.equal(disabledOnReplica("CREATE EVENT e ON SCHEDULE EVERY 1 HOUR DO INSERT INTO t VALUES (1)"), "CREATE EVENT e ON SCHEDULE EVERY 1 HOUR DISABLE ON SLAVE DO INSERT INTO t VALUES (1)");
+      assert.equal(disabledOnReplica("CREATE EVENT e ON SCHEDULE EVERY 1 HOUR ON COMPLETION PRESERVE ENABLE COMMENT 'do enable' DO SELECT 1"), "CREATE EVENT e ON SCHEDULE EVERY 1 HOUR ON COMPLETION PRESERVE DISABLE ON SLAVE COMMENT 'do enable' DO SELECT 1");
+      assert.equal(disabledOnReplica("CREATE EVENT `do` ON SCHEDULE EVERY 1 HOUR DISABLE DO SELECT 1"), "CREATE EVENT `do` ON SCHEDULE EVERY 1 HOUR DISABLE ON SLAVE DO SELECT 1");
+      assert.equal(disabledOnReplica("CREATE EVENT e ON SCHEDULE EVERY 1 HOUR COMMENT 'no status' DO SELECT 'ENABLE'"), "CREATE EVENT e ON SCHEDULE EVERY 1 HOUR DISABLE ON SLAVE COMMENT 'no status' DO SELECT 'ENABLE'");
+      assert.equal(disabledOnReplica("CREATE DEFINER=`root`@`127.0.0.1` EVENT `e1` ON SCHEDULE EVERY 1 HOUR STARTS '2026-11-30 18:08:09' ON COMPLETION NOT PRESERVE DISABLE ON SLAVE DO INSERT INTO t VALUES (1)"), "CREATE DEFINER=`root`@`127.0.0.1` EVENT `e1` ON SCHEDULE EVERY 1 HOUR STARTS '2026-11-30 18:08:09' ON COMPLETION NOT PRESERVE DISABLE ON SLAVE DO INSERT INTO t VALUES (1)");
+      assert.equal(disabledOnReplica("CREATE EVENT `enable` ON SCHEDULE EVERY 1 HOUR DO SELECT 1"), "CREATE EVENT `enable` ON SCHEDULE EVERY 1 HOUR DISABLE ON SLAVE DO SELECT 1", "a name is not a clause");
+      assert.equal(disabledOnReplica("ALTER EVENT e ENABLE"), "ALTER EVENT e DISABLE ON SLAVE");
+      assert.equal(disabledOnReplica("ALTER EVENT e ON SCHEDULE EVERY 2 HOUR"), "ALTER EVENT e ON SCHEDULE EVERY 2 HOUR DISABLE ON SLAVE");
+      assert.equal(disabledOnReplica("ALTER EVENT e RENAME TO f COMMENT 'x'"), "ALTER EVENT e RENAME TO f DISABLE ON SLAVE COMMENT 'x'");
+      assert.equal(disabledOnReplica("ALTER EVENT e DO DELETE FROM t"), "ALTER EVENT e DISABLE ON SLAVE DO DELETE FROM t");
+      assert.equal(disabledOnReplica('ALTER EVENT "e" ENABLE', true), 'ALTER EVENT "e" DISABLE ON SLAVE');
     });
 
     it("reads triggers with their table (in the trigger's database), and DROP TRIGGER by name", () => {

@@ -53,6 +53,35 @@ describe("transaction assembler", () => {
     assert.deepEqual(kinds(assemble([gtid(1, undefined), query("CREATE TABLE c (id INT)"), gtid(2, undefined), query("BEGIN"), rows("c"), XID])), ["ddl", "rows", "commit"]);
   });
 
+  it("sends an event's DDL with its master status kept first, the DDL in the master's bytes set to wait on the replica side", () => {
+    const hex = (t: string) => `CONVERT(X'${Buffer.from(t).toString("hex")}' USING utf8mb4)`;
+    const events = [
+      gtid(1, true), query("CREATE EVENT e ON SCHEDULE EVERY 1 DAY COMMENT 'caf\u00e9' DO SELECT 1"),
+      gtid(2, true), query("ALTER EVENT e RENAME TO f DISABLE"),
+      gtid(3, true), query("DROP EVENT IF EXISTS f"),
+      gtid(4, true), query("CREATE EVENT other.e ON SCHEDULE EVERY 1 DAY DO SELECT 1"),
+    ];
+    const ddl = assemble(events).flatMap((i) => (i.kind === "ddl" ? [i.ddl] : []));
+    assert.equal(ddl.length, 3, "an unselected database's event is not replayed");
+    const [create, alter, drop] = ddl.map((d) => ({ raw: d.statement.raw.toString("latin1").split(";\n"), sql: d.statement.sql, touches: d.touches.events, rewritten: d.rewritten }));
+    const key = (name: string) => `link = ${hex("link")} AND db = ${hex("shop")} AND name = ${hex(name)}`;
+    assert.deepEqual(create.raw, [
+      `REPLACE INTO mysql_dr.events (link, db, name, status) VALUES (${["link", "shop", "e", "ENABLED"].map(hex).join(", ")}) /* mysql-dr events */`,
+      // The master's bytes: the UTF-8 of the comment stays as it was logged.
+      Buffer.from("CREATE EVENT e ON SCHEDULE EVERY 1 DAY DISABLE ON SLAVE COMMENT 'caf\u00e9' DO SELECT 1").toString("latin1"),
+    ]);
+    assert.equal(create.sql, "CREATE EVENT e ON SCHEDULE EVERY 1 DAY DISABLE ON SLAVE COMMENT 'caf\u00e9' DO SELECT 1", "messages show the DDL alone");
+    assert.equal(create.rewritten, undefined);
+    assert.deepEqual(alter.raw, [
+      `DELETE FROM mysql_dr.events WHERE ${key("f")} /* mysql-dr events */`,
+      `UPDATE mysql_dr.events SET db = ${hex("shop")}, name = ${hex("f")} WHERE ${key("e")} /* mysql-dr events */`,
+      `REPLACE INTO mysql_dr.events (link, db, name, status) VALUES (${["link", "shop", "f", "DISABLED"].map(hex).join(", ")}) /* mysql-dr events */`,
+      "ALTER EVENT e RENAME TO f DISABLE ON SLAVE",
+    ]);
+    assert.deepEqual(alter.touches, [{ db: "shop", name: "e" }, { db: "shop", name: "f" }], "both names tell whether a RENAME ran");
+    assert.deepEqual(drop.raw, [`DELETE FROM mysql_dr.events WHERE ${key("f")} /* mysql-dr events */`, "DROP EVENT IF EXISTS f"]);
+  });
+
   it("keeps an XA transaction's rows until its XA COMMIT or XA ROLLBACK, a group of its own", () => {
     const prepare = (n: number, xid: string) => [gtid(n, false, true), rows("t"), query(`XA END ${xid}`), { kind: "xa-prepare", onePhase: false, timestampMs: 1000 } as SourceEvent];
     const items = assemble([...prepare(1, "X'31',X'',1"), gtid(2, true), query("XA ROLLBACK X'31',X'',1"), ...prepare(3, "X'32',X'',1"), gtid(4, true), query("XA COMMIT X'32',X'',1")]);

@@ -66,7 +66,7 @@ export interface TableSnapshot {
   rows: string[];
 }
 
-/** Every table (and sequence) of `db`, byte for byte, and its views' and routines' definitions. */
+/** Every table (and sequence) of `db`, byte for byte, and its views', routines' and events' definitions. */
 export async function databaseSnapshot(server: TestServer, db: string): Promise<Map<string, TableSnapshot>> {
   const conn = await mysql.createConnection({ ...serverAddress(server), multipleStatements: true });
   const snapshot = new Map<string, TableSnapshot>();
@@ -95,10 +95,35 @@ export async function databaseSnapshot(server: TestServer, db: string): Promise<
       const [[created]] = (await conn.query(`SHOW CREATE ${type} \`${db}\`.\`${name}\``)) as unknown as [Record<string, string>[]];
       snapshot.set(`${type.toLowerCase()} ${name}`, { definition: String(created[`Create ${type === "PROCEDURE" ? "Procedure" : "Function"}`]), rows: [] });
     }
+    // Events: the definition (its status clause apart), the session it was created in, and the status.
+    const [events] = await conn.query("SELECT EVENT_NAME AS name, STATUS AS status FROM information_schema.EVENTS WHERE EVENT_SCHEMA = ? ORDER BY 1", [db]);
+    for (const { name, status } of events as { name: string; status: string }[]) {
+      const [[created]] = (await conn.query(`SHOW CREATE EVENT \`${db}\`.\`${name}\``)) as unknown as [Record<string, string>[]];
+      const statement = String(created["Create Event"]).replace(EVENT_STATUS_CLAUSE, "$1");
+      const session = ["sql_mode", "time_zone", "character_set_client", "collation_connection"].map((k) => `${k}: ${created[k]}`);
+      snapshot.set(`event ${name}`, { definition: [statement, ...session, `${EVENT_STATUS} ${status === "REPLICA_SIDE_DISABLED" ? "SLAVESIDE_DISABLED" : status}`].join("\n"), rows: [] });
+    }
   } finally {
     await conn.end();
   }
   return snapshot;
+}
+
+/** SHOW CREATE EVENT always states the status, right after ON COMPLETION. */
+const EVENT_STATUS_CLAUSE = /( ON COMPLETION(?: NOT)? PRESERVE) (?:ENABLE|DISABLE ON (?:SLAVE|REPLICA)|DISABLE)(?= )/;
+const EVENT_STATUS = "status:";
+
+/**
+ * What a replica of the snapshot's server holds: the same, but every event disabled on the
+ * replica side, as native replication marks each event it receives (SLAVESIDE_DISABLED),
+ * whatever its status on the master.
+ */
+export function asReplicated(master: Map<string, TableSnapshot>): Map<string, TableSnapshot> {
+  const replica = new Map<string, TableSnapshot>();
+  for (const [key, s] of master) {
+    replica.set(key, key.startsWith("event ") ? { ...s, definition: s.definition.replace(new RegExp(`^${EVENT_STATUS} .*$`, "m"), `${EVENT_STATUS} SLAVESIDE_DISABLED`) } : s);
+  }
+  return replica;
 }
 
 /** Where two snapshots differ, in a few words (empty when identical). */

@@ -13,7 +13,10 @@
  *   runs, including the engine's secret handling: the dynamic host answers Configure with
  *   `acceptSecrets: false`, so the engine strips secret markers before each call and marks as
  *   secret every output whose same-named input was secret (pkg/resource/plugin/provider_plugin.go,
- *   `annotateSecrets`).
+ *   `annotateSecrets`). In a preview it answers for a resource it would create or update as the
+ *   engine does for a provider without preview support (the dynamic host's Configure does not set
+ *   `supportsPreview`): the outputs are the checked inputs, so every other output is unknown to
+ *   the resources that depend on it, and a resource to be created has no id yet.
  *
  * Throughout, values are in wire JSON form: a secret is `{[SIG_KEY]: SECRET_SIG, value}`.
  */
@@ -146,6 +149,11 @@ export interface Registration {
   /** The RegisterResource inputs as the engine receives them (wire form, secrets marked). */
   inputs: WireMap;
   options: RegistrationOptions;
+  /**
+   * Set for a ReadResource request (a `Resource.get(name, id)` in the program, or a resource
+   * constructed with the `id` option): the id to read; `inputs` are then the properties sent.
+   */
+  readId?: string;
 }
 
 export interface CaptureOptions {
@@ -161,8 +169,19 @@ export interface CaptureOptions {
 /** The parts of the SDK's internal settings module the capture relies on (runtime/settings.js). */
 interface SdkSettings {
   _reset(): void;
-  getMonitor(): { registerResource(req: RegisterRequest, cb: (err: Error | null, resp?: { getUrn(): string }) => void): void };
+  getMonitor(): {
+    registerResource(req: RegisterRequest, cb: (err: Error | null, resp?: { getUrn(): string }) => void): void;
+    readResource(req: ReadRequest, cb: (err: Error | null, resp?: { getUrn(): string }) => void): void;
+  };
   waitForRPCs(): Promise<void>;
+}
+
+interface ReadRequest {
+  getId(): string;
+  getType(): string;
+  getName(): string;
+  getProperties(): Struct | undefined;
+  getAdditionalsecretoutputsList(): string[];
 }
 
 interface RegisterRequest {
@@ -239,6 +258,22 @@ async function captureOnce(program: () => Promise<void> | void, opts: CaptureOpt
     };
     registrations.push(registration);
     register(req, (err, resp) => {
+      if (resp) registration.urn = resp.getUrn();
+      cb(err, resp);
+    });
+  };
+  const read = monitor.readResource.bind(monitor);
+  monitor.readResource = (req, cb) => {
+    const registration: Registration = {
+      type: req.getType(),
+      name: req.getName(),
+      urn: "",
+      inputs: fromStruct(req.getProperties()),
+      options: { replaceOnChanges: [], additionalSecretOutputs: req.getAdditionalsecretoutputsList(), deleteBeforeReplace: false, ignoreChanges: [], protect: false },
+      readId: req.getId(),
+    };
+    registrations.push(registration);
+    read(req, (err, resp) => {
       if (resp) registration.urn = resp.getUrn();
       cb(err, resp);
     });
@@ -545,15 +580,25 @@ function killGroup(child: ChildProcess): void {
 // 3. The engine: preview / up / refresh / destroy with state between runs
 // ---------------------------------------------------------------------------------------------
 
-export const STEP_OPS = ["create", "update", "replace", "delete", "same", "read"] as const;
+export const STEP_OPS = ["create", "update", "replace", "delete", "same", "read", "import"] as const;
 export type StepOp = (typeof STEP_OPS)[number];
 
 export interface Step {
   urn: string;
   op: StepOp;
-  /** Top-level input keys that changed (update/replace), or for "read" whether the outputs changed. */
+  /**
+   * Top-level input keys that changed (update/replace); for "read" (a refresh) of a provider that
+   * reads inputs back, the input keys it read differently from the state (drift `up` puts back).
+   */
   keys?: string[];
+  /** For "read": whether the outputs changed. */
   changed?: boolean;
+}
+
+/** What a dependent resource sees of another: its id and outputs (in a preview, the planned ones). */
+export interface ResourceView {
+  id: string;
+  outputs: WireMap;
 }
 
 export interface ResourceState {
@@ -599,6 +644,8 @@ export class TestEngine {
   private readonly key = crypto.randomBytes(32);
   /** The steps of the last preview/up/refresh/destroy. */
   lastSteps: Step[] = [];
+  /** During a preview: what each planned resource shows its dependents. */
+  private previewViews?: Map<string, ResourceView>;
 
   /**
    * `resolve` stands in for the engine's output propagation: it rewrites a registration's inputs
@@ -626,6 +673,20 @@ export class TestEngine {
     return r && structuredClone(r);
   }
 
+  /**
+   * The resource named `name` as the engine resolves it for a dependent right now: from state, or
+   * during a preview as planned (created or updated: the checked inputs as outputs, the rest
+   * unknown; created: no id yet). undefined when the resource is neither in state nor planned.
+   */
+  view(name: string): ResourceView | undefined {
+    const matches = (urn: string) => urn.endsWith(`::${name}`);
+    if (this.previewViews) {
+      for (const [urn, v] of this.previewViews) if (matches(urn)) return structuredClone(v);
+    }
+    const r = this.resources().find((x) => matches(x.urn));
+    return r && { id: r.id, outputs: r.outputs };
+  }
+
   /** What a state file would hold: JSON-serializable, every secret encrypted, never in plain text. */
   state(): StateSnapshot {
     return {
@@ -649,13 +710,20 @@ export class TestEngine {
   }
 
   /** check + diff only, as `pulumi preview` does with a provider that does not support previews: nothing is created. */
-  async preview(regs: Registration[]): Promise<Step[]> {
-    const plans = await this.plan(regs);
-    this.lastSteps = [...plans.map((p) => ({ urn: p.reg.urn, op: p.op, keys: p.keys })), ...this.deletions(regs)];
-    return this.lastSteps;
+  async preview(registered: Registration[]): Promise<Step[]> {
+    const regs = withoutReads(registered);
+    this.previewViews = new Map();
+    try {
+      const plans = await this.plan(regs);
+      this.lastSteps = [...plans.map((p) => ({ urn: p.reg.urn, op: p.op, keys: p.keys })), ...this.deletions(regs)];
+      return this.lastSteps;
+    } finally {
+      this.previewViews = undefined;
+    }
   }
 
-  async up(regs: Registration[]): Promise<Step[]> {
+  async up(registered: Registration[]): Promise<Step[]> {
+    const regs = withoutReads(registered);
     const steps: Step[] = [];
     this.lastSteps = steps;
     const next = new Map<string, ResourceState>();
@@ -709,7 +777,7 @@ export class TestEngine {
       const outputs = this.receive(resp.properties, r.outputs, r.options);
       const inputs = resp.inputs ? (this.configured!.acceptSecrets ? resp.inputs : annotateSecrets(resp.inputs, r.inputs)) : r.inputs;
       this.resourcesByUrn.set(r.urn, { ...r, id: resp.id, inputs, outputs });
-      steps.push({ urn: r.urn, op: "read", changed: !deepEqual(outputs, r.outputs) });
+      steps.push({ urn: r.urn, op: "read", changed: !deepEqual(outputs, r.outputs), ...(resp.inputs ? { keys: changedTopLevelKeys(r.inputs, inputs) } : {}) });
     }
     return steps;
   }
@@ -724,6 +792,48 @@ export class TestEngine {
       steps.push({ urn: r.urn, op: "delete" });
     }
     return steps;
+  }
+
+  /**
+   * The `import` resource option (and `pulumi import`), as the engine's ImportStep runs it
+   * (pkg/resource/deploy/step.go): Read with the id to import and nothing else (no inputs, no
+   * state), then Check of the program's inputs against the inputs Read returned, and Diff of the
+   * checked inputs against Read's outputs; any difference fails the import, and nothing is recorded.
+   * On success the resource enters the state with the checked inputs and Read's outputs.
+   */
+  async import(reg: Registration, id: string): Promise<Step> {
+    await this.ensureConfigured();
+    const read = await this.host.read(id, reg.urn, {}, {});
+    if (!read.id) throw new Error(`resource '${id}' does not exist`);
+    if (!read.inputs) throw new Error("provider does not support importing resources; please try updating the 'pulumi-nodejs' plugin");
+    const oldInputs = this.configured!.acceptSecrets ? read.inputs : annotateSecrets(read.inputs, reg.inputs);
+    const outputs = this.receive(read.properties, oldInputs, reg.options);
+    const news = this.resolve(reg, this);
+    const checked = await this.host.check(reg.urn, this.send(oldInputs), this.send(news));
+    if (checked.failures.length > 0) throw new CheckFailedError(reg.urn, checked.failures);
+    const inputs = this.configured!.acceptSecrets ? checked.inputs : annotateSecrets(checked.inputs, news);
+    const diff = await this.host.diff(read.id, reg.urn, this.send(outputs), this.send(inputs), this.send(oldInputs));
+    const changedKeys = diff.diffs.length > 0 ? diff.diffs : changedTopLevelKeys(oldInputs, inputs);
+    const changes = diff.changes === "unknown" ? changedKeys.length > 0 : diff.changes === "some";
+    if (changes) throw new Error(`inputs to import do not match the existing resource: [${changedKeys.join(" ")}]`);
+    this.resourcesByUrn.set(reg.urn, { urn: reg.urn, type: reg.type, id: read.id, inputs, outputs, options: reg.options });
+    const step: Step = { urn: reg.urn, op: "import" };
+    this.lastSteps = [step];
+    return step;
+  }
+
+  /**
+   * A ReadResource registration (`Resource.get(name, id)`), as the engine's ReadStep runs it: Read
+   * with the id and the properties the program sent, as both inputs and state. The engine keeps the
+   * result as an external resource (never updated or deleted); here it is returned, not recorded.
+   */
+  async readResource(reg: Registration): Promise<ResourceView> {
+    if (reg.readId === undefined) throw new Error(`${reg.urn} is not a ReadResource registration`);
+    await this.ensureConfigured();
+    const props = this.send(reg.inputs);
+    const read = await this.host.read(reg.readId, reg.urn, props, props);
+    if (!read.id) throw new Error(`resource '${reg.readId}' does not exist`);
+    return { id: read.id, outputs: this.receive(read.properties, reg.inputs, reg.options) };
   }
 
   private async ensureConfigured(): Promise<void> {
@@ -748,6 +858,7 @@ export class TestEngine {
       if (checked.failures.length > 0) throw new CheckFailedError(reg.urn, checked.failures);
       const inputs = this.configured!.acceptSecrets ? checked.inputs : annotateSecrets(checked.inputs, news);
       if (!old) {
+        this.previewViews?.set(reg.urn, { id: UNKNOWN_VALUE, outputs: inputs });
         plans.push({ reg, inputs, op: "create", keys: [], deleteBeforeReplace: false });
         continue;
       }
@@ -757,6 +868,9 @@ export class TestEngine {
       const changes = diff.changes === "unknown" ? (changedKeys.length > 0 ? "some" : "none") : diff.changes;
       const replaceKeys = [...diff.replaces, ...reg.options.replaceOnChanges.filter((k) => k === "*" ? changedKeys.length > 0 : changedKeys.includes(k))];
       const op: StepOp = changes === "none" ? "same" : replaceKeys.length > 0 ? "replace" : "update";
+      // Create and Update with preview=true answer the inputs as outputs (provider_plugin.go).
+      if (op === "same") this.previewViews?.set(reg.urn, { id: old.id, outputs: old.outputs });
+      else this.previewViews?.set(reg.urn, { id: op === "replace" ? UNKNOWN_VALUE : old.id, outputs: inputs });
       plans.push({
         reg,
         old,
@@ -817,6 +931,11 @@ export class TestEngine {
     }
     return value;
   }
+}
+
+/** ReadResource registrations are read (readResource), never planned. */
+function withoutReads(regs: Registration[]): Registration[] {
+  return regs.filter((r) => r.readId === undefined);
 }
 
 function changedTopLevelKeys(olds: WireMap, news: WireMap): string[] {

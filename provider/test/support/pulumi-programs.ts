@@ -35,16 +35,24 @@ export function captureExample(example: string, config: Record<string, string>, 
   }, { project: example, stack: "test", config, secretConfig });
 }
 
-/** A SyncLink's `instance` is the DrInstance's outputs: filled from state, unknown before it exists. */
+/**
+ * The engine's output propagation for a SyncLink's `instance`: the DrInstance's id and `master`
+ * output, and its `connection` output unless the SDK passed the DrInstance's own `server` input
+ * there (then the captured value is the program's, kept as is). Resolved as the engine would now:
+ * from state, or in a preview from the DrInstance's planned step (created or updated: its
+ * computed outputs unknown; created: no id). The mocks answer outputs with the inputs, so a
+ * captured `connection` is present only when it is the program's `server` input.
+ */
 export function resolveInstance(reg: Registration, engine: TestEngine): WireMap {
   const instance = reg.inputs.instance as WireMap | undefined;
-  if (!instance) return reg.inputs;
-  // The mocks answered each registration with the id "<name>-id": find that resource in state.
-  const drName = String(instance.id).replace(/-id$/, "");
-  const dr = engine.resources().find((r) => r.urn.endsWith(`::${drName}`));
+  if (!instance || reg.readId !== undefined) return reg.inputs;
+  // The mocks answered each registration with the id "<name>-id": find that resource.
+  const dr = engine.view(String(instance.id).replace(/-id$/, ""));
+  const output = (key: string) => (dr ? dr.outputs[key] ?? UNKNOWN_VALUE : UNKNOWN_VALUE);
   return {
     ...reg.inputs,
-    instance: dr ? { id: dr.id, master: dr.outputs.master, connection: dr.outputs.connection } : { id: UNKNOWN_VALUE, master: instance.master, connection: UNKNOWN_VALUE },
+    // failback is the DrInstance's input as the program gave it (the SDK passes that, known in a preview).
+    instance: { id: dr?.id ?? UNKNOWN_VALUE, master: output("master"), connection: instance.connection ?? output("connection"), ...(instance.failback === undefined ? {} : { failback: instance.failback }) },
   };
 }
 
