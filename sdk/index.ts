@@ -1,5 +1,5 @@
 /**
- * What a Pulumi program imports: `DrInstance` and `SyncLink`, thin classes over
+ * What a Pulumi program imports: `DrInstance`, `SyncLink` and `DataCheck`, thin classes over
  * pulumi.dynamic.Resource with the types generated from schema.json.
  *
  * Pulumi serializes a dynamic resource's provider object into the state and runs it later in a
@@ -9,11 +9,11 @@
  * resources.
  */
 import * as pulumi from "@pulumi/pulumi";
-import type { DrInstanceArgs, DrInstanceOutputs, FailbackOptionsInput, ServerConnectionInput, SyncLinkArgs, SyncLinkOutputs } from "./types.generated";
+import type { DaemonConnection, DataCheckArgs, DataCheckOutputs, DrInstanceArgs, DrInstanceOutputs, FailbackOptionsInput, ServerConnectionInput, SyncLinkArgs, SyncLinkOutputs } from "./types.generated";
 
 export * from "./types.generated";
 
-type ResourceName = "DrInstance" | "SyncLink";
+type ResourceName = "DrInstance" | "SyncLink" | "DataCheck";
 
 function providerShim(resource: ResourceName): pulumi.dynamic.ResourceProvider {
   // Resolved from the program's folder, where the package is installed.
@@ -98,6 +98,8 @@ export class SyncLink extends pulumi.dynamic.Resource {
   declare readonly missingRowsSkipped: Outputs<SyncLinkOutputs>["missingRowsSkipped"];
   declare readonly lastError: pulumi.Output<string | undefined>;
   declare readonly copy: pulumi.Output<SyncLinkOutputs["copy"]>;
+  /** The daemon input, as given (secret); a DataCheck of this link talks to the same daemon. */
+  declare readonly daemon: pulumi.Output<DaemonConnection | undefined>;
   declare readonly direction: pulumi.Output<SyncLinkOutputs["direction"]>;
   declare readonly divergence: pulumi.Output<SyncLinkOutputs["divergence"]>;
   declare readonly paused: pulumi.Output<boolean | undefined>;
@@ -129,7 +131,8 @@ export class SyncLink extends pulumi.dynamic.Resource {
       providerShim("SyncLink"),
       name,
       {
-        ...outputSlots(outputs),
+        // "daemon" too: an input when given, and the slot a DataCheck of this link reads it from.
+        ...outputSlots([...outputs, "daemon"]),
         linkName: name,
         ...rest,
         // The DR server's connection: in `server` mode the DrInstance's own input, known in a
@@ -137,6 +140,44 @@ export class SyncLink extends pulumi.dynamic.Resource {
         instance: { id: instance.id, master: instance.master, connection: instance.serverInput ?? instance.connection, failback: instance.failbackInput },
       },
       { ...opts, dependsOn: [instance, ...toArray(opts?.dependsOn)], additionalSecretOutputs: ["instance", "daemon"] },
+    );
+  }
+}
+
+/** The DataCheck's inputs as a program writes them: the SyncLink itself instead of its reference. */
+export interface DataCheckProgramArgs extends Omit<DataCheckArgs, "link"> {
+  /** The SyncLink whose DR copy to verify. */
+  link: SyncLink;
+}
+
+/**
+ * A verification of a SyncLink's DR copy at a GTID barrier. Creating it, or changing `triggers`,
+ * runs it; with `failOnDifference` (the default) a difference fails the deployment, naming the
+ * tables. Its outputs keep the result and its proof.
+ */
+export class DataCheck extends pulumi.dynamic.Resource {
+  declare readonly linkName: Outputs<DataCheckOutputs>["linkName"];
+  declare readonly result: Outputs<DataCheckOutputs>["result"];
+  declare readonly at: Outputs<DataCheckOutputs>["at"];
+  declare readonly gtid: Outputs<DataCheckOutputs>["gtid"];
+  declare readonly tablesChecked: Outputs<DataCheckOutputs>["tablesChecked"];
+  declare readonly rowsChecked: Outputs<DataCheckOutputs>["rowsChecked"];
+  declare readonly differences: Outputs<DataCheckOutputs>["differences"];
+  declare readonly proofDigest: Outputs<DataCheckOutputs>["proofDigest"];
+  declare readonly proofChunks: Outputs<DataCheckOutputs>["proofChunks"];
+  declare readonly repairGtid: pulumi.Output<string | undefined>;
+
+  constructor(name: string, args: DataCheckProgramArgs, opts?: pulumi.CustomResourceOptions) {
+    const { link, ...rest } = args;
+    super(
+      providerShim("DataCheck"),
+      name,
+      {
+        ...outputSlots(["linkName", "result", "at", "gtid", "tablesChecked", "rowsChecked", "differences", "proofDigest", "proofChunks", "repairGtid"]),
+        ...rest,
+        link: { name: link.linkName, daemon: link.daemon },
+      },
+      { ...opts, dependsOn: [link, ...toArray(opts?.dependsOn)], additionalSecretOutputs: ["link"] },
     );
   }
 }

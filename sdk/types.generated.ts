@@ -141,28 +141,104 @@ export interface PromotionOptions {
 export interface LastVerificationInput {
   /** When it finished (ISO 8601). */
   at: pulumi.Input<string>;
-  /** The master GTIDs the link had applied when it finished. */
+  /** mode "barrier": the GTID both servers were compared at; "live": the master GTIDs the link had applied when it finished. */
   gtid?: pulumi.Input<string>;
-  /** "identical", "different" or "repaired". */
+  /** "identical", "different" or "repaired" (differences were found and rewritten, and a second comparison found none). */
   result: pulumi.Input<string>;
   /** Tables compared. */
   tablesChecked: pulumi.Input<number>;
   /** Rows missing, extra or different on the DR server. */
   differences: pulumi.Input<number>;
+  /** "barrier": both servers compared in snapshots at one GTID (`verify --at-barrier`, DataCheck); "live": compared while the link ran, differences rechecked until they settled. Absent in records of earlier versions (live). */
+  mode?: pulumi.Input<"barrier" | "live">;
+  /** Rows compared; absent in records of earlier versions. */
+  rowsChecked?: pulumi.Input<number>;
+  /** mode "barrier": SHA-256 (hex) over the master's chunk checksums at gtid, in table and chunk order (recomputable from a copy of the master restored at that GTID). */
+  proofDigest?: pulumi.Input<string>;
+  /** mode "barrier": the chunks compared per table, in the digest's order. */
+  proofChunks?: pulumi.Input<pulumi.Input<TableChunksInput>[]>;
 }
 
 /** The last verification of a link (`mysql-dr verify --link`), kept by the daemon across restarts. */
 export interface LastVerification {
   /** When it finished (ISO 8601). */
   at: string;
-  /** The master GTIDs the link had applied when it finished. */
+  /** mode "barrier": the GTID both servers were compared at; "live": the master GTIDs the link had applied when it finished. */
   gtid?: string;
-  /** "identical", "different" or "repaired". */
+  /** "identical", "different" or "repaired" (differences were found and rewritten, and a second comparison found none). */
   result: string;
   /** Tables compared. */
   tablesChecked: number;
   /** Rows missing, extra or different on the DR server. */
   differences: number;
+  /** "barrier": both servers compared in snapshots at one GTID (`verify --at-barrier`, DataCheck); "live": compared while the link ran, differences rechecked until they settled. Absent in records of earlier versions (live). */
+  mode?: "barrier" | "live";
+  /** Rows compared; absent in records of earlier versions. */
+  rowsChecked?: number;
+  /** mode "barrier": SHA-256 (hex) over the master's chunk checksums at gtid, in table and chunk order (recomputable from a copy of the master restored at that GTID). */
+  proofDigest?: string;
+  /** mode "barrier": the chunks compared per table, in the digest's order. */
+  proofChunks?: TableChunks[];
+}
+
+/** How many chunks of a table a verification at a barrier compared (a table without a unique key is one chunk). */
+export interface TableChunksInput {
+  /** db.table */
+  table: pulumi.Input<string>;
+  /** Chunks compared. */
+  chunks: pulumi.Input<number>;
+}
+
+/** How many chunks of a table a verification at a barrier compared (a table without a unique key is one chunk). */
+export interface TableChunks {
+  /** db.table */
+  table: string;
+  /** Chunks compared. */
+  chunks: number;
+}
+
+/** The SyncLink a DataCheck verifies, as the SDK passes it: the link's name and the daemon that runs it. */
+export interface LinkReferenceInput {
+  /** The link's name (the SyncLink's linkName). */
+  name: pulumi.Input<string>;
+  /** The daemon the SyncLink was given; absent for the default local daemon. */
+  daemon?: pulumi.Input<DaemonConnectionInput>;
+}
+
+/** The SyncLink a DataCheck verifies, as the SDK passes it: the link's name and the daemon that runs it. */
+export interface LinkReference {
+  /** The link's name (the SyncLink's linkName). */
+  name: string;
+  /** The daemon the SyncLink was given; absent for the default local daemon. */
+  daemon?: DaemonConnection;
+}
+
+/** What a verification found in one table, counted: no key and no row value is recorded in the state. */
+export interface TableDifferencesInput {
+  /** db.table */
+  table: pulumi.Input<string>;
+  /** Rows the master has and the DR server lacks. */
+  missingOnDr: pulumi.Input<number>;
+  /** Rows the DR server has and the master does not. */
+  extraOnDr: pulumi.Input<number>;
+  /** Rows whose key both have, with different values. */
+  different: pulumi.Input<number>;
+  /** Rows rewritten from the master (repair: true). */
+  rowsRepaired: pulumi.Input<number>;
+}
+
+/** What a verification found in one table, counted: no key and no row value is recorded in the state. */
+export interface TableDifferences {
+  /** db.table */
+  table: string;
+  /** Rows the master has and the DR server lacks. */
+  missingOnDr: number;
+  /** Rows the DR server has and the master does not. */
+  extraOnDr: number;
+  /** Rows whose key both have, with different values. */
+  different: number;
+  /** Rows rewritten from the master (repair: true). */
+  rowsRepaired: number;
 }
 
 /** The last recorded failover rehearsal of a link (`mysql-dr drill --link NAME --record`): its DR copy at one GTID copied into a throwaway server and promoted there. */
@@ -471,4 +547,44 @@ export interface SyncLinkOutputs {
   promotionBlockers?: string[];
   /** Initial copy progress while the link copies or catches up. */
   copy?: CopyProgress;
+}
+
+/** The inputs of a DataCheck. */
+export interface DataCheckArgs {
+  /** The SyncLink to verify (pass the resource; the SDK passes its name and daemon). Another link, or another daemon URL, is a new check (replace); a new daemon token is an update that runs nothing. */
+  link: pulumi.Input<LinkReferenceInput>;
+  /** Any values; when they change, the check runs again (a replacement, as pulumi-command's triggers). */
+  triggers?: pulumi.Input<pulumi.Input<any>[]>;
+  /** Rewrite the differing rows on the DR server from the master, at a second barrier (the link held there), then check again at a third. Changing it takes effect at the next run. */
+  repair?: pulumi.Input<boolean>;
+  /** A check that leaves differences (after repair, if set) fails the deployment, naming the tables; false records them in the outputs instead. Changing it takes effect at the next run. */
+  failOnDifference?: pulumi.Input<boolean>;
+  /** How long the link may take to finish its current batch and then to apply up to the barrier; a link further behind fails the check, saying so. */
+  barrierTimeoutSeconds?: pulumi.Input<number>;
+  /** How long the check first waits for a link that is starting, copying or catching up (a SyncLink created in the same deployment) to be running in sync; then it fails, saying where the link is. */
+  syncWaitSeconds?: pulumi.Input<number>;
+}
+
+/** The outputs of a DataCheck. */
+export interface DataCheckOutputs {
+  /** The link verified. */
+  linkName: string;
+  /** "identical"; "different" (only with failOnDifference false: otherwise the deployment fails); "repaired": differences were rewritten and the check at a new barrier found none. */
+  result: "identical" | "different" | "repaired";
+  /** When the compared snapshots were taken (ISO 8601). */
+  at: string;
+  /** The barrier: the master GTIDs both snapshots held exactly. */
+  gtid: string;
+  /** Tables compared. */
+  tablesChecked: number;
+  /** Rows compared. */
+  rowsChecked: number;
+  /** Per table with differences (or repaired rows), counted; never keys or row values. Empty when identical. */
+  differences: TableDifferences[];
+  /** SHA-256 (hex) over the master's chunk checksums at gtid, in table and chunk order. */
+  proofDigest: string;
+  /** The chunks compared per table, in the digest's order. */
+  proofChunks: TableChunks[];
+  /** With repair: the barrier the differing rows were rewritten at; absent when nothing was repaired. */
+  repairGtid?: string;
 }

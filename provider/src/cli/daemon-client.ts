@@ -10,9 +10,10 @@ import * as https from "node:https";
 import * as path from "node:path";
 import { DrError, type ErrorCode } from "../core/errors";
 import { STATE_FILES, resolveStateDir } from "../core/state-dir";
-import type { LinkRequest, LinkUpdate } from "../daemon/request-schemas";
+import type { LinkRequest, LinkUpdate, VerifyRequest } from "../daemon/request-schemas";
 import type { LinkStatus } from "../daemon/link-runner";
 import type { VerifyReport } from "../verify/verifier";
+import type { BarrierReport } from "../verify/barrier-verifier";
 import type { DrillReport } from "../drill/drill";
 
 export interface DaemonLocation {
@@ -66,8 +67,12 @@ export class DaemonClient {
     return this.request("PATCH", `/v1/links/${encodeURIComponent(name)}`, update);
   }
 
-  verifyLink(name: string, repair: boolean): Promise<VerifyReport> {
-    return this.request("POST", `/v1/links/${encodeURIComponent(name)}/verify`, { repair }, VERIFY_TIMEOUT_MS);
+  /** `repair` alone (a boolean), or the whole request: `atBarrier: true` answers with a BarrierReport. */
+  verifyLink(name: string, request: VerifyRequest & { atBarrier: true }): Promise<BarrierReport>;
+  verifyLink(name: string, request?: VerifyRequest | boolean): Promise<VerifyReport | BarrierReport>;
+  verifyLink(name: string, request: VerifyRequest | boolean = {}): Promise<VerifyReport | BarrierReport> {
+    const body = typeof request === "boolean" ? { repair: request } : request;
+    return this.request("POST", `/v1/links/${encodeURIComponent(name)}/verify`, body, VERIFY_TIMEOUT_MS);
   }
 
   drillLink(name: string, record: boolean): Promise<DrillReport> {

@@ -15,6 +15,7 @@ import { EXIT_ERROR, EXIT_USAGE } from "./exit-codes";
 import { URL_SOURCES_HELP, type ServerUrlOptions, serverFromOptions, serverUrlOptions } from "./server-urls";
 import { validatePatterns } from "../core/object-filter";
 import { type VerifyReport, verify } from "../verify/verifier";
+import type { BarrierReport } from "../verify/barrier-verifier";
 import { promote } from "../promote/promoter";
 import type { DrillReport } from "../drill/drill";
 import type { FailbackRequest } from "../daemon/request-schemas";
@@ -119,6 +120,8 @@ export function buildProgram(): Command {
     .option("--include <pattern>", "verify only db or db.table (* allowed); repeatable", collect, [])
     .option("--exclude <pattern>", "do not verify db or db.table (* allowed); repeatable", collect, [])
     .option("--link <name>", "verify a daemon's link instead (its servers and selection); the result shows in its status")
+    .option("--at-barrier", "with --link: compare both servers at one GTID (the link is held there a moment) instead of live; no rechecks, and the result carries a proof")
+    .option("--barrier-timeout <seconds>", "with --at-barrier: how long the link may take to reach the barrier (default 60)", parsePositive)
     .option("--repair", "rewrite the differing rows on the DR server from the master, then verify again")
     .option("--parallel <n>", "tables compared at once", parsePositive)
     .option("--daemon <url>", "with --link: daemon control URL")
@@ -126,11 +129,12 @@ export function buildProgram(): Command {
     .option("--token <token>", "with --link: daemon token")
     .option("--state-dir <dir>", "with --link: state directory")
     .option("--json", "print one JSON object")
-    .action(async (o: DaemonLocation & ServerUrlOptions & { include: string[]; exclude: string[]; link?: string; repair?: boolean; parallel?: number; json?: boolean }) => {
-      let report: VerifyReport;
+    .action(async (o: DaemonLocation & ServerUrlOptions & { include: string[]; exclude: string[]; link?: string; atBarrier?: boolean; barrierTimeout?: number; repair?: boolean; parallel?: number; json?: boolean }) => {
+      let report: VerifyReport | BarrierReport;
       try {
+        if (o.atBarrier && !o.link) throw new DrError("BAD_INPUT", "--at-barrier needs --link NAME: the barrier is a position the daemon's link is held at.");
         if (o.link) {
-          report = await client(o).verifyLink(o.link, o.repair === true);
+          report = await client(o).verifyLink(o.link, { repair: o.repair === true, ...(o.atBarrier ? { atBarrier: true, barrierTimeoutSeconds: o.barrierTimeout } : {}) });
         } else {
           const source = serverFromOptions(o, "source", true);
           const target = serverFromOptions(o, "target", true);
@@ -245,7 +249,7 @@ export function statusTable(links: LinkStatus[]): string {
   return table.toString() + note;
 }
 
-export function verifyTable(report: VerifyReport): string {
+export function verifyTable(report: VerifyReport | BarrierReport): string {
   const table = new Table({ head: ["table", "rows compared", "chunks", "mismatched", "missing on DR", "extra on DR", "different", "repaired"], style: { head: [], border: [] } });
   const lines: string[] = [];
   for (const t of report.tables) {
@@ -258,7 +262,8 @@ export function verifyTable(report: VerifyReport): string {
   }
   const verdict = report.identical ? "identical" : "DIFFERENT";
   const caveat = report.catchUpTimedOut ? " (the DR server did not catch up with the master during the check: differences may be lag)" : "";
-  return [table.toString(), ...lines, `${verdict}: ${report.rowsCompared} rows in ${(report.durationMs / 1000).toFixed(1)} s (${report.rowsPerSecond} rows/s)${caveat}`].join("\n");
+  const proof = "proof" in report ? [`at GTID barrier ${report.proof.gtid} (${report.proof.at}); proof digest ${report.proof.digest}${report.repairGtid ? `; repaired at ${report.repairGtid}` : ""}`] : [];
+  return [table.toString(), ...lines, ...proof, `${verdict}: ${report.rowsCompared} rows in ${(report.durationMs / 1000).toFixed(1)} s (${report.rowsPerSecond} rows/s)${caveat}`].join("\n");
 }
 
 export function drillTable(r: DrillReport, recorded = false): string {

@@ -12,6 +12,7 @@ export const ERROR_CODES = [
   "UNAUTHORIZED",       // control API token missing or wrong
   "DAEMON_UNREACHABLE", // the CLI cannot reach the daemon
   "APPLY_FAILED",       // the applier hit an error that retrying will not fix
+  "DATA_DIFFERS",       // a check found the DR copy different from its master (DataCheck with failOnDifference)
   "INTERNAL",
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
@@ -40,6 +41,7 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   UNAUTHORIZED: 401,
   DAEMON_UNREACHABLE: 503,
   APPLY_FAILED: 500,
+  DATA_DIFFERS: 409,
   INTERNAL: 500,
 };
 

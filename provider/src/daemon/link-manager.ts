@@ -12,7 +12,9 @@ import { rewaitReplicaEvents } from "../promote/replica-events";
 import { deleteCopyUnits, ensureCopyStateTable, insertCopyUnits } from "../dr-state/copy-state";
 import { formatHostPort } from "../core/connection-url";
 import { ObjectFilter } from "../core/object-filter";
-import { type VerifyReport, verify } from "../verify/verifier";
+import { type VerifyReport, verificationResult, verify } from "../verify/verifier";
+import { type BarrierReport, verifyAtBarrier } from "../verify/barrier-verifier";
+import { differenceCount } from "../verify/differences";
 import { type DrillReport, drill } from "../drill/drill";
 import { type Connection, openConnection } from "../core/db";
 import { DrError } from "../core/errors";
@@ -132,25 +134,46 @@ export class LinkManager {
     return runner.status();
   }
 
-  /** Verifies the link's selected tables, waiting on the link's own applied position, and records the result in its status. */
-  async verify(name: string, options: VerifyRequest = {}): Promise<VerifyReport> {
+  /**
+   * Verifies the link's selected tables and records the result in its status: live, waiting on
+   * the link's own applied position, or at a GTID barrier the link is held at (barrier-verifier.ts).
+   */
+  async verify(name: string, options: VerifyRequest = {}): Promise<VerifyReport | BarrierReport> {
     const runner = this.runner(name);
     const def = directed(runner.definition);
-    const report = await verify({
-      source: def.source,
-      target: def.target,
-      objects: def.objects,
-      repair: options.repair === true,
-      appliedPosition: async () => runner.status().appliedGtid ?? undefined,
-      link: def.name,
-    });
-    const record: LastVerification = {
-      at: new Date().toISOString(),
-      gtid: runner.status().appliedGtid,
-      result: report.identical ? "identical" : report.repaired ? "repaired" : "different",
-      tablesChecked: report.tables.length,
-      differences: report.tables.reduce((n, t) => n + t.missingOnDr.length + t.extraOnDr.length + t.different.length + t.moreDifferences, 0),
-    };
+    const repair = options.repair === true;
+    let report: VerifyReport | BarrierReport;
+    let record: LastVerification;
+    if (options.atBarrier) {
+      const barrier = await verifyAtBarrier({
+        link: def.name,
+        source: def.source,
+        target: def.target,
+        objects: def.objects,
+        hold: (timeoutMs) => runner.holdAtBoundary(timeoutMs),
+        repair,
+        timeoutMs: options.barrierTimeoutSeconds === undefined ? undefined : options.barrierTimeoutSeconds * 1000,
+      });
+      report = barrier;
+      record = {
+        ...verificationRecord(barrier),
+        mode: "barrier",
+        gtid: barrier.proof.gtid,
+        proofDigest: barrier.proof.digest,
+        proofChunks: barrier.proof.tables,
+      };
+      this.hooks.log("info", "verified at a barrier", { link: name, gtid: barrier.proof.gtid, identical: barrier.identical, rows: barrier.rowsCompared, digest: barrier.proof.digest, linkHeldMs: barrier.linkHeldMs, masterLockMs: barrier.masterLockMs });
+    } else {
+      report = await verify({
+        source: def.source,
+        target: def.target,
+        objects: def.objects,
+        repair,
+        appliedPosition: async () => runner.status().appliedGtid ?? undefined,
+        link: def.name,
+      });
+      record = { ...verificationRecord(report), mode: "live", gtid: runner.status().appliedGtid };
+    }
     await this.keepRecord(runner, "verification", record);
     return report;
   }
@@ -326,6 +349,17 @@ async function prepareLink(def: LinkDefinition, reusePromoted: boolean): Promise
     await initCheckpoint(target, def.name, position, sourceFacts.identity, true);
     return units.length > 0;
   });
+}
+
+/** The record of a verification, whatever its mode (the caller adds mode and GTID). */
+function verificationRecord(report: VerifyReport): Omit<LastVerification, "mode" | "gtid"> {
+  return {
+    at: new Date().toISOString(),
+    result: verificationResult(report),
+    tablesChecked: report.tables.length,
+    rowsChecked: report.rowsCompared,
+    differences: report.tables.reduce((n, t) => n + differenceCount(t), 0),
+  };
 }
 
 async function removeHeartbeatRow(def: LinkDefinition, key: string): Promise<void> {

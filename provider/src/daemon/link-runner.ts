@@ -24,6 +24,7 @@ import { ensureTriggerTable } from "../dr-state/trigger-store";
 import { ensureEventTable } from "../dr-state/event-store";
 import { ensureXaTable } from "../dr-state/xa-store";
 import { Applier, type AppliedBatch, type OnMissingRow } from "../stream/applier";
+import { ApplyBarrier, type ApplyHold } from "../stream/apply-barrier";
 import { BINLOG_HEARTBEAT_PERIOD_MS, BinlogReader } from "../stream/binlog-reader";
 import { BoundedQueue } from "../stream/bounded-queue";
 import { type ApplyItem, endsTransaction, itemWeight } from "../stream/change-events";
@@ -168,6 +169,8 @@ export class LinkRunner {
   private pollSource?: () => Promise<unknown>;
   /** When the master was last heard from (binlog bytes or an answered poll); kept across restarts of the pipeline. */
   private sourceHeardAt = 0;
+  /** Holds the running pipeline's applier at a transaction boundary; set while it runs. */
+  private applyBarrier?: ApplyBarrier;
   /** What the last turn around found on the old master (link-cycle.ts). */
   private divergence: Divergence | null = null;
 
@@ -192,6 +195,23 @@ export class LinkRunner {
     this.wake?.();
     await this.loop;
     this.state = finalState;
+  }
+
+  /**
+   * Holds the link at the transaction boundary after its current batch (verification at a GTID
+   * barrier). Refuses, in one sentence, a link that is not running in sync.
+   */
+  holdAtBoundary(timeoutMs: number): Promise<ApplyHold> {
+    const name = this.definition.name;
+    const { state, phase, lastError } = this.status();
+    if (state === "paused") throw new DrError("PRECONDITION", `Link ${name} is paused, so it cannot apply up to a barrier; resume it ('mysql-dr link resume ${name}') and verify again.`);
+    if (state === "promoted") throw new DrError("PRECONDITION", `Link ${name}'s DR server was promoted: there is no running link to verify at a barrier.`);
+    if (state !== "running" || !this.applyBarrier) {
+      throw new DrError("PRECONDITION", `Link ${name} is not running (state ${state}${lastError ? `: ${lastError.replace(/\.$/, "")}` : ""}), so it cannot apply up to a barrier; verify again once 'mysql-dr link status' shows it running.`);
+    }
+    // Until the copy has caught up, the DR tables are a mix of copied chunks and applied changes, at no single GTID.
+    if (phase !== "syncing") throw new DrError("PRECONDITION", `Link ${name} is still ${phase}, so its DR copy is not yet at any single GTID; verify at a barrier once 'mysql-dr link status' shows it syncing.`);
+    return this.applyBarrier.hold(timeoutMs);
   }
 
   /** The status with the master's position read now, so sourceGtid is never older than appliedGtid. */
@@ -460,6 +480,10 @@ export class LinkRunner {
       this.hooks.log("info", "link running", { link: def.name, from: checkpoint.sourceGtid, copying: modes.copying });
       const applying = applier.run(queue);
       applying.catch(() => undefined);
+      const ended = Promise.race([applying, failed]);
+      ended.catch(() => undefined);
+      this.applyBarrier = new ApplyBarrier({ applier, applyLock, progress, flavor: facts.flavor, link: def.name, ended });
+      closers.push(() => (this.applyBarrier = undefined));
       if (modes.copying) {
         this.copyStartedAt = Date.now();
         this.rowsCopiedThisRun = 0;

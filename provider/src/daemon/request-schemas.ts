@@ -112,13 +112,17 @@ export const LINK_UPDATE_SCHEMA: BodySchema<LinkUpdate> = {
 /** What a client sends to verify a link (POST /v1/links/NAME/verify). */
 export interface VerifyRequest {
   repair?: boolean;
+  /** Compare both servers at one GTID (the link held there), instead of live. */
+  atBarrier?: boolean;
+  /** With atBarrier: how long the link may take to reach the barrier (default 60). */
+  barrierTimeoutSeconds?: number;
 }
 
 export const VERIFY_REQUEST_SCHEMA: BodySchema<VerifyRequest> = {
   type: "object",
   additionalProperties: false,
   required: [],
-  properties: { repair: { type: "boolean" } },
+  properties: { repair: { type: "boolean" }, atBarrier: { type: "boolean" }, barrierTimeoutSeconds: { type: "number", exclusiveMinimum: 0 } },
 };
 
 /** What a client sends to drill a link (POST /v1/links/NAME/drill); no body is the same as {}. */

@@ -14,12 +14,20 @@ export type VerificationResult = (typeof VERIFICATION_RESULTS)[number];
 export interface LastVerification {
   /** When the comparison finished (ISO 8601). */
   at: string;
-  /** The master GTIDs the link had applied when it finished; null when unknown. */
+  /** "barrier": both servers compared at one GTID (gtid); "live": while the link ran. Absent in records of earlier versions (live). */
+  mode?: "barrier" | "live";
+  /** Barrier: the GTID both snapshots held. Live: the master GTIDs the link had applied when it finished. Null when unknown. */
   gtid: string | null;
   result: VerificationResult;
   tablesChecked: number;
+  /** Rows compared (absent in records of earlier versions). */
+  rowsChecked?: number;
   /** Rows missing, extra or different on the DR server. */
   differences: number;
+  /** Barrier: SHA-256 over the master's chunk checksums in table and chunk order (see verify/barrier-verifier.ts). */
+  proofDigest?: string;
+  /** Barrier: chunks compared per table, in the digest's order. */
+  proofChunks?: { table: string; chunks: number }[];
 }
 
 /** A drill's figures (`mysql-dr drill --record`), without the sandbox's details. */

@@ -155,10 +155,11 @@ function verificationResult(last: LastVerification | null, withinMinutes: number
   const ageMinutes = last ? (Date.now() - Date.parse(last.at)) / 60_000 : null;
   const figure = ageMinutes === null ? null : Math.round(ageMinutes * 10) / 10;
   if (withinMinutes === undefined) return { name: "verification", pass: true, figure, sentence: "No recent verification is required (promotion.requireVerifiedWithinMinutes is not set)." };
-  if (last && last.result === "identical" && ageMinutes! <= withinMinutes) {
+  // "repaired": the differences found were rewritten and a second comparison found none.
+  if (last && last.result !== "different" && ageMinutes! <= withinMinutes) {
     return { name: "verification", pass: true, figure, sentence: `The last verification (${last.at}) found the copy identical, ${figure} minutes ago, within promotion.requireVerifiedWithinMinutes (${withinMinutes}).` };
   }
-  const what = !last ? "No verification was recorded for this link" : last.result !== "identical" ? `The last verification (${last.at}) found ${last.differences} difference${last.differences === 1 ? "" : "s"} (${last.result})` : `The last verification without differences was ${figure} minutes ago (${last.at})`;
+  const what = !last ? "No verification was recorded for this link" : last.result === "different" ? `The last verification (${last.at}) found ${last.differences} difference${last.differences === 1 ? "" : "s"} (${last.result})` : `The last verification without differences was ${figure} minutes ago (${last.at})`;
   return { name: "verification", pass: false, figure, sentence: `${what}, and promotion.requireVerifiedWithinMinutes is ${withinMinutes}; run mysql-dr verify --link NAME, or raise the setting.` };
 }
 

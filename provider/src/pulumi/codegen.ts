@@ -5,7 +5,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { type PackageSchema, type SchemaProperty, packageSchema, shortName } from "./schema";
+import { ANY_REF, type PackageSchema, type SchemaProperty, packageSchema, shortName } from "./schema";
 
 export const SDK_TYPES_PATH = path.resolve(__dirname, "../../../../sdk/types.generated.ts");
 export const README_PATH = path.resolve(__dirname, "../../../../README.md");
@@ -71,6 +71,7 @@ export function readmeWithReference(readme: string, reference = generateReferenc
 }
 
 function tsType(p: SchemaProperty, suffix: "Input" | ""): string {
+  if (p.$ref === ANY_REF) return "any";
   if (p.$ref) return `${shortName(p.$ref)}${suffix}`;
   if (p.enum) return p.enum.map((v) => JSON.stringify(v)).join(" | ");
   if (p.type === "array") return `${suffix ? "pulumi.Input<" : ""}${tsType(p.items!, suffix)}${suffix ? ">" : ""}[]`;
@@ -79,6 +80,7 @@ function tsType(p: SchemaProperty, suffix: "Input" | ""): string {
 }
 
 function mdType(p: SchemaProperty): string {
+  if (p.$ref === ANY_REF) return "any";
   if (p.$ref) return `[${shortName(p.$ref)}](#${shortName(p.$ref).toLowerCase()})`;
   if (p.enum) return p.enum.map((v) => `"${v}"`).join(" \\| ");
   if (p.type === "array") return `${mdType(p.items!)}[]`;

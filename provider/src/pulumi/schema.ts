@@ -82,7 +82,11 @@ export function inputJsonSchema(resource: string): object {
   };
 }
 
+/** Pulumi's schema reference for a value of any type (pulumi-command's `triggers` use it). */
+export const ANY_REF = "pulumi.json#/Any";
+
 function propertyJsonSchema(p: SchemaProperty): object {
+  if (p.$ref === ANY_REF) return {};
   if (p.$ref) return { $ref: `#/definitions/${shortName(p.$ref)}` };
   const out: Record<string, unknown> = { type: p.type };
   if (p.enum) out.enum = p.enum;

@@ -323,7 +323,7 @@ function outputs(inputs: SyncLinkInputs, daemonUrl: string, s: LinkStatus): Sync
     ...optional("lastError", s.lastError),
     ...optional("unappliedTransactions", s.unappliedTransactions),
     ...optional("errantGtids", s.errantGtids),
-    ...optional("lastVerification", s.lastVerification && { at: s.lastVerification.at, result: s.lastVerification.result, tablesChecked: s.lastVerification.tablesChecked, differences: s.lastVerification.differences, ...optional("gtid", s.lastVerification.gtid) }),
+    ...optional("lastVerification", s.lastVerification && { at: s.lastVerification.at, result: s.lastVerification.result, tablesChecked: s.lastVerification.tablesChecked, differences: s.lastVerification.differences, ...optional("gtid", s.lastVerification.gtid), ...optional("mode", s.lastVerification.mode), ...optional("rowsChecked", s.lastVerification.rowsChecked), ...optional("proofDigest", s.lastVerification.proofDigest), ...optional("proofChunks", s.lastVerification.proofChunks) }),
     ...optional("promotionReady", s.promotionReady),
     promotionBlockers: s.promotionBlockers ?? [],
     ...optional("copy", s.copy && { tablesTotal: s.copy.tablesTotal, tablesDone: s.copy.tablesDone, rowsCopied: s.copy.rowsCopied, rowsEstimated: s.copy.rowsEstimated, ...optional("etaSeconds", s.copy.etaSeconds) }),

@@ -15,7 +15,7 @@ import type { Mutex } from "async-mutex";
 import { type Connection, RELAXED_WRITE_SQL_MODE, WRITE_SQL_MODE } from "../core/db";
 import { DrError } from "../core/errors";
 import type { Flavor } from "../core/flavor";
-import type { GtidProgress } from "../core/gtid";
+import { type GtidProgress, gtidCovers } from "../core/gtid";
 import { type PendingDdl, advanceCheckpoint, markDdlPending } from "../dr-state/checkpoint-store";
 import { definitionsDigest } from "./ddl-guard";
 import { deleteXa, loadXa, saveXa } from "../dr-state/xa-store";
@@ -77,6 +77,24 @@ export interface ApplierOptions {
   /** The master's position as last polled, recorded with each batch. */
   sourceSeen(): string | null;
   onApplied(batch: AppliedBatch): void;
+}
+
+/**
+ * A transaction boundary the applier stops at (verification at a GTID barrier, like START SLAVE
+ * UNTIL SQL_AFTER_GTIDS): the first boundary where every transaction of `gtid` is applied. There it
+ * commits its batch, says so, and applies nothing more until the stop is passed.
+ */
+export interface ApplyStop {
+  /** Resolves once the applier committed everything up to the stop and waits there. */
+  reached: Promise<void>;
+  /** Lets the applier go on (also cancels a stop not reached yet). */
+  pass(): void;
+}
+
+interface PendingStop {
+  gtid: string;
+  reached(): void;
+  passed: Promise<void>;
 }
 
 /** The source change a statement applies, for the message when it fails. */
@@ -145,6 +163,7 @@ export class Applier {
   /** Changes of XA transactions prepared in this run (the table keeps them across runs). */
   private readonly xaKept = new Map<string, RowChange[]>();
   private recoveredDdl: PendingDdl | null;
+  private stop?: PendingStop;
 
   constructor(private readonly o: ApplierOptions) {
     this.recoveredDdl = o.recoveredDdl;
@@ -166,11 +185,48 @@ export class Applier {
         this.batchTransactions++;
         this.batchLastEventMs = item.timestampMs;
         if (item.kind === "commit" && item.heartbeatMs !== undefined) this.batchHeartbeatMs = item.heartbeatMs;
-        if (queue.isEmpty() || this.batchRows >= BATCH_MAX_ROWS || this.batchTransactions >= BATCH_MAX_TRANSACTIONS || Date.now() - this.batchStartedAt >= BATCH_MAX_AGE_MS) {
+        if (this.atStop()) {
+          await this.commitBatch();
+          await this.waitAtStop();
+        } else if (queue.isEmpty() || this.batchRows >= BATCH_MAX_ROWS || this.batchTransactions >= BATCH_MAX_TRANSACTIONS || Date.now() - this.batchStartedAt >= BATCH_MAX_AGE_MS) {
           await this.commitBatch();
         }
       }
     }
+  }
+
+  /**
+   * Stops at the first transaction boundary where everything in `gtid` is applied (the batch is
+   * cut there). The caller makes sure that boundary is ahead: the applier must not have applied
+   * anything `gtid` lacks, and it holds the apply lock while it registers the stop.
+   */
+  stopAt(gtid: string): ApplyStop {
+    let reached!: () => void;
+    let pass!: () => void;
+    const stop: PendingStop = {
+      gtid,
+      reached: () => reached(),
+      passed: new Promise<void>((resolve) => (pass = resolve)),
+    };
+    this.stop = stop;
+    return {
+      reached: new Promise<void>((resolve) => (reached = resolve)),
+      pass: () => {
+        if (this.stop === stop) this.stop = undefined;
+        pass();
+      },
+    };
+  }
+
+  private atStop(): boolean {
+    return this.stop !== undefined && gtidCovers(this.o.flavor, this.o.progress.toString(), this.stop.gtid);
+  }
+
+  /** Called with the batch committed: nothing more is applied until the stop is passed. */
+  private async waitAtStop(): Promise<void> {
+    const stop = this.stop!;
+    stop.reached();
+    await stop.passed;
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -471,7 +527,11 @@ export class Applier {
   private async applyDdl(item: Extract<ApplyItem, { kind: "ddl" }>): Promise<void> {
     await this.commitBatch();
     const { conn, link } = this.o;
+    // Held from before the DDL until the checkpoint confirms it (or, for CREATE TABLE ... SELECT,
+    // until its rows commit): whoever takes the lock finds the DR server exactly at the
+    // checkpoint, never with a DDL applied that the checkpoint does not cover.
     this.releaseLock = await this.o.applyLock.acquire();
+    let gtid: string;
     try {
       const recovered = this.recoveredDdl?.gtid === item.gtid ? this.recoveredDdl : null;
       this.recoveredDdl = null;
@@ -481,22 +541,27 @@ export class Applier {
         await this.runDdl(item);
       }
       this.o.plans.invalidate();
-    } finally {
+      if (!item.ends) {
+        // CREATE TABLE ... SELECT: the rows that follow commit with the checkpoint that confirms it.
+        await conn.query("START TRANSACTION /* mysql-dr applier */");
+        this.inTransaction = true;
+        this.batchStartedAt = Date.now();
+        this.batchConfirmsDdl = true;
+        return;
+      }
+      this.o.progress.add(item.gtid);
+      gtid = this.o.progress.toString();
+      await conn.query("START TRANSACTION /* mysql-dr applier */");
+      await advanceCheckpoint(conn, link, { sourceGtid: gtid, rows: 0, transactions: 1, clearsPendingDdl: true });
+      await conn.query("COMMIT /* mysql-dr applier */");
+    } catch (err) {
       this.unlock();
+      throw err;
     }
-    if (!item.ends) {
-      // CREATE TABLE ... SELECT: the rows that follow commit with the checkpoint that confirms it.
-      await this.begin();
-      this.batchConfirmsDdl = true;
-      return;
-    }
-    this.o.progress.add(item.gtid);
-    const gtid = this.o.progress.toString();
-    await conn.query("START TRANSACTION /* mysql-dr applier */");
-    await advanceCheckpoint(conn, link, { sourceGtid: gtid, rows: 0, transactions: 1, clearsPendingDdl: true });
-    await conn.query("COMMIT /* mysql-dr applier */");
+    this.unlock();
     this.o.modes?.applied(gtid);
     this.o.onApplied({ rows: 0, transactions: 1, missingRowsSkipped: 0, gtid, lastEventMs: item.timestampMs });
+    if (this.atStop()) await this.waitAtStop();
   }
 
   /** Runs the DDL under the master session's context, then returns the session to the applier's. */

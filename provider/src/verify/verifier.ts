@@ -7,18 +7,18 @@
  * never reported.
  */
 import { listSelectedTables } from "../catalog/selected-tables";
-import { readTableShape } from "../catalog/table-shape";
 import type { ServerAddress } from "../core/connection-url";
-import { type Connection, DATA_QUERY_TIMEOUT_MS, openConnection, openWireConnection, quoteId, quoteTable, wire } from "../core/db";
+import { type Connection, DATA_QUERY_TIMEOUT_MS, openConnection, quoteTable } from "../core/db";
 import type { Flavor } from "../core/flavor";
 import { gtidCovers } from "../core/gtid";
 import { ObjectFilter, type ObjectSelection } from "../core/object-filter";
 import { currentGtidPosition, inspectServer } from "../core/server-inspector";
-import { writeAsLink } from "../dr-state/link-writer";
-import { PLAIN, literal, wireId, wireTable } from "../sql/literals";
-import { exactRead } from "../sql/row-reads";
-import { insertStatements } from "../sql/statements";
-import { type HashedTable, boundarySql, chunkChecksumSql, chunkRowsSql, hashCountsSql, keyRange, rowHashSql } from "./row-hash";
+import type { VerificationResult } from "../dr-state/link-records";
+import { type Difference, type TableReport, diffByKey, diffCounts, emptyReport, hasDifferences, keyIn, sameChecksum, withDifferences } from "./differences";
+import { type HashedTable, boundarySql, chunkChecksumSql, chunkRowsSql, hashCountsSql, keyRange } from "./row-hash";
+import { openRepairWriter, repairKeylessTable, rewriteRows, rowWithHash } from "./row-repair";
+
+export { DIFFERENCES_SHOWN, type TableReport } from "./differences";
 
 /** Checksums of whole chunks (and of keyless tables) take longer than control statements. */
 const DATA_SESSION = { queryTimeoutMs: DATA_QUERY_TIMEOUT_MS };
@@ -34,7 +34,6 @@ export const CATCH_UP_WAIT_MS = 15_000;
 const POSITION_POLL_MS = 50;
 /** A link whose checkpoint moved this recently is running (heartbeats move it every 250 ms). */
 const LIVE_LINK_SECONDS = 30;
-export const DIFFERENCES_SHOWN = 20;
 
 export interface VerifyOptions {
   source: ServerAddress;
@@ -47,21 +46,6 @@ export interface VerifyOptions {
   appliedPosition?: () => Promise<string | undefined>;
   /** The link whose copy this is: repairs are written as its writes (see dr-state/link-writer.ts). */
   link?: string;
-}
-
-export interface TableReport {
-  table: string;
-  keyless: boolean;
-  rowsCompared: number;
-  chunks: number;
-  chunksMismatched: number;
-  /** Keys (the whole row for a keyless table) of rows the DR lacks, has in excess, or has different. */
-  missingOnDr: unknown[][];
-  extraOnDr: unknown[][];
-  different: unknown[][];
-  /** Differences beyond the ones listed. */
-  moreDifferences: number;
-  rowsRepaired: number;
 }
 
 export interface VerifyReport {
@@ -78,11 +62,6 @@ export interface VerifyReport {
 interface Session {
   master: Connection;
   dr: Connection;
-}
-
-interface Difference {
-  kind: "missingOnDr" | "extraOnDr" | "different";
-  key: unknown[];
 }
 
 export async function verify(o: VerifyOptions): Promise<VerifyReport> {
@@ -111,14 +90,7 @@ export async function verify(o: VerifyOptions): Promise<VerifyReport> {
   }
 }
 
-/** `INSERT INTO t (stored columns) VALUES ` in wire text. */
-function insertPrefix(t: HashedTable): string {
-  return `INSERT INTO ${wireTable(t.db, t.table)} (${t.columns.map((c) => wireId(c.name)).join(", ")}) VALUES `;
-}
 
-function hasDifferences(r: TableReport): boolean {
-  return r.missingOnDr.length + r.extraOnDr.length + r.different.length + r.moreDifferences > 0;
-}
 
 class Verifier {
   catchUpTimedOut = false;
@@ -150,13 +122,7 @@ class Verifier {
   }
 
   async tables(): Promise<HashedTable[]> {
-    const { master } = this.sessions[0];
-    const selected = await listSelectedTables(master, new ObjectFilter(this.o.objects), this.flavor);
-    this.hashed = [];
-    for (const t of selected) {
-      const shape = await readTableShape(master, t.db, t.table, this.flavor);
-      this.hashed.push({ db: t.db, table: t.table, columns: shape.columns.filter((c) => !c.generated), key: shape.key ?? null });
-    }
+    this.hashed = await hashedTables(this.sessions[0].master, this.o.objects, this.flavor);
     return this.hashed;
   }
 
@@ -236,7 +202,7 @@ class Verifier {
     report.rowsCompared = Number((counts as { n: string }[])[0].n);
     const differences: Difference[] = [];
     for (const x of diff) {
-      const sample = await this.rowWithHash(x.master > x.dr ? s.master : s.dr, t, x.hash);
+      const sample = await rowWithHash(x.master > x.dr ? s.master : s.dr, t, x.hash);
       for (let i = 0; i < Math.abs(x.master - x.dr); i++) differences.push({ kind: x.master > x.dr ? "missingOnDr" : "extraOnDr", key: sample });
     }
     return withDifferences(report, differences);
@@ -245,42 +211,21 @@ class Verifier {
   /** Rewrites the differing rows on the DR server from the master. Returns rows changed per table. */
   async repair(reports: TableReport[]): Promise<Map<string, number>> {
     const { master, dr } = this.sessions[0];
-    // Rows are written in wire text (exact bytes); the master's copy decides, foreign keys or not.
-    const writer = await openWireConnection(this.o.target, "target", { ...DATA_SESSION, multipleStatements: true });
+    // A link's repair restores the master's rows: written under the DR server's own server_id it
+    // would count as an errant transaction and block every promotion after it.
+    const writer = await openRepairWriter(this.o.target, this.o.link === undefined ? undefined : { link: this.o.link, flavor: this.flavor });
     try {
-      // A link's repair restores the master's rows: written under the DR server's own server_id it
-      // would count as an errant transaction and block every promotion after it.
-      if (this.o.link !== undefined) await writeAsLink(writer, this.o.link, this.flavor);
-      await writer.query("SET SESSION foreign_key_checks = 0");
       const changed = new Map<string, number>();
       for (const r of reports) {
         const t = this.tableByName(r.table)!;
-        const rows = t.key ? await this.repairKeyed({ master, dr }, writer, t) : await this.repairKeyless(master, dr, writer, t);
+        // The reports list at most DIFFERENCES_SHOWN keys: find all of them again, chunk by chunk.
+        const rows = t.key ? await rewriteRows(master, writer, t, (await this.compareKeyedAllDifferences({ master, dr }, t)).map((d) => d.key)) : await repairKeylessTable(master, dr, writer, t);
         changed.set(r.table, rows);
       }
       return changed;
     } finally {
       writer.destroy();
     }
-  }
-
-  private async repairKeyed(s: Session, writer: Connection, t: HashedTable): Promise<number> {
-    // The reports list at most DIFFERENCES_SHOWN keys: find all of them again, chunk by chunk.
-    const full = await this.compareKeyedAllDifferences(s, t);
-    const read = exactRead(t.columns);
-    const insert = insertPrefix(t);
-    let changed = 0;
-    await writer.query("START TRANSACTION");
-    for (const d of full) {
-      const where = keyIn(t.key!, [d.key]);
-      const [rows] = await s.master.query({ sql: `SELECT ${read.select.join(", ")} FROM ${quoteTable(t.db, t.table)} WHERE ${where.sql}`, values: where.params, rowsAsArray: true });
-      const match = t.key!.map((k, i) => `${wireId(k)} = ${literal(d.key[i], PLAIN)}`).join(" AND ");
-      await writer.query(`DELETE FROM ${wireTable(t.db, t.table)} WHERE ${match} /* mysql-dr repair */`);
-      for (const sql of insertStatements(insert, read.kinds, rows as unknown[][])) await writer.query(sql);
-      changed++;
-    }
-    await writer.query("COMMIT");
-    return changed;
   }
 
   private async compareKeyedAllDifferences(s: Session, t: HashedTable): Promise<Difference[]> {
@@ -296,30 +241,6 @@ class Verifier {
       if (hi === null) return all;
       lo = hi;
     }
-  }
-
-  private async repairKeyless(master: Connection, dr: Connection, writer: Connection, t: HashedTable): Promise<number> {
-    const [m, d] = await Promise.all([master.query(hashCountsSql(t)), dr.query(hashCountsSql(t))]);
-    const read = exactRead(t.columns);
-    let changed = 0;
-    await writer.query("START TRANSACTION");
-    for (const x of diffCounts(m[0] as Record<string, unknown>[], d[0] as Record<string, unknown>[])) {
-      const n = Math.abs(x.master - x.dr);
-      if (x.dr > x.master) {
-        await writer.query(wire(`DELETE FROM ${quoteTable(t.db, t.table)} WHERE ${rowHashSql(t)} = ? LIMIT ${n} /* mysql-dr repair */`), [x.hash]);
-      } else {
-        const row = await this.rowWithHash(master, t, x.hash, read.select);
-        for (const sql of insertStatements(insertPrefix(t), read.kinds, Array(n).fill(row))) await writer.query(sql);
-      }
-      changed += n;
-    }
-    await writer.query("COMMIT");
-    return changed;
-  }
-
-  private async rowWithHash(conn: Connection, t: HashedTable, hash: string, select = t.columns.map((c) => quoteId(c.name))): Promise<unknown[]> {
-    const [rows] = await conn.query({ sql: `SELECT ${select.join(", ")} FROM ${quoteTable(t.db, t.table)} WHERE ${rowHashSql(t)} = ? LIMIT 1`, values: [hash], rowsAsArray: true });
-    return (rows as unknown[][])[0] ?? [];
   }
 
   /**
@@ -392,55 +313,16 @@ class Verifier {
   }
 }
 
-function emptyReport(t: HashedTable): TableReport {
-  return { table: `${t.db}.${t.table}`, keyless: t.key === null, rowsCompared: 0, chunks: 0, chunksMismatched: 0, missingOnDr: [], extraOnDr: [], different: [], moreDifferences: 0, rowsRepaired: 0 };
+/** "repaired": differences were found, rewritten, and a second comparison found none; "different": some remain. */
+export function verificationResult(report: VerifyReport): VerificationResult {
+  if (!report.identical) return "different";
+  return report.tables.some((t) => t.rowsRepaired > 0) ? "repaired" : "identical";
 }
 
-function withDifferences(report: TableReport, differences: Difference[]): TableReport {
-  for (const d of differences) {
-    if (report.missingOnDr.length + report.extraOnDr.length + report.different.length >= DIFFERENCES_SHOWN) report.moreDifferences++;
-    else report[d.kind].push(d.key.map(printable));
-  }
-  return report;
-}
-
-function printable(v: unknown): unknown {
-  return Buffer.isBuffer(v) ? `0x${v.toString("hex")}` : v;
-}
-
-function sameChecksum(a: Record<string, unknown>, b: Record<string, unknown>): boolean {
-  return String(a.cnt) === String(b.cnt) && String(a.total) === String(b.total) && String(a.xored) === String(b.xored);
-}
-
-/** Rows as [key..., hash] in key order on both sides; differences by key. */
-function diffByKey(master: unknown[][], dr: unknown[][], keyLength: number): Difference[] {
-  const id = (row: unknown[]) => JSON.stringify(row.slice(0, keyLength).map(printable));
-  const drRows = new Map(dr.map((r) => [id(r), r]));
-  const out: Difference[] = [];
-  for (const r of master) {
-    const other = drRows.get(id(r));
-    drRows.delete(id(r));
-    if (!other) out.push({ kind: "missingOnDr", key: r.slice(0, keyLength) });
-    else if (String(other[keyLength]) !== String(r[keyLength])) out.push({ kind: "different", key: r.slice(0, keyLength) });
-  }
-  for (const r of drRows.values()) out.push({ kind: "extraOnDr", key: r.slice(0, keyLength) });
-  return out;
-}
-
-function diffCounts(master: Record<string, unknown>[], dr: Record<string, unknown>[]): { hash: string; master: number; dr: number }[] {
-  const counts = new Map<string, { master: number; dr: number }>();
-  for (const r of master) counts.set(String(r.h), { master: Number(r.n), dr: 0 });
-  for (const r of dr) counts.set(String(r.h), { master: counts.get(String(r.h))?.master ?? 0, dr: Number(r.n) });
-  return [...counts].filter(([, c]) => c.master !== c.dr).map(([hash, c]) => ({ hash, ...c }));
-}
-
-/** `(k1 = ? AND k2 = ?) OR ...` for a set of keys. */
-function keyIn(key: string[], keys: unknown[][]): { sql: string; params: unknown[] } {
-  if (!keys.length) return { sql: "1 = 0", params: [] };
-  return {
-    sql: keys.map(() => `(${key.map((k) => `${quoteId(k)} <=> ?`).join(" AND ")})`).join(" OR "),
-    params: keys.flat(),
-  };
+/** The selected tables as the master defines them, with the columns and key verification hashes by. */
+export async function hashedTables(master: Connection, objects: ObjectSelection, flavor: Flavor): Promise<HashedTable[]> {
+  const selected = await listSelectedTables(master, new ObjectFilter(objects), flavor);
+  return selected.map((t) => ({ db: t.db, table: t.table, columns: t.shape.columns.filter((c) => !c.generated), key: t.shape.key ?? null }));
 }
 
 function sleep(ms: number): Promise<void> {

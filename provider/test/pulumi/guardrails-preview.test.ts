@@ -205,14 +205,14 @@ describeEachBackend("promotion guardrails in preview and up", (getPair) => {
     const different = verify();
     assert.equal(different.code, 1, different.stderr);
     assert.match(await promotionRefused(), /^The last verification \(\S+\) found 1 difference \(different\), and promotion\.requireVerifiedWithinMinutes is 60; /);
-    // The repair rewrites the row from the master and compares again: identical, recorded as such.
+    // The repair rewrites the row from the master and compares again: identical, recorded as "repaired".
     const repaired = verify("--repair");
     assert.equal(repaired.code, 0, repaired.stderr);
     assert.equal(repaired.report.identical, true);
     assert.equal(repaired.report.tables?.[0]?.rowsRepaired, 1);
     // The repair's writes on the DR server are the link's, not errant transactions.
     assert.deepEqual(await refreshedBlockers(), []);
-    assert.equal((drOutputs().lastVerification as { result: string }).result, "identical");
+    assert.equal((drOutputs().lastVerification as { result: string }).result, "repaired");
     await promotionPlanned();
   });
 
