@@ -475,7 +475,7 @@ export interface DrInstanceOutputs {
   failback?: FailbackOptions;
   /** Refreshed: where the pair stands in the DR cycle: the DR server copies the master (replicating); it was promoted and nothing runs back yet (promoted: the old master has not answered, failback is off, or divergence stopped it); the link runs back to the old master (reverse-syncing); that link is in sync and verified (ready-to-switch-back). */
   cyclePhase?: "replicating" | "promoted" | "reverse-syncing" | "ready-to-switch-back";
-  /** While primary, refreshed: the link back to the old master is in sync (the switch-back guardrails pass) and a verification of it passed since it started. */
+  /** While primary, refreshed: the link back to the old master is in sync (the switch-back guardrails pass) and a verification of it at a GTID barrier (mysql-dr verify --link NAME --at-barrier, or a DataCheck) passed since the promotion. */
   failbackReady?: boolean;
   /** While primary, refreshed: what the old master committed that this server never applied, as found before the link ran back to it; absent until the old master was examined. */
   divergence?: Divergence;

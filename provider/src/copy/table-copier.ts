@@ -10,6 +10,7 @@ import type { ServerAddress } from "../core/connection-url";
 import { readTableShape } from "../catalog/table-shape";
 import { type Connection, openConnection, openWireConnection, quoteId, quoteTable } from "../core/db";
 import type { Flavor } from "../core/flavor";
+import { snapshotGtidPosition } from "../core/snapshot-position";
 import { currentGtidPosition } from "../core/server-inspector";
 import type { CopyModes } from "./copy-modes";
 import { type CopyUnit, type KeyValues, recordCatchupTarget, recordChunk } from "../dr-state/copy-state";
@@ -147,7 +148,7 @@ export class TableCopier {
    */
   private async copyWhole(u: CopyUnit, w: Worker): Promise<void> {
     const columns = await this.copiedColumns(w.source, u);
-    const snapshotGtid = await startSnapshot(w.source, this.o.flavor);
+    const snapshotGtid = await startSnapshot(w.source, this.o.flavor, this.o.source);
     let rows: number;
     try {
       await w.target.query("START TRANSACTION /* mysql-dr copy */");
@@ -206,13 +207,11 @@ function keyAfter(keys: string[], values: KeyValues): [string, unknown[]] {
  * Opens a consistent snapshot on `conn` and returns the master GTIDs it contains. MariaDB reports
  * the snapshot's binlog position without any lock; MySQL needs a global read lock for a moment.
  */
-export async function startSnapshot(conn: Connection, flavor: Flavor): Promise<string> {
+export async function startSnapshot(conn: Connection, flavor: Flavor, address: ServerAddress): Promise<string> {
   if (flavor === "mariadb") {
     await conn.query("START TRANSACTION WITH CONSISTENT SNAPSHOT /* mysql-dr copy */");
-    const [status] = await conn.query("SHOW SESSION STATUS WHERE Variable_name IN ('binlog_snapshot_file', 'binlog_snapshot_position')");
-    const v = new Map((status as { Variable_name: string; Value: string }[]).map((r) => [r.Variable_name.toLowerCase(), r.Value]));
-    const [rows] = await conn.query("SELECT BINLOG_GTID_POS(?, ?) AS pos", [v.get("binlog_snapshot_file"), Number(v.get("binlog_snapshot_position"))]);
-    return String((rows as { pos: string }[])[0].pos ?? "");
+    // Parallel workers start snapshots at once: their SHOW STATUS would race (see core/snapshot-position.ts).
+    return snapshotGtidPosition(conn, address);
   }
   await conn.query("FLUSH TABLES WITH READ LOCK /* mysql-dr copy */");
   try {

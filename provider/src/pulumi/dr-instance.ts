@@ -172,7 +172,7 @@ async function linksOfMaster(dr: Connection, masterIdentity: string | undefined)
 /**
  * While primary: where the cycle stands, from the servers. The link back to the old master is its
  * checkpoint row there (recorded for this server's identity); it is ready when the switch-back
- * guardrails pass and a verification passed since the promotion. The divergence is what the daemon
+ * guardrails pass and a verification at a GTID barrier passed since the promotion. The divergence is what the daemon
  * found on the old master before running back to it (recorded with the promotion, here).
  */
 async function cycleHealth(props: DrInstanceOutputs, dr: Connection): Promise<Partial<DrInstanceOutputs>> {
@@ -187,7 +187,9 @@ async function cycleHealth(props: DrInstanceOutputs, dr: Connection): Promise<Pa
     return { cyclePhase: "promoted", failbackReady: false, ...divergence };
   }
   if (!report.links.length) return { cyclePhase: "promoted", failbackReady: false, ...divergence };
-  const verified = report.lastVerification !== null && report.lastVerification.result !== "different" && (!promotion || report.lastVerification.at > promotion.promotedAt);
+  // Verified at a GTID barrier (exact under writes), since the promotion: what it compared is what runs back.
+  const v = report.lastVerification;
+  const verified = v !== null && v.mode === "barrier" && v.result !== "different" && (!promotion || v.at > promotion.promotedAt);
   const ready = blockers(report).length === 0 && verified;
   return { cyclePhase: ready ? "ready-to-switch-back" : "reverse-syncing", failbackReady: ready, ...divergence, ...(report.lagSeconds === null ? {} : { lagSeconds: report.lagSeconds }), ...(report.lastVerification ? { lastVerification: report.lastVerification as DrInstanceOutputs["lastVerification"] } : {}) };
 }

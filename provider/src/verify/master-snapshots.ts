@@ -36,6 +36,7 @@ import { formatHostPort } from "../core/connection-url";
 import { type Connection, DATA_QUERY_TIMEOUT_MS, openConnection } from "../core/db";
 import { DrError } from "../core/errors";
 import type { Flavor } from "../core/flavor";
+import { snapshotBinlogPosition } from "../core/snapshot-position";
 
 /** MariaDB: how many times several sessions are started together before fewer are kept. */
 export const SNAPSHOT_ALIGN_ATTEMPTS = 8;
@@ -83,7 +84,7 @@ async function startMariadb(sessions: Connection[], address: ServerAddress): Pro
     await Promise.all(sessions.map((s) => s.query(START_SNAPSHOT)));
     // In turn, never at once: see the top of this file.
     positions = [];
-    for (const s of sessions) positions.push(await snapshotPosition(s, address));
+    for (const s of sessions) positions.push(await snapshotBinlogPosition(s, address));
     if (positions.every((p) => p === positions[0])) break;
   }
   // The position most sessions share (ties: the earliest session's); the others are closed.
@@ -99,31 +100,6 @@ async function startMariadb(sessions: Connection[], address: ServerAddress): Pro
     throw new DrError("PRECONDITION", `The master at ${formatHostPort(address)} could not name the GTID position of its snapshot (BINLOG_GTID_POS('${file}', ${pos}) is NULL: that binary log was purged or rotated away); run the verification again.`);
   }
   return { sessions: kept, gtid: gtid.replace(/\s+/g, ""), lockMs: null };
-}
-
-/** Reads of a snapshot's position, at most, until two in a row agree. */
-const POSITION_READS = 6;
-
-/**
- * The binlog position (file, offset) a MariaDB session's consistent snapshot corresponds to, as
- * JSON: read until two reads in a row agree (another session's SHOW STATUS can overwrite one).
- */
-async function snapshotPosition(conn: Connection, address: ServerAddress): Promise<string> {
-  let last = await readSnapshotPosition(conn, address);
-  for (let i = 1; i < POSITION_READS; i++) {
-    const next = await readSnapshotPosition(conn, address);
-    if (next === last) return next;
-    last = next;
-  }
-  throw new DrError("CONFLICT", `The master at ${formatHostPort(address)} kept reporting different binlog positions for one snapshot (other sessions reading SHOW STATUS at the same moments); run the verification again.`);
-}
-
-async function readSnapshotPosition(conn: Connection, address: ServerAddress): Promise<string> {
-  const [status] = await conn.query("SHOW SESSION STATUS WHERE Variable_name IN ('binlog_snapshot_file', 'binlog_snapshot_position') /* mysql-dr verify */");
-  const v = new Map((status as { Variable_name: string; Value: string }[]).map((r) => [r.Variable_name.toLowerCase(), r.Value]));
-  const file = v.get("binlog_snapshot_file");
-  if (!file) throw new DrError("PRECONDITION", `The master at ${formatHostPort(address)} reports no binlog position for its snapshot (binary logging is off); a barrier needs log_bin on.`);
-  return JSON.stringify([file, Number(v.get("binlog_snapshot_position"))]);
 }
 
 async function startMysql(sessions: Connection[], address: ServerAddress): Promise<MasterSnapshots> {

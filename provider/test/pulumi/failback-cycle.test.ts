@@ -181,7 +181,9 @@ describeEachBackend("the DR cycle by role, through the dynamic-provider host", (
         assert.ok(["reverse-syncing", "ready-to-switch-back"].includes(String(outputs("orders-dr").cyclePhase)), String(outputs("orders-dr").cyclePhase));
         assert.deepEqual((outputs("orders-dr").divergence as { gtids: string[] }).gtids, [], "a planned promotion leaves nothing behind");
         await caughtUp(asServer(endpointB()));
-        const verified = await client.verifyLink("orders-sync", false);
+        await engine.refresh();
+        assert.equal(outputs("orders-dr").failbackReady, false, "not ready before a verification at a barrier");
+        const verified = await client.verifyLink("orders-sync", { atBarrier: true });
         assert.equal(verified.identical, true);
         await engine.refresh();
         assert.equal(outputs("orders-dr").failbackReady, true, JSON.stringify(outputs("orders-dr").promotionBlockers));
@@ -233,7 +235,7 @@ describeEachBackend("the DR cycle by role, through the dynamic-provider host", (
       assert.equal(plan["orders-sync"], "update", "the failback setting reaches the link in place");
       await direction("reverse");
       await caughtUp(asServer(endpointB()));
-      assert.equal((await client.verifyLink("orders-sync", false)).identical, true);
+      assert.equal((await client.verifyLink("orders-sync", { atBarrier: true })).identical, true);
       assert.ok(!(await tableContents(a, "orders", "t")).some((r) => r.includes("only on A")), "resync replaced A's version");
       assert.deepEqual(ops(await engine.up(await program({ onDivergence: "resync" })))["orders-dr"], "update");
       await workload.moveTo(appOn(endpointA()));
