@@ -17,7 +17,7 @@ import { type BarrierReport, verifyAtBarrier } from "../verify/barrier-verifier"
 import { differenceCount } from "../verify/differences";
 import { type DrillReport, drill } from "../drill/drill";
 import { type Connection, openConnection } from "../core/db";
-import { DrError } from "../core/errors";
+import { DrError, errorMessage } from "../core/errors";
 import { type ServerFacts, checkSource, checkTarget, currentGtidPosition, inspectServer } from "../core/server-inspector";
 import { deleteCheckpoint, fencedLinks, initCheckpoint, lockName, readCheckpoint } from "../dr-state/checkpoint-store";
 import { writeAsLink } from "../dr-state/link-writer";
@@ -38,8 +38,19 @@ export class LinkManager {
 
   private readonly hooks: LinkRunnerHooks;
 
-  constructor(private readonly store: LinkStore, hooks: Omit<LinkRunnerHooks, "persist">) {
-    this.hooks = { ...hooks, persist: () => this.persist() };
+  constructor(private readonly store: LinkStore, hooks: Omit<LinkRunnerHooks, "persist" | "resynced">) {
+    this.hooks = { ...hooks, persist: () => this.persist(), resynced: (link) => this.verifyResync(link) };
+  }
+
+  /**
+   * After tables were re-copied over a divergence, a verification at a barrier checks them (and
+   * the rest of the selection); its result is the link's lastVerification, which failbackReady reads.
+   */
+  private verifyResync(link: string): void {
+    this.verify(link, { atBarrier: true }).then(
+      (report) => this.hooks.log(report.identical ? "info" : "warn", "resync verified", { link, identical: report.identical }),
+      (err: Error) => this.hooks.log("warn", "resync not verified", { link, error: errorMessage(err) }),
+    );
   }
 
   /** Starts every persisted link that is not paused. */

@@ -130,6 +130,8 @@ export interface LinkRunnerHooks {
   daemonId: string;
   /** Saves the link definitions (the runner changes its direction when the link turns around). */
   persist(): void;
+  /** Tables re-copied over a divergence (failback.onDivergence "resync") have caught up: verify them. */
+  resynced(link: string): void;
   /** Which process runs the links (host, pid, state directory), for conflict messages. */
   owner: string;
 }
@@ -171,6 +173,8 @@ export class LinkRunner {
   private sourceHeardAt = 0;
   /** Holds the running pipeline's applier at a transaction boundary; set while it runs. */
   private applyBarrier?: ApplyBarrier;
+  /** A resync copy was planned by the last turn around: verify once it has caught up. */
+  private verifyAfterResync = false;
   /** What the last turn around found on the old master (link-cycle.ts). */
   private divergence: Divergence | null = null;
 
@@ -311,7 +315,10 @@ export class LinkRunner {
         if ("run" in step) {
           this.definition.direction = step.run;
           this.hooks.persist();
-          if (step.copyPlanned) this.planCopy();
+          if (step.copyPlanned) {
+            this.planCopy();
+            this.verifyAfterResync = true;
+          }
           this.lastError = null;
           this.state = "starting";
           this.hooks.log("info", "link turned around", { link: this.definition.name, direction: step.run });
@@ -471,6 +478,10 @@ export class LinkRunner {
           this.recordApplied(batch);
           this.ddlSkipped = assembler.ddlSkipped;
           this.accountStatementsSkipped = assembler.accountStatementsSkipped;
+          if (this.verifyAfterResync && !modes.copying && !modes.catchingUp) {
+            this.verifyAfterResync = false;
+            this.hooks.resynced(def.name);
+          }
           onProgress();
         },
       });

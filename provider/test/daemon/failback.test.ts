@@ -4,7 +4,7 @@
  * disabled on the replica side), and forward again after A is promoted back (the switch back), with
  * nothing lost; after a forced promotion, A's own transactions are found by GTID and table and the
  * link refuses to run back over them until failback.onDivergence is "resync", which re-copies those
- * tables from B.
+ * tables from B and then verifies them at a GTID barrier.
  */
 import * as assert from "node:assert/strict";
 import { DaemonClient } from "../../src/cli/daemon-client";
@@ -112,6 +112,12 @@ describeEachBackend("failback: the link runs back after a promotion and forward 
     await running("reverse");
     await waitCaughtUp(client, "cycle", b);
     await identical();
+    // The re-copied tables are verified by themselves, at a barrier, once they caught up.
+    const verified = await waitFor("the resync to be verified", async () => {
+      const v = (await client.getLink("cycle")).lastVerification;
+      return v && v.at > forcedAt ? v : undefined;
+    }, 60_000);
+    assert.deepEqual([verified.mode, verified.result], ["barrier", "identical"]);
     assert.ok(!(await tableContents(a, "shop", "orders")).some((r) => r.includes("lost1")), "resync replaced A's version with B's");
 
     promote(["--source", b.url, "--target", a.url]);
