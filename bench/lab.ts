@@ -81,6 +81,11 @@ export class Lab {
     return this.daemon;
   }
 
+  /** The daemon's process id (for its CPU time in /proc). */
+  get daemonPid(): number {
+    return this.daemonProcess!.pid!;
+  }
+
   /** The daemon's peak resident memory since the last reset, in MiB (VmHWM). */
   daemonPeakRssMiB(): number {
     const status = fs.readFileSync(`/proc/${this.daemonProcess!.pid}/status`, "utf8");
