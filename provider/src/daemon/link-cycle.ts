@@ -23,7 +23,7 @@ import { collationCharsets, currentGtidPosition, inspectServer } from "../core/s
 import { initCheckpoint, readCheckpoint } from "../dr-state/checkpoint-store";
 import { deleteCopyUnits, ensureCopyStateTable, insertCopyUnits } from "../dr-state/copy-state";
 import { writeAsLink } from "../dr-state/link-writer";
-import { type Divergence, readPromotion, recordDivergence } from "../dr-state/promotion-record";
+import { type Divergence, type PromotionRecord, readPromotion, recordDivergence } from "../dr-state/promotion-record";
 import { setReadOnly } from "../promote/promoter";
 import { becomeReplica } from "../promote/replica-role";
 import { scanSelectedTransactions } from "../stream/binlog-scan";
@@ -69,28 +69,33 @@ export async function nextStep(def: LinkDefinition, replicaServerId: number): Pr
     if (!promotion) {
       return { wait: `The server at ${formatHostPort(link.source)} was opened without a promotion record for link ${def.name} (read_only turned off by hand?), so where its own writes begin is unknown; promote it with 'mysql-dr promote', or recreate the link.`, divergence: null };
     }
-    return await arm(def, next, link, newPrimary, oldPrimary, promotion.openedGtid, replicaServerId);
+    return await arm(def, next, link, newPrimary, oldPrimary, promotion, replicaServerId);
   } finally {
     newPrimary?.destroy();
     oldPrimary?.destroy();
   }
 }
 
-async function arm(def: LinkDefinition, next: Direction, link: LinkDefinition, newPrimary: Connection, oldPrimary: Connection, openedGtid: string, replicaServerId: number): Promise<NextStep> {
+async function arm(def: LinkDefinition, next: Direction, link: LinkDefinition, newPrimary: Connection, oldPrimary: Connection, promotion: PromotionRecord, replicaServerId: number): Promise<NextStep> {
   const [newFacts, oldFacts] = await Promise.all([inspectServer(newPrimary), inspectServer(oldPrimary)]);
   const filter = new ObjectFilter(def.objects);
   // The old master must stop taking writes before its own can be counted.
   await setReadOnly(oldPrimary, oldFacts.flavor, true);
   const fenced = await readCheckpoint(newPrimary, def.name);
-  const divergence = await findDivergence(link, oldPrimary, oldFacts.flavor, fenced?.sourceGtid ?? "", filter, replicaServerId);
-  await writeAsLink(newPrimary, def.name, newFacts.flavor);
-  await recordDivergence(newPrimary, def.name, divergence);
+  // A refused turn is retried every few seconds: the old master, read-only, is read again only when it moved.
+  const to = await currentGtidPosition(oldPrimary, oldFacts.flavor);
+  const known = promotion.divergence;
+  const divergence = known && known.unknown === undefined && known.scannedTo === to ? known : await findDivergence(link, oldPrimary, oldFacts.flavor, fenced?.sourceGtid ?? "", to, filter, replicaServerId);
+  if (divergence !== known) {
+    await writeAsLink(newPrimary, def.name, newFacts.flavor);
+    await recordDivergence(newPrimary, def.name, divergence);
+  }
   const diverged = divergence.gtids.length > 0 || divergence.unknown !== undefined;
   if (diverged && def.failback.onDivergence === "refuse") return { wait: divergenceSentence(def, link, divergence), divergence };
 
   await writeAsLink(oldPrimary, def.name, oldFacts.flavor);
   await becomeReplica(oldPrimary, oldFacts.flavor, def.name, filter);
-  await initCheckpoint(oldPrimary, def.name, openedGtid, newFacts.identity, true);
+  await initCheckpoint(oldPrimary, def.name, promotion.openedGtid, newFacts.identity, true);
   let copyPlanned = false;
   if (diverged) {
     // Resync: the old master's version of the tables it changed alone is replaced by the new primary's.
@@ -108,9 +113,8 @@ async function arm(def: LinkDefinition, next: Direction, link: LinkDefinition, n
 }
 
 /** The old master's transactions after the position the new primary had applied, in the selection. */
-async function findDivergence(link: LinkDefinition, oldPrimary: Connection, flavor: "mysql" | "mariadb", applied: string, filter: ObjectFilter, replicaServerId: number): Promise<Divergence> {
+async function findDivergence(link: LinkDefinition, oldPrimary: Connection, flavor: "mysql" | "mariadb", applied: string, to: string, filter: ObjectFilter, replicaServerId: number): Promise<Divergence> {
   const checkedAt = new Date().toISOString();
-  const to = await currentGtidPosition(oldPrimary, flavor);
   try {
     const found = await scanSelectedTransactions({
       server: link.target,
@@ -125,7 +129,7 @@ async function findDivergence(link: LinkDefinition, oldPrimary: Connection, flav
     });
     const tables: Record<string, number> = {};
     for (const t of found) for (const [name, rows] of Object.entries(t.tables)) tables[name] = (tables[name] ?? 0) + rows;
-    return { gtids: found.map((t) => t.gtid), tables, checkedAt };
+    return { gtids: found.map((t) => t.gtid), tables, checkedAt, scannedTo: to };
   } catch (err) {
     return { gtids: [], tables: {}, checkedAt, unknown: `its binlog after ${applied || "the start"} could not be read (${errorMessage(err)})` };
   }

@@ -21,6 +21,8 @@ export interface Divergence {
   checkedAt: string;
   /** Why the transactions could not be read (purged binlogs): then the tables are unknown. */
   unknown?: string;
+  /** The old master's position the binlog was read up to (a retry reads again only when it moved). */
+  scannedTo?: string;
 }
 
 export interface PromotionRecord {

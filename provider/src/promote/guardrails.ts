@@ -15,7 +15,7 @@ import { type Connection, openConnection } from "../core/db";
 import { DrError } from "../core/errors";
 import { gtidCovers, gtidMissingCount } from "../core/gtid";
 import { currentGtidPosition, inspectServer } from "../core/server-inspector";
-import { CHECKPOINT_SCHEMA, type Checkpoint, lockName, readCheckpoint, unfencedLinks } from "../dr-state/checkpoint-store";
+import { type Checkpoint, lockName, readCheckpoint, unfencedLinks } from "../dr-state/checkpoint-store";
 import { errantGtids } from "../dr-state/link-writer";
 import { type LastVerification, latestLinkRecord } from "../dr-state/link-records";
 

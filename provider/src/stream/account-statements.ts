@@ -207,6 +207,6 @@ function tokenize(sql: string, ansiQuotes: boolean): Token[] {
 }
 
 function unescapeString(s: string, quote: string): string {
-  return s.replace(new RegExp(`\\\\(.)|${quote}${quote}`, "gs"), (all, c: string | undefined) => (c === undefined ? quote : ({ n: "\n", t: "\t", r: "\r", "0": "\0" } as Record<string, string>)[c] ?? c));
+  return s.replace(new RegExp(`\\\\(.)|${quote}${quote}`, "gs"), (_all, c: string | undefined) => (c === undefined ? quote : ({ n: "\n", t: "\t", r: "\r", "0": "\0" } as Record<string, string>)[c] ?? c));
 }
 
