@@ -55,6 +55,9 @@ export interface GuardrailReport {
 /** Statements that change schema, as the processlist shows them running on the master: verb and object kind. */
 const DDL_STATEMENT = /^\s*(?:\/\*.*?\*\/\s*)*(ALTER|CREATE|DROP|RENAME|TRUNCATE)\s+(?:OR\s+REPLACE\s+|ONLINE\s+|IGNORE\s+|TEMPORARY\s+)*(\w+)/is;
 
+/** The comment every statement the daemon sends carries. */
+const DAEMON_STATEMENT = /\/\* mysql-dr [\w-]+ \*\/\s*$/;
+
 export async function evaluateGuardrails(o: { master?: ServerAddress; target: ServerAddress; links?: string[] } & GuardrailOptions): Promise<GuardrailReport> {
   const dr = await openConnection(o.target, "DR");
   let master: Connection | undefined;
@@ -176,6 +179,8 @@ async function stoppedLinks(dr: Connection, links: string[]): Promise<string[]> 
 async function masterDdl(master: Connection): Promise<string[]> {
   const [rows] = await master.query("SELECT ID AS id, INFO AS info FROM information_schema.PROCESSLIST WHERE COMMAND = 'Query' AND ID <> CONNECTION_ID() AND INFO IS NOT NULL /* mysql-dr guardrails */");
   return (rows as { id: number; info: string | Buffer }[])
+    // The daemon's own bookkeeping (CREATE TABLE IF NOT EXISTS mysql_dr.heartbeat when a link starts) is no schema change of the application's.
+    .filter((r) => !DAEMON_STATEMENT.test(r.info.toString()))
     .map((r) => ({ id: r.id, ddl: DDL_STATEMENT.exec(r.info.toString()) }))
     .filter((r) => r.ddl !== null)
     .map((r) => `connection ${r.id}: ${r.ddl![1].toUpperCase()} ${r.ddl![2].toUpperCase()}`);
