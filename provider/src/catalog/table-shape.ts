@@ -8,6 +8,8 @@ import type { Flavor } from "../core/flavor";
 export interface ColumnInfo {
   name: string;
   generated: boolean;
+  /** ON UPDATE CURRENT_TIMESTAMP: the server sets it on every UPDATE that leaves it out. */
+  autoUpdated: boolean;
   json: boolean;
   /** DATA_TYPE, lower case. */
   type: string;
@@ -45,12 +47,13 @@ export function unsafeToApply(shape: TableShape, table: string): string | undefi
 /** A table's columns and identifying key, read from information_schema (empty columns: no such table). */
 export async function readTableShape(conn: Connection, db: string, table: string, flavor: Flavor): Promise<TableShape> {
   const [colRows] = await conn.query(
-    "SELECT COLUMN_NAME AS name, COALESCE(GENERATION_EXPRESSION, '') <> '' AS generated, DATA_TYPE AS type FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION /* mysql-dr inspector */",
+    "SELECT COLUMN_NAME AS name, COALESCE(GENERATION_EXPRESSION, '') <> '' AS generated, EXTRA LIKE '%on update%' AS autoUpdated, DATA_TYPE AS type FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION /* mysql-dr inspector */",
     [db, table],
   );
-  const columns = (colRows as { name: string; generated: number; type: string }[]).map((r) => ({
+  const columns = (colRows as { name: string; generated: number; autoUpdated: number; type: string }[]).map((r) => ({
     name: r.name,
     generated: Number(r.generated) === 1,
+    autoUpdated: Number(r.autoUpdated) === 1,
     json: flavor === "mysql" && r.type === "json",
     type: r.type.toLowerCase(),
   }));

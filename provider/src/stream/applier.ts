@@ -37,6 +37,12 @@ export const BATCH_MAX_TRANSACTIONS = 1_000;
 export const BATCH_MAX_AGE_MS = 100;
 /** Statements sent to the DR server in one round trip (a multi-statement query). */
 export const ROUND_TRIP_MAX_STATEMENTS = 200;
+/**
+ * Round trips sent and not yet answered: while the DR server runs one, the applier builds the
+ * next (the session queues them, in order, inside the batch's transaction). Their answers are all
+ * checked before the batch's checkpoint is written, so a failed statement never commits.
+ */
+export const ROUND_TRIPS_IN_FLIGHT = 4;
 
 /** What to do when an UPDATE or DELETE finds no row on the DR server. */
 export const ON_MISSING_ROW = ["error", "skip-and-count"] as const;
@@ -156,6 +162,8 @@ export class Applier {
   private readonly values = new ValueWriter();
   private outgoing: Outgoing[] = [];
   private outgoingBytes = 0;
+  /** Round trips sent, oldest first; each settles once its answer is checked. */
+  private inFlight: Promise<void>[] = [];
   /** Diagnosing: every row is its own statement, sent at once and checked. */
   private oneByOne = false;
   private session = { foreignKeyChecks: true, uniqueChecks: true };
@@ -246,6 +254,7 @@ export class Applier {
         this.xaKept.set(item.xid, item.changes);
         await this.flush();
         await this.send();
+        await this.drain();
         return saveXa(this.o.conn, this.o.link, item.xid, item.gtid, item.changes);
       case "xa-end":
         return this.applyXaEnd(item);
@@ -259,6 +268,7 @@ export class Applier {
   private async applyXaEnd(item: Extract<ApplyItem, { kind: "xa-end" }>): Promise<void> {
     await this.flush();
     await this.send();
+    await this.drain();
     const changes = this.xaKept.get(item.xid) ?? (await loadXa<RowChange>(this.o.conn, this.o.link, item.xid));
     if (item.commit) {
       if (changes === undefined) {
@@ -268,6 +278,7 @@ export class Applier {
     }
     await this.flush();
     await this.send();
+    await this.drain();
     await deleteXa(this.o.conn, this.o.link, item.xid);
     this.xaKept.delete(item.xid);
   }
@@ -384,13 +395,38 @@ export class Applier {
     if (this.oneByOne || this.outgoing.length >= ROUND_TRIP_MAX_STATEMENTS || this.outgoingBytes >= STATEMENT_MAX_BYTES) await this.send();
   }
 
-  /** Sends the queued statements in one round trip and checks the rows each found. */
+  /**
+   * Sends the queued statements in one round trip without waiting for the answer, unless
+   * ROUND_TRIPS_IN_FLIGHT are unanswered already (or while diagnosing, one row at a time).
+   */
   private async send(): Promise<void> {
     const statements = this.outgoing;
-    if (!statements.length) return;
-    this.outgoing = [];
-    this.outgoingBytes = 0;
-    const [results] = await this.o.conn.query(statements.map((s) => s.sql).join(";\n"));
+    if (statements.length) {
+      this.outgoing = [];
+      this.outgoingBytes = 0;
+      const origin = this.origin;
+      const trip = this.o.conn.query(statements.map((s) => s.sql).join(";\n")).then(
+        ([results]) => this.checkFound(statements, results),
+        (err: unknown) => {
+          // Answered after the applier moved on: the change being built then is this trip's.
+          if (origin && err instanceof Object) sentBy.set(err, origin);
+          throw err;
+        },
+      );
+      // Its failure is seen where it is awaited (drain); until then it must not count as unhandled.
+      trip.catch(() => undefined);
+      this.inFlight.push(trip);
+    }
+    while (this.inFlight.length > (this.oneByOne ? 0 : ROUND_TRIPS_IN_FLIGHT)) await this.inFlight.shift();
+  }
+
+  /** Waits for every round trip sent: after it, the batch's statements all ran and were checked. */
+  private async drain(): Promise<void> {
+    while (this.inFlight.length) await this.inFlight.shift();
+  }
+
+  /** The rows each UPDATE or DELETE found, against the rows it had to change. */
+  private checkFound(statements: Outgoing[], results: unknown): void {
     const headers = (statements.length === 1 ? [results] : results) as { affectedRows?: number }[];
     let missing = 0;
     let first: Origin | undefined;
@@ -421,6 +457,7 @@ export class Applier {
     await this.guard(async () => {
       await this.flush();
       await this.send();
+      await this.drain();
     });
     const gtid = this.o.progress.toString();
     if (!this.session.foreignKeyChecks || !this.session.uniqueChecks) await this.o.conn.query(RESET_SESSION);
@@ -453,6 +490,7 @@ export class Applier {
     this.pending = undefined;
     this.outgoing = [];
     this.outgoingBytes = 0;
+    this.inFlight = [];
     this.values.reset();
   }
 
@@ -479,10 +517,11 @@ export class Applier {
       await work();
     } catch (err) {
       // The product's own errors already say what is wrong; a retry starts over from the checkpoint.
+      this.inFlight = [];
       if (this.oneByOne || isRetryableApplyError(err) || err instanceof DrError) throw err;
       await this.o.conn.query("ROLLBACK /* mysql-dr applier */");
       // A missing row names its statement already; any other error needs the replay, when the batch was kept.
-      throw err instanceof MissingRows || !this.batchItems ? describeFailure(err, err instanceof MissingRows ? err.origin : this.origin) : await this.diagnose(err);
+      throw err instanceof MissingRows || !this.batchItems ? describeFailure(err, err instanceof MissingRows ? err.origin : originOf(err, this.origin)) : await this.diagnose(err);
     }
   }
 
@@ -502,7 +541,7 @@ export class Applier {
           await this.send();
         } catch (err) {
           if (isRetryableApplyError(err)) return err;
-          return describeFailure(err, err instanceof MissingRows ? err.origin : this.origin);
+          return describeFailure(err, err instanceof MissingRows ? err.origin : originOf(err, this.origin));
         }
       }
       return describeFailure(original, undefined);
@@ -603,6 +642,13 @@ export class Applier {
     }
     await conn.query(`CREATE DATABASE IF NOT EXISTS ${NO_DATABASE}; USE ${NO_DATABASE}; DROP DATABASE ${NO_DATABASE}`);
   }
+}
+
+/** The change whose round trip failed, for errors answered after the applier moved on. */
+const sentBy = new WeakMap<object, Origin>();
+
+function originOf(err: unknown, fallback: Origin | undefined): Origin | undefined {
+  return (err instanceof Object && sentBy.get(err)) || fallback;
 }
 
 function isRetryableApplyError(err: unknown): boolean {

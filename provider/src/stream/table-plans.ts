@@ -36,6 +36,8 @@ export class TablePlan {
     readonly keyIdx: number[],
     /** No unique key: rows are matched on every column, one at a time. */
     readonly keyless: boolean,
+    /** Indexes of the columns an UPDATE always sets (ON UPDATE CURRENT_TIMESTAMP: left out, the DR server would set its own time). */
+    private readonly alwaysSetIdx: ReadonlySet<number> = new Set(),
   ) {
     this.name = quoteTable(db, table);
     this.table = wireTable(db, table);
@@ -58,9 +60,18 @@ export class TablePlan {
     return w.literal(row[this.keyIdx[0]], this.kinds[this.keyIdx[0]]);
   }
 
+  /**
+   * Sets the columns whose value changed (and those the server would otherwise set itself), as the
+   * master's row event says: the statement is what the master changed, not the whole row again.
+   * A change that leaves every value as it was still sets them all, so it must find its row.
+   */
   update(before: RowValues, after: RowValues, w: ValueWriter): string {
-    const set = this.writeIdx.map((i, n) => `${this.setColumns[n]} = ${w.literal(after[i], this.kinds[i])}`).join(", ");
-    return `UPDATE ${this.table} SET ${set} WHERE ${this.where(before, w)} /* mysql-dr applier */`;
+    const set: string[] = [];
+    this.writeIdx.forEach((i, n) => {
+      if (this.alwaysSetIdx.has(i) || !sameValue(before[i], after[i])) set.push(`${this.setColumns[n]} = ${w.literal(after[i], this.kinds[i])}`);
+    });
+    if (set.length === 0) this.writeIdx.forEach((i, n) => set.push(`${this.setColumns[n]} = ${w.literal(after[i], this.kinds[i])}`));
+    return `UPDATE ${this.table} SET ${set.join(", ")} WHERE ${this.where(before, w)} /* mysql-dr applier */`;
   }
 
   delete(before: RowValues, w: ValueWriter): string {
@@ -113,6 +124,16 @@ export class TablePlans {
     if (keyIdx.some((i) => i < 0)) {
       throw new DrError("APPLY_FAILED", `The key of ${quoted} on the DR server uses columns the master does not write; align its definition with the master's.`);
     }
-    return new TablePlan(db, table, columns, writeIdx, keyIdx, keyless);
+    const alwaysSetIdx = new Set(writeIdx.filter((i) => targetColumns.get(columns.names[i])!.autoUpdated));
+    return new TablePlan(db, table, columns, writeIdx, keyIdx, keyless, alwaysSetIdx);
   }
+}
+
+/**
+ * Whether two binlog values are the same value: primitives by Object.is (0 and -0 are different
+ * doubles), bytes by content; anything else counts as changed, which only costs a wider SET.
+ */
+function sameValue(a: unknown, b: unknown): boolean {
+  if (Object.is(a, b)) return true;
+  return Buffer.isBuffer(a) && Buffer.isBuffer(b) && a.equals(b);
 }

@@ -296,6 +296,16 @@ export const CASES: ConformanceCase[] = [
     daemon: "identical", native: "identical",
   },
   {
+    name: "on_update_columns", group: "values", covers: "UPDATEs that change some columns: ON UPDATE CURRENT_TIMESTAMP columns keep the master's value (also when the UPDATE leaves them as they were), doubles and bytes changed in place, a column changed back within one batch",
+    setup: `CREATE TABLE u (id INT PRIMARY KEY, n INT, d DOUBLE, b VARBINARY(8), t VARCHAR(10),
+        ts TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6) ON UPDATE CURRENT_TIMESTAMP(6),
+        dt DATETIME ON UPDATE CURRENT_TIMESTAMP);
+      INSERT INTO u VALUES (1, 1, 0.0, 0x0102, 'a', '2001-02-03 04:05:06.000007', '2001-02-03 04:05:06'), (2, 2, 1.5, NULL, 'b', '2002-01-01 00:00:00', NULL)`,
+    script: `UPDATE u SET d = 2.5, b = 0x0103 WHERE id = 1; UPDATE u SET d = 0.0 WHERE id = 1; UPDATE u SET n = n + 1, ts = ts, dt = dt WHERE id = 1;
+      UPDATE u SET t = 'c' WHERE id = 2; SET SESSION timestamp = 1000000000; UPDATE u SET n = 20 WHERE id = 2; SET SESSION timestamp = DEFAULT`,
+    daemon: "identical", native: "identical",
+  },
+  {
     name: "enum_set", group: "values", covers: "ENUM's empty error value (index 0), SET with every member and none",
     setup: "CREATE TABLE e (id INT PRIMARY KEY, e ENUM('a', 'b'), s SET('x', 'y', 'z'))",
     script: "SET SESSION sql_mode = ''; INSERT INTO e VALUES (1, 'nope', 'x,y,z'), (2, 'b', ''), (3, NULL, 'y'); UPDATE e SET e = 'zz' WHERE id = 2; UPDATE e SET s = 'z,x' WHERE id = 3",
