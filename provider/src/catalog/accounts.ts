@@ -6,8 +6,24 @@
 import type { Connection } from "../core/db";
 import type { Flavor } from "../core/flavor";
 import type { ObjectSelection } from "../core/object-filter";
-import { type AccountName, formatAccount } from "../stream/account-statements";
-import type { AccountPolicy } from "../stream/transaction-assembler";
+
+/** An account: `user`@`host`, or a MariaDB role (no host). */
+export interface AccountName {
+  user: string;
+  host?: string;
+}
+
+/** `` `user`@`host` `` (or `` `role` ``): backticks name an account under any sql_mode. */
+export function formatAccount(a: AccountName): string {
+  const q = (s: string) => `\`${s.replace(/`/g, "``")}\``;
+  return a.host === undefined ? q(a.user) : `${q(a.user)}@${q(a.host)}`;
+}
+
+export interface AccountPolicy {
+  flavor: Flavor;
+  /** Users whose accounts stay as they are on the DR server: the daemon's login there, the server's own. */
+  protectedUsers: string[];
+}
 
 /** Accounts the servers create for themselves (MySQL's mysql.sys/session/infoschema, MariaDB's mariadb.sys). */
 export const SYSTEM_ACCOUNT_USERS = ["mysql.sys", "mysql.session", "mysql.infoschema", "mariadb.sys"];

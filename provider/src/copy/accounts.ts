@@ -3,11 +3,9 @@
  * created (the binlog carries their later changes): accounts first, each replacing one of the same
  * name, then every grant, since grants name roles and accounts that must exist by then.
  */
-import { type AccountDefinition, listAccounts } from "../catalog/accounts";
+import { type AccountDefinition, type AccountPolicy, formatAccount, listAccounts } from "../catalog/accounts";
 import type { Connection } from "../core/db";
 import { DrError } from "../core/errors";
-import { formatAccount } from "../stream/account-statements";
-import type { AccountPolicy } from "../stream/transaction-assembler";
 
 /** MySQL: CREATE USER ... DEFAULT ROLE naming a role not created yet. */
 const ER_UNKNOWN_AUTHID = 3523;

@@ -8,13 +8,10 @@
  * account that ran them) among the Query event's status variables when the text depends on it:
  * CURRENT_USER, and the implicit admin of a MariaDB CREATE ROLE.
  */
+import { type AccountName, formatAccount } from "../catalog/accounts";
 import { maskLiterals, wire } from "../sql/literals";
 
 /** `user@host`; a bare name (a MariaDB role, or `'u'` meaning `'u'@'%'`) has no host. */
-export interface AccountName {
-  user: string;
-  host?: string;
-}
 
 export type AccountVerb = "create-user" | "alter-user" | "drop-user" | "rename-user" | "create-role" | "drop-role" | "grant" | "revoke" | "set-password" | "set-default-role";
 
@@ -109,12 +106,6 @@ export function parseAccountStatement(sql: string, ansiQuotes = false): AccountS
   const at = tokens.findIndex((t, k) => k > 1 && t.kind === "word" && ["FOR", "TO"].includes(t.text.toUpperCase()));
   const accounts = at < 0 ? [{ user: CURRENT_USER }] : readAccountList(tokens, at + 1).accounts;
   return result(isPassword ? "set-password" : "set-default-role", accounts, !isPassword);
-}
-
-/** `` `user`@`host` `` (or `` `role` ``): backticks name an account under any sql_mode. */
-export function formatAccount(a: AccountName): string {
-  const q = (s: string) => `\`${s.replace(/`/g, "``")}\``;
-  return a.host === undefined ? q(a.user) : `${q(a.user)}@${q(a.host)}`;
 }
 
 /**

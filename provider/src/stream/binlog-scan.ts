@@ -11,7 +11,8 @@ import { gtidCovers, parseGtidProgress } from "../core/gtid";
 import type { ObjectFilter } from "../core/object-filter";
 import { BinlogReader } from "./binlog-reader";
 import { endsTransaction } from "./change-events";
-import { type AccountPolicy, TransactionAssembler } from "./transaction-assembler";
+import type { AccountPolicy } from "../catalog/accounts";
+import { TransactionAssembler } from "./transaction-assembler";
 
 export interface ScannedTransaction {
   gtid: string;

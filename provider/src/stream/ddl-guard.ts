@@ -10,7 +10,7 @@ import * as crypto from "node:crypto";
 import type { Connection } from "../core/db";
 import { wire, wireId, wireTable } from "../sql/literals";
 import type { RoutineName } from "./ddl-parser";
-import { type AccountName, formatAccount } from "./account-statements";
+import { type AccountName, formatAccount } from "../catalog/accounts";
 
 export interface Touched {
   /** Tables and views. */

@@ -17,7 +17,8 @@ import { quoteTable } from "../core/db";
 import { ObjectFilter, isSystemSchema } from "../core/object-filter";
 import type { ApplyItem, DdlStatement, QueryStatement, RowChange, SourceEvent } from "./change-events";
 import { disabledOnReplica, type StatementTarget, type TableName, parseStatement } from "./ddl-parser";
-import { type AccountName, type AccountStatement, formatAccount, resolveInvoker } from "./account-statements";
+import { type AccountName, type AccountPolicy, formatAccount } from "../catalog/accounts";
+import { type AccountStatement, resolveInvoker } from "./account-statements";
 import type { Flavor } from "../core/flavor";
 import { forgetTriggerSql, keepTriggerSql } from "../dr-state/trigger-store";
 import { eventStatementSql } from "../dr-state/event-store";
@@ -60,12 +61,6 @@ export interface AssemblerOptions {
   link?: string;
   /** Replay account statements (whole-instance links); absent: they are counted, not replayed. */
   accounts?: AccountPolicy;
-}
-
-export interface AccountPolicy {
-  flavor: Flavor;
-  /** Users whose accounts stay as they are on the DR server: the daemon's login there, the server's own. */
-  protectedUsers: string[];
 }
 
 /** Tables behind users, roles and grants: changed by hand, they bypass the account statements a link replays. */

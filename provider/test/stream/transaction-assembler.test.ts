@@ -8,7 +8,8 @@ import { ObjectFilter } from "../../src/core/object-filter";
 import { PLAIN } from "../../src/sql/literals";
 import type { ApplyItem, SourceEvent } from "../../src/stream/change-events";
 import type { SessionContext } from "../../src/stream/session-context";
-import { type AccountPolicy, TransactionAssembler } from "../../src/stream/transaction-assembler";
+import type { AccountPolicy } from "../../src/catalog/accounts";
+import { TransactionAssembler } from "../../src/stream/transaction-assembler";
 
 const CONTEXT: SessionContext = { timestamp: { seconds: 1, micros: 0 }, foreignKeyChecks: true, uniqueChecks: true, autoIsNull: false };
 
