@@ -1,3 +1,4 @@
+import * as crypto from "node:crypto";
 import { DrError } from "./errors";
 import { WildcardPattern } from "./wildcard";
 
@@ -11,7 +12,18 @@ export interface ObjectSelection {
 }
 
 /** Schemas that never replicate: the server's own and the product's bookkeeping. */
-export const SYSTEM_SCHEMAS = ["mysql", "information_schema", "performance_schema", "sys", "mysql_dr", "mysql_dr_nodb"] as const;
+export const SYSTEM_SCHEMAS = ["mysql", "information_schema", "performance_schema", "sys", "mysql_dr"] as const;
+
+/**
+ * An applier clears its session's default database (for a DDL whose database the DR server
+ * lacks) by creating, using and dropping a database of its own: one per link, so links applying
+ * into one DR server at once never drop each other's.
+ */
+const SCRATCH_SCHEMA_PREFIX = "mysql_dr_nodb_";
+
+export function scratchSchema(link: string): string {
+  return SCRATCH_SCHEMA_PREFIX + crypto.createHash("sha256").update(link).digest("hex").slice(0, 16);
+}
 
 const NAME_PART = String.raw`[\p{L}\p{N}_$*-]+`;
 const PATTERN_SYNTAX = new RegExp(`^${NAME_PART}(\\.${NAME_PART})?$`, "u");
@@ -73,7 +85,8 @@ export function addedSelection(previous: Selector, next: Selector): Selector {
 }
 
 export function isSystemSchema(db: string): boolean {
-  return (SYSTEM_SCHEMAS as readonly string[]).includes(db.toLowerCase());
+  const name = db.toLowerCase();
+  return (SYSTEM_SCHEMAS as readonly string[]).includes(name) || name.startsWith(SCRATCH_SCHEMA_PREFIX);
 }
 
 /** Throws a BAD_INPUT error naming the malformed pattern. */

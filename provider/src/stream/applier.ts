@@ -14,6 +14,7 @@
 import type { Mutex } from "async-mutex";
 import { type Connection, RELAXED_WRITE_SQL_MODE, WRITE_SQL_MODE } from "../core/db";
 import { DrError } from "../core/errors";
+import { scratchSchema } from "../core/object-filter";
 import type { Flavor } from "../core/flavor";
 import { type GtidProgress, gtidCovers } from "../core/gtid";
 import { type PendingDdl, advanceCheckpoint, markDdlPending } from "../dr-state/checkpoint-store";
@@ -52,8 +53,6 @@ export type OnMissingRow = (typeof ON_MISSING_ROW)[number];
 const RETRYABLE_APPLY_ERRNOS = new Set([1205, 1213, 1927, 2006, 2013]);
 /** The applier's session between statements that change it. */
 const RESET_SESSION = `SET SESSION foreign_key_checks = 1, unique_checks = 1, sql_mode = '${WRITE_SQL_MODE}'`;
-/** The DR server's empty default database, for a DDL whose session database it lacks. */
-const NO_DATABASE = "mysql_dr_nodb";
 
 export interface AppliedBatch {
   rows: number;
@@ -640,7 +639,8 @@ export class Applier {
         if ((err as { errno?: number }).errno !== 1049) throw err;
       }
     }
-    await conn.query(`CREATE DATABASE IF NOT EXISTS ${NO_DATABASE}; USE ${NO_DATABASE}; DROP DATABASE ${NO_DATABASE}`);
+    const scratch = wireId(scratchSchema(this.o.link));
+    await conn.query(`CREATE DATABASE IF NOT EXISTS ${scratch}; USE ${scratch}; DROP DATABASE ${scratch}`);
   }
 }
 
