@@ -236,7 +236,7 @@ export class BinlogReader {
       case "writerows":
       case "deleterows":
       case "updaterows":
-        return { kind: "rows", change: rowChange(event as BinlogEventByName<"writerows" | "deleterows" | "updaterows">), timestampMs };
+        return { kind: "rows", change: rowChange(event as BinlogEventByName<"writerows" | "deleterows" | "updaterows">, tap.current && tap.current.end - tap.current.start), timestampMs };
       default:
         return undefined;
     }
@@ -324,7 +324,7 @@ function adjustTableMap(entry: PatchedEntry): void {
   entry.mysqlDr = { columns: { names: entry.columns.map((c) => c.name), kinds }, decode };
 }
 
-function rowChange(event: BinlogEventByName<"writerows" | "deleterows" | "updaterows">): RowChange {
+function rowChange(event: BinlogEventByName<"writerows" | "deleterows" | "updaterows">, bytes: number | undefined): RowChange {
   const entry = event.tableMap[event.tableId] as PatchedEntry;
   if (!entry.mysqlDr) throw new Error(`no table map was read for the rows of ${entry.parentSchema}.${entry.tableName}`);
   const { columns, decode } = entry.mysqlDr;
@@ -338,6 +338,7 @@ function rowChange(event: BinlogEventByName<"writerows" | "deleterows" | "update
     columns,
     foreignKeyChecks: (event.flags & NO_FOREIGN_KEY_CHECKS_F) === 0,
     uniqueChecks: (event.flags & RELAXED_UNIQUE_CHECKS_F) === 0,
+    bytes,
   };
   if (op === "update") {
     const rows = event.rows as UpdateRowData[];

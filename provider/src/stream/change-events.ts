@@ -30,6 +30,8 @@ export interface RowChange {
   /** The master session's foreign_key_checks and unique_checks for this statement. */
   foreignKeyChecks: boolean;
   uniqueChecks: boolean;
+  /** The row event's size in the binlog, when read from it: what its rows weigh in memory. */
+  bytes?: number;
 }
 
 /** A statement of the master's, with the session context it ran in. */
@@ -87,11 +89,21 @@ export type ApplyItem =
   /** A change the link cannot apply exactly: the applier stops at it with this message. */
   | { kind: "refuse"; gtid: string; message: string };
 
-/** How much an item weighs in the bounded queue between reader and applier. */
+/**
+ * A row weighs one unit per this many bytes of its row event (at least one): limits that count
+ * rows then bound memory however wide the rows are (20,000 rows of 1 MiB BLOBs would not fit).
+ */
+export const BYTES_PER_WEIGHT_UNIT = 512;
+
+/** How much an item weighs in the bounded queue between reader and applier (rows, heavier when wide). */
 export function itemWeight(item: ApplyItem): number {
-  if (item.kind === "rows") return item.change.rows.length;
-  if (item.kind === "xa-prepare") return item.changes.reduce((n, c) => n + c.rows.length, 1);
+  if (item.kind === "rows") return changeWeight(item.change);
+  if (item.kind === "xa-prepare") return item.changes.reduce((n, c) => n + changeWeight(c), 1);
   return 1;
+}
+
+function changeWeight(change: RowChange): number {
+  return Math.max(change.rows.length, Math.ceil((change.bytes ?? 0) / BYTES_PER_WEIGHT_UNIT));
 }
 
 /** Whether the item closes its source transaction. */

@@ -1,7 +1,8 @@
 /**
  * Bounded memory: a single source transaction of one million rows replicates with the daemon's
- * peak resident memory under 512 MiB, and a backlog of many small transactions is read no faster
- * than it is applied (the reader pauses when the applier's queue is full).
+ * peak resident memory under 512 MiB, a backlog of many small transactions is read no faster
+ * than it is applied (the reader pauses when the applier's queue is full), and a backlog of wide
+ * rows (256 KiB BLOBs) is queued by its size, not its row count.
  */
 import * as assert from "node:assert/strict";
 import { QUEUE_HIGH_WATER_ROWS } from "../../src/daemon/link-runner";
@@ -11,6 +12,9 @@ import { type TestServer, describeEachBackend } from "../support/servers";
 const BIG_TRANSACTION_ROWS = 1_000_000;
 const BACKLOG_TRANSACTIONS = 100_000;
 const RSS_LIMIT_MIB = 512;
+const WIDE_ROWS = 1_200;
+const WIDE_ROW_BYTES = 256 * 1024;
+const WIDE_RSS_LIMIT_MIB = 320;
 
 describeEachBackend("bounded memory", (getPair) => {
   let daemon: DaemonProcess;
@@ -76,6 +80,42 @@ describeEachBackend("bounded memory", (getPair) => {
     assert.ok(status.transactionsApplied >= BACKLOG_TRANSACTIONS);
     assert.ok(daemon.peakRssMiB() < RSS_LIMIT_MIB);
     await client.deleteLink("backlog");
+  });
+});
+
+describeEachBackend("bounded memory with wide rows", (getPair) => {
+  let daemon: DaemonProcess;
+
+  before(async () => {
+    // A daemon of its own: its peak RSS (VmHWM) is this test's alone.
+    daemon = await DaemonProcess.start(tempStateDir("memory-wide"));
+  });
+  after(async () => {
+    await daemon?.stop();
+  });
+
+  it(`applies a backlog of ${WIDE_ROWS} rows of ${WIDE_ROW_BYTES / 1024} KiB with peak RSS under ${WIDE_RSS_LIMIT_MIB} MiB`, async function () {
+    this.timeout(600_000);
+    const { master, replica } = getPair();
+    const schema = "CREATE DATABASE wide_db; CREATE TABLE wide_db.t (id INT PRIMARY KEY, b LONGBLOB NOT NULL)";
+    await sql(master, schema);
+    await sql(replica, schema);
+    const client = daemon.client();
+    await client.createLink({ name: "wide", source: master.url, target: replica.url, include: ["wide_db"], initial: "none" });
+    await client.pauseLink("wide");
+    // Every row different (the id repeated through the value), ten rows per transaction.
+    for (let first = 0; first < WIDE_ROWS; first += 10) {
+      const rows = Array.from({ length: 10 }, (_, i) => `(${first + i}, REPEAT(CONCAT(LPAD(${first + i}, 8, '0'), 'x'), ${Math.floor(WIDE_ROW_BYTES / 9)}))`);
+      await sql(master, `INSERT INTO wide_db.t VALUES ${rows.join(", ")}`);
+    }
+    await client.resumeLink("wide");
+    await waitCaughtUp(client, "wide", master, 540_000);
+    const checksum = "SELECT COUNT(*) AS n, SUM(CRC32(b)) AS c, SUM(LENGTH(b)) AS l FROM wide_db.t";
+    assert.deepEqual(await sql(replica, checksum), await sql(master, checksum));
+    const peak = daemon.peakRssMiB();
+    console.log(`      measured: ${WIDE_ROWS} rows of ${WIDE_ROW_BYTES / 1024} KiB, peak daemon RSS ${peak.toFixed(0)} MiB`);
+    assert.ok(peak < WIDE_RSS_LIMIT_MIB, `peak RSS ${peak.toFixed(0)} MiB`);
+    await client.deleteLink("wide");
   });
 });
 
