@@ -4,10 +4,10 @@
  * replica (--chunk-size=10000, then waiting for the replica to apply the checksums and reading
  * percona.checksums), on the same sysbench tables, several runs:
  *
- *   node dist/bench/verify-bench.js [--rows 250000] [--tables 4] [--runs 3] [--parallel N] [--baseline path/to/mysql-dr.js]
+ *   node dist/bench/verify-bench.js [--rows 250000] [--tables 4] [--runs 3] [--parallel N] [--cli path/to/mysql-dr.js] [--baseline path/to/mysql-dr.js]
  *
- * --baseline times another build's CLI in the same runs (before/after on the same servers, under
- * the same load). Prints one line per run, then min/median/max of each contender and the ratios
+ * --cli: the CLI to time (default this checkout's bin/mysql-dr.js); --baseline times another
+ * build's CLI in the same runs (before/after on the same servers, under the same load). Prints one line per run, then min/median/max of each contender and the ratios
  * pt-table-checksum / mysql-dr verify, and one JSON line.
  */
 import * as path from "node:path";
@@ -22,6 +22,7 @@ const ROWS = Number(arg("--rows") ?? 250_000);
 const TABLES = Number(arg("--tables") ?? 4);
 const RUNS = Number(arg("--runs") ?? 3);
 const PARALLEL = arg("--parallel");
+const CLI = arg("--cli") ?? path.join(REPO, "bin", "mysql-dr.js");
 const BASELINE = arg("--baseline");
 const THREADS = 4;
 
@@ -42,7 +43,7 @@ async function main(): Promise<void> {
     await timeUntilCovered(async () => (await daemon.getLink("bench")).appliedGtid, loaded);
 
     const contenders: Record<string, () => number> = {
-      verify: () => verifyCli(path.join(REPO, "bin", "mysql-dr.js"), master, dr),
+      verify: () => verifyCli(CLI, master, dr),
       ...(BASELINE ? { baseline: () => verifyCli(BASELINE, master, dr) } : {}),
     };
     const seconds: Record<string, number[]> = { ptTableChecksum: [], ...Object.fromEntries(Object.keys(contenders).map((k) => [k, []])) };

@@ -48,7 +48,9 @@ const FOLDABLE_KEY_TYPES = new Set(["tinyint", "smallint", "mediumint", "int", "
 
 /**
  * The table as `count` segments of about equal rows (fewer for a small table), by the server's row
- * estimate; bounds are read on the master with one pass over the key.
+ * estimate; bounds are read on the master with one pass over the key. Each segment holds a whole
+ * number of chunks, so the chunks are the same however many segments there are (a barrier proof
+ * lists them).
  */
 export async function segmentsOf(master: Connection, t: HashedTable, count: number, chunkRows: number): Promise<Segment[]> {
   if (!t.key || count <= 1) return [{ table: t, lo: null, hi: null }];
@@ -56,7 +58,7 @@ export async function segmentsOf(master: Connection, t: HashedTable, count: numb
   const rows = Number((estimate as { n: unknown }[])[0]?.n ?? 0);
   const parts = Math.min(count, Math.floor(rows / (chunkRows * 2)));
   if (parts <= 1) return [{ table: t, lo: null, hi: null }];
-  const step = Math.ceil(rows / parts);
+  const step = Math.ceil(rows / parts / chunkRows) * chunkRows;
   const segments: Segment[] = [];
   let lo: unknown[] | null = null;
   for (let i = 1; i < parts; i++) {
@@ -77,7 +79,7 @@ export async function* chunksOf(pair: ServerPair, segment: Segment, rows: number
   for (let lo = segment.lo; ;) {
     const chunk = fold ? await foldedChunk(pair, segment, lo, rows) : await boundedChunk(pair, segment, lo, rows);
     yield chunk;
-    if (chunk.last === null) return;
+    if (chunk.last === null || (segment.hi !== null && sameKeys(chunk.last, segment.hi))) return;
     lo = chunk.last;
   }
 }
@@ -113,6 +115,10 @@ async function boundedChunk(pair: ServerPair, segment: Segment, lo: unknown[] | 
 async function bothAtOnce(pair: ServerPair, sql: string, params: unknown[]): Promise<[Record<string, unknown>, Record<string, unknown>]> {
   const [[m], [d]] = await Promise.all([pair.master.query(sql, params), pair.dr.query(sql, params)]);
   return [(m as Record<string, unknown>[])[0], (d as Record<string, unknown>[])[0]];
+}
+
+function sameKeys(a: unknown[], b: unknown[]): boolean {
+  return a.length === b.length && a.every((v, i) => sameKey(v, b[i]));
 }
 
 function sameKey(a: unknown, b: unknown): boolean {
