@@ -6,7 +6,8 @@
  */
 import * as assert from "node:assert/strict";
 import type { DaemonClient } from "../../src/cli/daemon-client";
-import type { VerifyReport } from "../../src/verify/verifier";
+import { parseServerUrl } from "../../src/core/connection-url";
+import { type VerifyReport, verify } from "../../src/verify/verifier";
 import { DaemonProcess, connect, runCli, sql, tempStateDir, waitFor } from "../support/daemon-process";
 import { type TestServer, describeEachBackend } from "../support/servers";
 
@@ -109,6 +110,28 @@ describeEachBackend("verify", (getPair) => {
       await Promise.all([master, replica].map((s, i) => sql(s, "SET GLOBAL sql_mode = ?", [modes[i]])));
       await sql(master, "DROP TABLE v.edges");
       await sql(replica, "DROP TABLE v.edges");
+    }
+  });
+
+  it("finds the same chunks and differences with 4 sessions on one table (cut into key ranges) as with 1", async () => {
+    // Rows changed on both sides of the likely range edges (every 7,000 rows at 1,000-row chunks), and at the ends.
+    await sql(replica, `SET SESSION sql_mode = '';
+      UPDATE v.orders SET note = 'changed' WHERE id IN (0, 6999, 7000, 24999);
+      DELETE FROM v.orders WHERE id IN (1, 13999);
+      INSERT INTO v.orders VALUES (-5, 1, 'extra', NULL), (60000, 1, 'extra', NULL)`);
+    try {
+      const run = (parallelism: number) => verify({ source: parseServerUrl(master.url), target: parseServerUrl(replica.url), objects: { include: ["v.orders"], exclude: [] }, chunkRows: 1_000, parallelism });
+      const [one, four] = [await run(1), await run(4)];
+      for (const report of [one, four]) {
+        const t = report.tables[0];
+        assert.deepEqual(t.different, [[0], [6999], [7000], [24999]]);
+        assert.deepEqual(t.missingOnDr, [[1], [13999]]);
+        assert.deepEqual(t.extraOnDr, [[-5], [60000]]);
+      }
+      assert.equal(four.tables[0].chunks, one.tables[0].chunks);
+      assert.equal(four.tables[0].rowsCompared, one.tables[0].rowsCompared);
+    } finally {
+      assert.equal(verifyCli("--include", "v.orders", "--repair").code, 0);
     }
   });
 
