@@ -101,18 +101,32 @@ class Verifier {
   private constructor(private readonly o: VerifyOptions, private readonly flavor: Flavor, private readonly masterIdentity: string) {}
 
   static async open(o: VerifyOptions): Promise<Verifier> {
-    const master = await openConnection(o.source, "source", DATA_SESSION);
-    const dr = await openConnection(o.target, "target", DATA_SESSION).catch(async (err) => {
-      master.destroy();
+    const opened: Connection[] = [];
+    const open = async (server: ServerAddress, role: "source" | "target") => {
+      const conn = await openConnection(server, role, DATA_SESSION);
+      opened.push(conn);
+      return conn;
+    };
+    const openPair = async (): Promise<Session> => ({ master: await open(o.source, "source"), dr: await open(o.target, "target") });
+    try {
+      const first = await openPair();
+      // Both servers answered: the other pairs are opened at once, while the master is inspected.
+      const others = Promise.allSettled(Array.from({ length: Math.max(1, o.parallelism ?? DEFAULT_VERIFY_PARALLELISM) - 1 }, openPair));
+      const facts = await inspectServer(first.master).catch(async (err: unknown) => {
+        await others;
+        throw err;
+      });
+      const v = new Verifier(o, facts.flavor, facts.identity);
+      v.sessions.push(first);
+      for (const pair of await others) {
+        if (pair.status === "rejected") throw pair.reason;
+        v.sessions.push(pair.value);
+      }
+      return v;
+    } catch (err) {
+      for (const conn of opened) conn.destroy();
       throw err;
-    });
-    const facts = await inspectServer(master);
-    const v = new Verifier(o, facts.flavor, facts.identity);
-    v.sessions.push({ master, dr });
-    for (let i = 1; i < Math.max(1, o.parallelism ?? DEFAULT_VERIFY_PARALLELISM); i++) {
-      v.sessions.push({ master: await openConnection(o.source, "source", DATA_SESSION), dr: await openConnection(o.target, "target", DATA_SESSION) });
     }
-    return v;
   }
 
   async close(): Promise<void> {
