@@ -124,7 +124,7 @@ export function buildProgram(): Command {
     .option("--at-barrier", "with --link: compare both servers at one GTID (the link is held there a moment) instead of live; no rechecks, and the result carries a proof")
     .option("--barrier-timeout <seconds>", "with --at-barrier: how long the link may take to reach the barrier (default 60)", parsePositive)
     .option("--repair", "rewrite the differing rows on the DR server from the master, then verify again")
-    .option("--parallel <n>", "tables compared at once", parsePositive)
+    .option("--parallel <n>", "sessions per server: tables, or key ranges of a table, compared at once (default 4)", parsePositive)
     .option("--daemon <url>", "with --link: daemon control URL")
     .option("--daemon-ca <file>", "with --link: the CA that signed an HTTPS daemon's certificate (PEM)")
     .option("--token <token>", "with --link: daemon token")
