@@ -167,8 +167,8 @@ class Verifier {
       const report = emptyReport(t);
       const differences: Difference[] = [];
       for (const u of units) {
-        const f = found.get(u)!;
         if ((isSegment(u) ? u.table : u) !== t) continue;
+        const f = found.get(u)!;
         if (!t.key) return f.report;
         report.chunks += f.report.chunks;
         report.rowsCompared += f.report.rowsCompared;
