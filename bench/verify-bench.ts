@@ -10,6 +10,7 @@
  * build's CLI in the same runs (before/after on the same servers, under the same load). Prints one line per run, then min/median/max of each contender and the ratios
  * pt-table-checksum / mysql-dr verify, and one JSON line.
  */
+import * as fs from "node:fs";
 import * as path from "node:path";
 import { type Server, Lab, REPO, configureNativeReplica, log, nativeApplied, startReplica, stats, sysbench, timeUntilCovered, timed } from "./lab";
 
@@ -47,18 +48,27 @@ async function main(): Promise<void> {
       ...(BASELINE ? { baseline: () => verifyCli(BASELINE, master, dr) } : {}),
     };
     const seconds: Record<string, number[]> = { ptTableChecksum: [], ...Object.fromEntries(Object.keys(contenders).map((k) => [k, []])) };
+    // CPU seconds of the two servers each contender works on (master + DR, master + native replica):
+    // less sensitive than wall time to what else runs on the machine.
+    const serverCpu: Record<string, number[]> = Object.fromEntries(Object.keys(seconds).map((k) => [k, []]));
     for (let run = 0; run < RUNS; run++) {
       const line: Record<string, number> = {};
       // Alternated, so neither contender always runs first on the shared machine.
       const order = run % 2 === 0 ? [...Object.keys(contenders), "ptTableChecksum"] : ["ptTableChecksum", ...Object.keys(contenders).reverse()];
-      for (const who of order) line[who] = who === "ptTableChecksum" ? await ptTableChecksum(master, native) : contenders[who]();
+      for (const who of order) {
+        const servers = who === "ptTableChecksum" ? [master, native] : [master, dr];
+        const cpuBefore = cpuSeconds(servers);
+        line[who] = who === "ptTableChecksum" ? await ptTableChecksum(master, native) : contenders[who]();
+        serverCpu[who].push(cpuSeconds(servers) - cpuBefore);
+      }
       for (const [who, s] of Object.entries(line)) seconds[who].push(s);
-      log(`run ${run + 1}: ${Object.entries(line).map(([k, s]) => `${k} ${s.toFixed(2)} s`).join(", ")}`);
+      log(`run ${run + 1}: ${Object.entries(line).map(([k, s]) => `${k} ${s.toFixed(2)} s (servers' CPU ${serverCpu[k][run].toFixed(2)} s)`).join(", ")}`);
     }
-    const summary: Record<string, unknown> = { rows: ROWS * TABLES, runs: RUNS, seconds };
+    const summary: Record<string, unknown> = { rows: ROWS * TABLES, runs: RUNS, seconds, serverCpuSeconds: serverCpu };
     for (const who of Object.keys(seconds)) {
       const s = stats(seconds[who]);
-      process.stdout.write(`${who}: min ${s.min.toFixed(2)} / median ${s.median.toFixed(2)} / max ${s.max.toFixed(2)} s\n`);
+      const c = stats(serverCpu[who]);
+      process.stdout.write(`${who}: min ${s.min.toFixed(2)} / median ${s.median.toFixed(2)} / max ${s.max.toFixed(2)} s; servers' CPU min ${c.min.toFixed(2)} / median ${c.median.toFixed(2)} / max ${c.max.toFixed(2)} s\n`);
     }
     for (const who of Object.keys(contenders)) {
       const ratios = seconds[who].map((s, i) => seconds.ptTableChecksum[i] / s);
@@ -70,6 +80,14 @@ async function main(): Promise<void> {
   } finally {
     await lab.close();
   }
+}
+
+/** User + system CPU seconds the servers' processes used so far (Linux /proc). */
+function cpuSeconds(servers: Server[]): number {
+  return servers.reduce((sum, server) => {
+    const fields = fs.readFileSync(`/proc/${server.info.pid}/stat`, "utf8").split(") ")[1].split(" ");
+    return sum + (Number(fields[11]) + Number(fields[12])) / 100;
+  }, 0);
 }
 
 /** As bench/run.ts: the CLI end to end, a process of its own. */
