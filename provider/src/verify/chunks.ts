@@ -121,8 +121,8 @@ function sameKeys(a: unknown[], b: unknown[]): boolean {
   return a.length === b.length && a.every((v, i) => sameKey(v, b[i]));
 }
 
+/** Key values as the sessions return them: binary as Buffers, everything else as text or numbers (core/db: dateStrings). */
 function sameKey(a: unknown, b: unknown): boolean {
   if (Buffer.isBuffer(a) && Buffer.isBuffer(b)) return a.equals(b);
-  if (a instanceof Date && b instanceof Date) return a.getTime() === b.getTime();
   return String(a) === String(b);
 }
