@@ -7,7 +7,7 @@ import Table from "cli-table3";
 import * as cliProgress from "cli-progress";
 import { DrError, errorMessage } from "../core/errors";
 import { resolveStateDir } from "../core/state-dir";
-import { DEFAULT_LISTEN, startDaemon } from "../daemon/daemon";
+import { DEFAULT_LISTEN } from "../daemon/defaults";
 import type { LinkStatus } from "../daemon/link-runner";
 import { startSandbox, stopSandbox } from "../sandbox/sandbox";
 import { DaemonClient, type DaemonLocation } from "./daemon-client";
@@ -16,7 +16,6 @@ import { URL_SOURCES_HELP, type ServerUrlOptions, serverFromOptions, serverUrlOp
 import { validatePatterns } from "../core/object-filter";
 import { type VerifyReport, verify } from "../verify/verifier";
 import type { BarrierReport } from "../verify/barrier-verifier";
-import { promote } from "../promote/promoter";
 import type { DrillReport } from "../drill/drill";
 import type { FailbackRequest } from "../daemon/request-schemas";
 
@@ -40,6 +39,8 @@ export function buildProgram(): Command {
     .option("--tls-key <file>", "the PEM private key of --tls-cert")
     .option("--insecure-http", "allow plain HTTP on a non-loopback --listen address (the token and link passwords cross the network in clear)")
     .action(async (o: { listen: string; stateDir?: string; tlsCert?: string; tlsKey?: string; insecureHttp?: boolean }) => {
+      // Loaded for this command only: every other command starts faster without the daemon's modules.
+      const { startDaemon } = await import("../daemon/daemon.js");
       const daemon = await startDaemon({ stateDir: resolveStateDir(o.stateDir), listen: o.listen, tlsCert: o.tlsCert, tlsKey: o.tlsKey, insecureHttp: o.insecureHttp === true });
       const shutdown = () => void daemon.stop().then(() => process.exit(0));
       process.once("SIGTERM", shutdown);
@@ -123,7 +124,7 @@ export function buildProgram(): Command {
     .option("--at-barrier", "with --link: compare both servers at one GTID (the link is held there a moment) instead of live; no rechecks, and the result carries a proof")
     .option("--barrier-timeout <seconds>", "with --at-barrier: how long the link may take to reach the barrier (default 60)", parsePositive)
     .option("--repair", "rewrite the differing rows on the DR server from the master, then verify again")
-    .option("--parallel <n>", "tables compared at once", parsePositive)
+    .option("--parallel <n>", "sessions per server: tables, or key ranges of a table, compared at once (default 4)", parsePositive)
     .option("--daemon <url>", "with --link: daemon control URL")
     .option("--daemon-ca <file>", "with --link: the CA that signed an HTTPS daemon's certificate (PEM)")
     .option("--token <token>", "with --link: daemon token")
@@ -180,6 +181,7 @@ export function buildProgram(): Command {
     .option("--timeout <seconds>", "planned: how long to wait for the DR copy to catch up", parsePositive)
     .option("--json", "print one JSON object")
     .action(async (o: ServerUrlOptions & { force?: boolean; timeout?: number; json?: boolean }) => {
+      const { promote } = await import("../promote/promoter.js");
       const result = await promote({
         target: serverFromOptions(o, "target", true),
         master: serverFromOptions(o, "source", false),

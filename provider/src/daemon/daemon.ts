@@ -20,7 +20,7 @@ import { LinkManager } from "./link-manager";
 import { LinkStore } from "./link-store";
 import { Metrics } from "./metrics";
 
-export const DEFAULT_LISTEN = "127.0.0.1:7766";
+export { DEFAULT_LISTEN } from "./defaults";
 
 export interface DaemonOptions {
   stateDir: string;

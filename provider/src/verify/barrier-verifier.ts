@@ -3,7 +3,7 @@
  * snapshots at one GTID position G (master-snapshots.ts), the link applies exactly up to G and is
  * held at that transaction boundary while the DR server's snapshots open (their checkpoint row must
  * say G: dr-snapshots.ts), then the link goes on and the two sets of snapshots are compared chunk
- * by chunk, one checksum query per chunk on each server, both at once. Both sides are one instant
+ * by chunk, one checksum query per chunk on each server, both at once (verify/chunks.ts). Both sides are one instant
  * of the same history, so there is nothing to wait for or recheck: a difference is a difference,
  * under any write load.
  *
@@ -33,7 +33,8 @@ import type { ApplyHold } from "../stream/apply-barrier";
 import { type Difference, type TableReport, diffByKey, diffCounts, emptyReport, hasDifferences, withDifferences } from "./differences";
 import { startDrSnapshots } from "./dr-snapshots";
 import { type MasterSnapshots, openSnapshotSessions, startMasterSnapshots } from "./master-snapshots";
-import { type HashedTable, boundarySql, chunkChecksumSql, chunkRowsSql, hashCountsSql, keyRange } from "./row-hash";
+import { type Segment, type ServerPair, chunksOf, segmentsOf } from "./chunks";
+import { type HashedTable, chunkRowsSql, hashCountsSql } from "./row-hash";
 import { openRepairWriter, repairKeylessTable, rewriteRows, rowWithHash } from "./row-repair";
 import { DEFAULT_VERIFY_PARALLELISM, VERIFY_CHUNK_ROWS, type VerifyReport, hashedTables } from "./verifier";
 
@@ -179,19 +180,13 @@ interface Check {
   compareMs: number;
 }
 
-interface Pair {
-  master: Connection;
-  dr: Connection;
-}
-
-/** A keyed table's key range, or a whole keyless table. */
+/** A keyed table's segment, or (segment null) a whole keyless table. */
 interface Unit {
   table: number;
-  index: number;
-  range: { sql: string; params: unknown[] } | null;
+  segment: Segment | null;
 }
 
-interface UnitResult {
+interface ChunkResult {
   checksum: string;
   rows: number;
   mismatched: boolean;
@@ -206,7 +201,7 @@ async function compareAtBarrier(o: BarrierVerifyOptions, flavor: Flavor, tables:
     for (const s of masterSessions) s.destroy();
     throw err;
   });
-  let pairs: Pair[] = [];
+  let pairs: ServerPair[] = [];
   try {
     const barrier = await atBarrier(o, flavor, masterSessions, async (master) => {
       // The master kept the sessions whose snapshots agreed; as many DR sessions are used.
@@ -214,8 +209,9 @@ async function compareAtBarrier(o: BarrierVerifyOptions, flavor: Flavor, tables:
       await startDrSnapshots(pairs.map((p) => p.dr), o.link, master.gtid, flavor, o.target);
     });
     const comparing = performance.now();
-    const units = await planUnits(pairs, tables, o.chunkRows ?? VERIFY_CHUNK_ROWS);
-    const results = await runUnits(pairs, tables, units);
+    const chunkRows = o.chunkRows ?? VERIFY_CHUNK_ROWS;
+    const units = await planUnits(pairs, tables, chunkRows);
+    const results = await runUnits(pairs, tables, units, chunkRows);
     const compareMs = performance.now() - comparing;
     const check = summarize(tables, units, results, barrier, pairs.length, compareMs);
     return check;
@@ -224,58 +220,53 @@ async function compareAtBarrier(o: BarrierVerifyOptions, flavor: Flavor, tables:
   }
 }
 
-/** Chunk boundaries of every keyed table, read in the master's snapshot; a keyless table is one unit. */
-async function planUnits(pairs: Pair[], tables: HashedTable[], chunkRows: number): Promise<Unit[]> {
-  const perTable: Unit[][] = tables.map(() => []);
-  const queue = tables.map((_, i) => i);
-  await Promise.all(pairs.map(async ({ master }) => {
-    for (let i = queue.shift(); i !== undefined; i = queue.shift()) {
-      const t = tables[i];
-      if (!t.key) {
-        perTable[i].push({ table: i, index: 0, range: null });
-        continue;
-      }
-      let lo: unknown[] | null = null;
-      for (let index = 0; ; index++) {
-        const after = keyRange(t.key, lo, null);
-        const [boundary] = await master.query({ sql: boundarySql(t, after.sql, chunkRows), values: after.params, rowsAsArray: true });
-        const hi = (boundary as unknown[][])[0] ?? null;
-        perTable[i].push({ table: i, index, range: keyRange(t.key, lo, hi) });
-        if (hi === null) break;
-        lo = hi;
-      }
-    }
-  }));
-  return perTable.flat();
+/**
+ * Keyed tables as segments (cut when there are fewer tables than sessions; bounds read in the
+ * master's snapshot), keyless tables whole.
+ */
+async function planUnits(pairs: ServerPair[], tables: HashedTable[], chunkRows: number): Promise<Unit[]> {
+  const perTable = tables.length >= pairs.length ? 1 : Math.ceil(pairs.length / tables.length);
+  const units: Unit[] = [];
+  for (const [i, t] of tables.entries()) {
+    if (!t.key) units.push({ table: i, segment: null });
+    else for (const segment of await segmentsOf(pairs[0].master, t, perTable, chunkRows)) units.push({ table: i, segment });
+  }
+  return units;
 }
 
-/** Every unit compared by whichever pair is free; results in unit order. */
-async function runUnits(pairs: Pair[], tables: HashedTable[], units: Unit[]): Promise<UnitResult[]> {
-  const results: UnitResult[] = new Array(units.length);
+/** Every unit compared by whichever pair is free; each unit's chunk results, in unit order. */
+async function runUnits(pairs: ServerPair[], tables: HashedTable[], units: Unit[], chunkRows: number): Promise<ChunkResult[][]> {
+  const results: ChunkResult[][] = new Array(units.length);
   let next = 0;
   await Promise.all(pairs.map(async (pair) => {
     for (let i = next++; i < units.length; i = next++) {
       const u = units[i];
-      results[i] = u.range ? await compareChunk(pair, tables[u.table], u.range) : await compareKeyless(pair, tables[u.table]);
+      results[i] = u.segment ? await compareSegment(pair, u.segment, chunkRows) : [await compareKeyless(pair, tables[u.table])];
     }
   }));
   return results;
 }
 
-async function compareChunk(pair: Pair, t: HashedTable, range: { sql: string; params: unknown[] }): Promise<UnitResult> {
-  const sql = chunkChecksumSql(t, range.sql);
-  const [[m], [d]] = await Promise.all([pair.master.query(sql, range.params), pair.dr.query(sql, range.params)]);
-  const ms = (m as Record<string, unknown>[])[0];
-  const ds = (d as Record<string, unknown>[])[0];
-  const checksum = `${big(ms.cnt)}:${big(ms.total)}:${big(ms.xored)}`;
-  if (checksum === `${big(ds.cnt)}:${big(ds.total)}:${big(ds.xored)}`) return { checksum, rows: Number(ms.cnt), mismatched: false, differences: [] };
-  const rowsSql = chunkRowsSql(t, range.sql);
-  const [[mr], [dr]] = await Promise.all([pair.master.query({ sql: rowsSql, values: range.params, rowsAsArray: true }), pair.dr.query({ sql: rowsSql, values: range.params, rowsAsArray: true })]);
-  return { checksum, rows: (mr as unknown[][]).length, mismatched: true, differences: diffByKey(mr as unknown[][], dr as unknown[][], t.key!.length) };
+/** Both snapshots hold the same instant: a chunk that differs is drilled down to rows at once. */
+async function compareSegment(pair: ServerPair, segment: Segment, chunkRows: number): Promise<ChunkResult[]> {
+  const t = segment.table;
+  const results: ChunkResult[] = [];
+  for await (const chunk of chunksOf(pair, segment, chunkRows)) {
+    const m = chunk.master;
+    const checksum = `${big(m.cnt)}:${big(m.total)}:${big(m.xored)}`;
+    if (chunk.agreed) {
+      results.push({ checksum, rows: Number(m.cnt), mismatched: false, differences: [] });
+      continue;
+    }
+    const rowsSql = chunkRowsSql(t, chunk.range.sql);
+    const [[mr], [dr]] = await Promise.all([pair.master.query({ sql: rowsSql, values: chunk.range.params, rowsAsArray: true }), pair.dr.query({ sql: rowsSql, values: chunk.range.params, rowsAsArray: true })]);
+    results.push({ checksum, rows: (mr as unknown[][]).length, mismatched: true, differences: diffByKey(mr as unknown[][], dr as unknown[][], t.key!.length) });
+  }
+  return results;
 }
 
 /** A keyless table as a multiset of row hashes; its checksum is the one chunkChecksumSql gives over all its rows. */
-async function compareKeyless(pair: Pair, t: HashedTable): Promise<UnitResult> {
+async function compareKeyless(pair: ServerPair, t: HashedTable): Promise<ChunkResult> {
   const sql = hashCountsSql(t);
   const [[m], [d]] = await Promise.all([pair.master.query(sql), pair.dr.query(sql)]);
   const counts = m as Record<string, unknown>[];
@@ -299,18 +290,19 @@ async function compareKeyless(pair: Pair, t: HashedTable): Promise<UnitResult> {
   return { checksum, rows: Number(rows), mismatched: diff.length > 0, differences };
 }
 
-function summarize(tables: HashedTable[], units: Unit[], results: UnitResult[], barrier: Barrier, sessions: number, compareMs: number): Check {
+function summarize(tables: HashedTable[], units: Unit[], results: ChunkResult[][], barrier: Barrier, sessions: number, compareMs: number): Check {
   const reports = tables.map(emptyReport);
   const all = tables.map((): Difference[] => []);
   const digest = crypto.createHash("sha256");
   units.forEach((u, i) => {
-    const r = results[i];
     const report = reports[u.table];
-    report.chunks++;
-    report.rowsCompared += r.rows;
-    if (r.mismatched) report.chunksMismatched++;
-    all[u.table].push(...r.differences);
-    digest.update(`${report.table}\t${u.index}\t${r.checksum}\n`);
+    for (const r of results[i]) {
+      digest.update(`${report.table}\t${report.chunks}\t${r.checksum}\n`);
+      report.chunks++;
+      report.rowsCompared += r.rows;
+      if (r.mismatched) report.chunksMismatched++;
+      all[u.table].push(...r.differences);
+    }
   });
   reports.forEach((r, i) => withDifferences(r, all[i]));
   return {

@@ -15,7 +15,8 @@ import { ObjectFilter, type ObjectSelection } from "../core/object-filter";
 import { currentGtidPosition, inspectServer } from "../core/server-inspector";
 import type { VerificationResult } from "../dr-state/link-records";
 import { type Difference, type TableReport, diffByKey, diffCounts, emptyReport, hasDifferences, keyIn, sameChecksum, withDifferences } from "./differences";
-import { type HashedTable, boundarySql, chunkChecksumSql, chunkRowsSql, hashCountsSql, keyRange } from "./row-hash";
+import { type Segment, chunksOf, segmentsOf } from "./chunks";
+import { type HashedTable, chunkChecksumSql, chunkRowsSql, hashCountsSql } from "./row-hash";
 import { openRepairWriter, repairKeylessTable, rewriteRows, rowWithHash } from "./row-repair";
 
 export { DIFFERENCES_SHOWN, type TableReport } from "./differences";
@@ -24,7 +25,7 @@ export { DIFFERENCES_SHOWN, type TableReport } from "./differences";
 const DATA_SESSION = { queryTimeoutMs: DATA_QUERY_TIMEOUT_MS };
 
 export const VERIFY_CHUNK_ROWS = 10_000;
-/** Tables compared at once: the work is on the servers, so a few sessions keep both busy. */
+/** Sessions per server: the work is on the servers, so a few sessions keep both busy. */
 export const DEFAULT_VERIFY_PARALLELISM = 4;
 /** Rounds a difference must survive (each after the DR caught up with the master's read). */
 export const RECHECK_ROUNDS = 5;
@@ -100,18 +101,32 @@ class Verifier {
   private constructor(private readonly o: VerifyOptions, private readonly flavor: Flavor, private readonly masterIdentity: string) {}
 
   static async open(o: VerifyOptions): Promise<Verifier> {
-    const master = await openConnection(o.source, "source", DATA_SESSION);
-    const dr = await openConnection(o.target, "target", DATA_SESSION).catch(async (err) => {
-      master.destroy();
+    const opened: Connection[] = [];
+    const open = async (server: ServerAddress, role: "source" | "target") => {
+      const conn = await openConnection(server, role, DATA_SESSION);
+      opened.push(conn);
+      return conn;
+    };
+    const openPair = async (): Promise<Session> => ({ master: await open(o.source, "source"), dr: await open(o.target, "target") });
+    try {
+      const first = await openPair();
+      // Both servers answered: the other pairs are opened at once, while the master is inspected.
+      const others = Promise.allSettled(Array.from({ length: Math.max(1, o.parallelism ?? DEFAULT_VERIFY_PARALLELISM) - 1 }, openPair));
+      const facts = await inspectServer(first.master).catch(async (err: unknown) => {
+        await others;
+        throw err;
+      });
+      const v = new Verifier(o, facts.flavor, facts.identity);
+      v.sessions.push(first);
+      for (const pair of await others) {
+        if (pair.status === "rejected") throw pair.reason;
+        v.sessions.push(pair.value);
+      }
+      return v;
+    } catch (err) {
+      for (const conn of opened) conn.destroy();
       throw err;
-    });
-    const facts = await inspectServer(master);
-    const v = new Verifier(o, facts.flavor, facts.identity);
-    v.sessions.push({ master, dr });
-    for (let i = 1; i < Math.max(1, o.parallelism ?? DEFAULT_VERIFY_PARALLELISM); i++) {
-      v.sessions.push({ master: await openConnection(o.source, "source", DATA_SESSION), dr: await openConnection(o.target, "target", DATA_SESSION) });
     }
-    return v;
   }
 
   async close(): Promise<void> {
@@ -130,43 +145,61 @@ class Verifier {
     return this.hashed.find((t) => `${t.db}.${t.table}` === name);
   }
 
-  /** Tables spread over the sessions, each session one table at a time. */
+  /**
+   * Tables spread over the sessions. When there are fewer tables than sessions, the keyed ones are
+   * cut into key ranges so every session has work.
+   */
   async compareAll(tables: HashedTable[]): Promise<TableReport[]> {
-    const reports = new Map<HashedTable, TableReport>();
-    const queue = [...tables];
+    const chunkRows = this.o.chunkRows ?? VERIFY_CHUNK_ROWS;
+    const perTable = tables.length >= this.sessions.length ? 1 : Math.ceil(this.sessions.length / tables.length);
+    const units: (Segment | HashedTable)[] = [];
+    for (const t of tables) units.push(...(t.key ? await segmentsOf(this.sessions[0].master, t, perTable, chunkRows) : [t]));
+    const found = new Map<Segment | HashedTable, { report: TableReport; differences: Difference[] }>();
+    let next = 0;
     await Promise.all(this.sessions.map(async (s) => {
-      for (let t = queue.shift(); t; t = queue.shift()) reports.set(t, t.key ? await this.compareKeyed(s, t) : await this.compareKeyless(s, t));
+      for (let i = next++; i < units.length; i = next++) {
+        const u = units[i];
+        found.set(u, isSegment(u) ? await this.compareSegment(s, u) : { report: await this.compareKeyless(s, u), differences: [] });
+      }
     }));
-    return tables.map((t) => reports.get(t)!);
+    // One report per table, its segments' findings in key order.
+    return tables.map((t) => {
+      const report = emptyReport(t);
+      const differences: Difference[] = [];
+      for (const u of units) {
+        if ((isSegment(u) ? u.table : u) !== t) continue;
+        const f = found.get(u)!;
+        if (!t.key) return f.report;
+        report.chunks += f.report.chunks;
+        report.rowsCompared += f.report.rowsCompared;
+        report.chunksMismatched += f.report.chunksMismatched;
+        differences.push(...f.differences);
+      }
+      return withDifferences(report, differences);
+    });
   }
 
-  private async compareKeyed(s: Session, t: HashedTable): Promise<TableReport> {
+  private async compareSegment(s: Session, segment: Segment): Promise<{ report: TableReport; differences: Difference[] }> {
+    const t = segment.table;
     const report = emptyReport(t);
-    const chunkRows = this.o.chunkRows ?? VERIFY_CHUNK_ROWS;
     const differences: Difference[] = [];
-    let lo: unknown[] | null = null;
-    for (;;) {
-      const after = keyRange(t.key!, lo, null);
-      const [boundary] = await s.master.query({ sql: boundarySql(t, after.sql, chunkRows), values: after.params, rowsAsArray: true });
-      const hi = (boundary as unknown[][])[0] ?? null;
-      const range = keyRange(t.key!, lo, hi);
+    for await (const chunk of chunksOf(s, segment, this.o.chunkRows ?? VERIFY_CHUNK_ROWS)) {
       report.chunks++;
-      const rows = await this.until(async (round) => {
-        const [m, d] = round === 0 ? await this.bothAtOnce(s, chunkChecksumSql(t, range.sql), range.params) : await this.both(s, chunkChecksumSql(t, range.sql), range.params);
+      // Compared at once, the DR may merely be behind: recheck once it has applied what the master had.
+      const rows = chunk.agreed ? Number(chunk.master.cnt) : await this.until(async () => {
+        const [m, d] = await this.both(s, chunkChecksumSql(t, chunk.range.sql), chunk.range.params);
         return sameChecksum(m[0], d[0]) ? Number(m[0].cnt) : undefined;
-      });
+      }, 1);
       if (rows !== undefined) {
         report.rowsCompared += rows;
       } else {
         report.chunksMismatched++;
-        const found = await this.drillDown(s, t, range);
-        report.rowsCompared += found.rows;
-        differences.push(...found.differences);
+        const drilled = await this.drillDown(s, t, chunk.range);
+        report.rowsCompared += drilled.rows;
+        differences.push(...drilled.differences);
       }
-      if (hi === null) break;
-      lo = hi;
     }
-    return withDifferences(report, differences);
+    return { report, differences };
   }
 
   /** Rows of a mismatched chunk: compare hashes by key, then recheck the suspects until they settle. */
@@ -230,25 +263,19 @@ class Verifier {
 
   private async compareKeyedAllDifferences(s: Session, t: HashedTable): Promise<Difference[]> {
     const all: Difference[] = [];
-    let lo: unknown[] | null = null;
-    for (;;) {
-      const after = keyRange(t.key!, lo, null);
-      const [boundary] = await s.master.query({ sql: boundarySql(t, after.sql, this.o.chunkRows ?? VERIFY_CHUNK_ROWS), values: after.params, rowsAsArray: true });
-      const hi = (boundary as unknown[][])[0] ?? null;
-      const range = keyRange(t.key!, lo, hi);
-      const [m, d] = await this.both(s, chunkChecksumSql(t, range.sql), range.params);
-      if (!sameChecksum(m[0], d[0])) all.push(...(await this.drillDown(s, t, range)).differences);
-      if (hi === null) return all;
-      lo = hi;
+    for await (const chunk of chunksOf(s, { table: t, lo: null, hi: null }, this.o.chunkRows ?? VERIFY_CHUNK_ROWS)) {
+      if (!chunk.agreed) all.push(...(await this.drillDown(s, t, chunk.range)).differences);
     }
+    return all;
   }
 
   /**
-   * Runs `attempt` until it returns a value, at most RECHECK_ROUNDS times. The first round
-   * compares both servers at once (most chunks agree); later rounds wait for the DR to catch up.
+   * Runs `attempt` until it returns a value, at most RECHECK_ROUNDS rounds counting from `from`
+   * (1 when the caller already compared once). The first round compares both servers at once (most
+   * chunks agree); later rounds wait for the DR to catch up.
    */
-  private async until<T>(attempt: (round: number) => Promise<T | undefined>): Promise<T | undefined> {
-    for (let round = 0; round < RECHECK_ROUNDS; round++) {
+  private async until<T>(attempt: (round: number) => Promise<T | undefined>, from = 0): Promise<T | undefined> {
+    for (let round = from; round < RECHECK_ROUNDS; round++) {
       if (round > 1) await sleep(RECHECK_DELAY_MS * round);
       const result = await attempt(round);
       if (result !== undefined) return result;
@@ -323,6 +350,10 @@ export function verificationResult(report: VerifyReport): VerificationResult {
 export async function hashedTables(master: Connection, objects: ObjectSelection, flavor: Flavor): Promise<HashedTable[]> {
   const selected = await listSelectedTables(master, new ObjectFilter(objects), flavor);
   return selected.map((t) => ({ db: t.db, table: t.table, columns: t.shape.columns.filter((c) => !c.generated), key: t.shape.key ?? null }));
+}
+
+function isSegment(u: Segment | HashedTable): u is Segment {
+  return "lo" in u;
 }
 
 function sleep(ms: number): Promise<void> {

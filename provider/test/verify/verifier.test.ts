@@ -6,7 +6,8 @@
  */
 import * as assert from "node:assert/strict";
 import type { DaemonClient } from "../../src/cli/daemon-client";
-import type { VerifyReport } from "../../src/verify/verifier";
+import { parseServerUrl } from "../../src/core/connection-url";
+import { type VerifyReport, verify } from "../../src/verify/verifier";
 import { DaemonProcess, connect, runCli, sql, tempStateDir, waitFor } from "../support/daemon-process";
 import { type TestServer, describeEachBackend } from "../support/servers";
 
@@ -92,23 +93,46 @@ describeEachBackend("verify", (getPair) => {
     assert.equal(verifyCli().code, 0);
   });
 
-  it("tells apart rows whose columns concatenate alike and FLOATs that print alike, with NO_BACKSLASH_ESCAPES on both servers", async () => {
-    const edges = `CREATE TABLE v.edges (k VARCHAR(20) PRIMARY KEY, a VARCHAR(10), b VARCHAR(10), f FLOAT);
-      INSERT INTO v.edges VALUES ('plain', 'x', 'y', 1)`;
-    await sql(master, `${edges}; INSERT INTO v.edges VALUES ('q''\\\\k', 'a#', 'b', 0.1), ('floats', 'f', 'f', 0.1)`);
-    // The same text joined with '#', and the next float after 0.1 (both print as 0.1).
-    await sql(replica, `${edges}; INSERT INTO v.edges VALUES ('q''\\\\k', 'a', '#b', 0.1), ('floats', 'f', 'f', 0.10000000894069672)`);
+  it("tells apart rows whose columns concatenate alike, FLOATs that print alike, and NULL from 0 or '', with NO_BACKSLASH_ESCAPES on both servers", async () => {
+    const edges = `CREATE TABLE v.edges (k VARCHAR(20) PRIMARY KEY, a VARCHAR(10), b VARCHAR(10), f FLOAT, n INT, d DATETIME);
+      INSERT INTO v.edges VALUES ('plain', 'x', 'y', 1, 1, '2024-01-02 03:04:05')`;
+    await sql(master, `${edges}; INSERT INTO v.edges VALUES ('q''\\\\k', 'a,', 'b', 0.1, 1, NULL), ('floats', 'f', 'f', 0.1, 1, NULL), ('nulls', NULL, '', 1, NULL, NULL), ('shift', '1', NULL, 1, 2, NULL)`);
+    // The same text joined with ',', the next float after 0.1 (both print as 0.1), NULLs swapped
+    // with '' and 0, and a string's text moved into the next column.
+    await sql(replica, `${edges}; INSERT INTO v.edges VALUES ('q''\\\\k', 'a', ',b', 0.1, 1, NULL), ('floats', 'f', 'f', 0.10000000894069672, 1, NULL), ('nulls', '', NULL, 1, 0, NULL), ('shift', NULL, '1', 1, 2, NULL)`);
     const modes = await Promise.all([master, replica].map(async (s) => String((await sql(s, "SELECT @@GLOBAL.sql_mode AS m"))[0].m)));
     await Promise.all([master, replica].map((s, i) => sql(s, "SET GLOBAL sql_mode = ?", [`${modes[i]},NO_BACKSLASH_ESCAPES`.replace(/^,/, "")])));
     try {
       const { code, report, stderr } = verifyCli("--include", "v.edges");
       assert.equal(code, 1, stderr);
       const table = report!.tables.find((t) => t.table === "v.edges")!;
-      assert.deepEqual(table.different.map((k) => String(k[0])).sort(), ["floats", "q'\\k"]);
+      assert.deepEqual(table.different.map((k) => String(k[0])).sort(), ["floats", "nulls", "q'\\k", "shift"]);
     } finally {
       await Promise.all([master, replica].map((s, i) => sql(s, "SET GLOBAL sql_mode = ?", [modes[i]])));
       await sql(master, "DROP TABLE v.edges");
       await sql(replica, "DROP TABLE v.edges");
+    }
+  });
+
+  it("finds the same chunks and differences with 4 sessions on one table (cut into key ranges) as with 1", async () => {
+    // Rows changed on both sides of the likely range edges (every 7,000 rows at 1,000-row chunks), and at the ends.
+    await sql(replica, `SET SESSION sql_mode = '';
+      UPDATE v.orders SET note = 'changed' WHERE id IN (0, 6999, 7000, 24999);
+      DELETE FROM v.orders WHERE id IN (1, 13999);
+      INSERT INTO v.orders VALUES (-5, 1, 'extra', NULL), (60000, 1, 'extra', NULL)`);
+    try {
+      const run = (parallelism: number) => verify({ source: parseServerUrl(master.url), target: parseServerUrl(replica.url), objects: { include: ["v.orders"], exclude: [] }, chunkRows: 1_000, parallelism });
+      const [one, four] = [await run(1), await run(4)];
+      for (const report of [one, four]) {
+        const t = report.tables[0];
+        assert.deepEqual(t.different, [[0], [6999], [7000], [24999]]);
+        assert.deepEqual(t.missingOnDr, [[1], [13999]]);
+        assert.deepEqual(t.extraOnDr, [[-5], [60000]]);
+      }
+      assert.equal(four.tables[0].chunks, one.tables[0].chunks);
+      assert.equal(four.tables[0].rowsCompared, one.tables[0].rowsCompared);
+    } finally {
+      assert.equal(verifyCli("--include", "v.orders", "--repair").code, 0);
     }
   });
 
