@@ -18,6 +18,7 @@ import { writeAsLink } from "../dr-state/link-writer";
 import { wireId, wireTable } from "../sql/literals";
 import { insertStatements } from "../sql/statements";
 import { type CopiedColumns, copiedColumns, streamTableRows } from "./table-stream";
+import { CopyWindow } from "./copy-window";
 
 export const COPY_CHUNK_ROWS = 10_000;
 /** One copy connection per core, at least 2 (the servers do most of the work), at most 8. */
@@ -44,6 +45,15 @@ interface Worker {
   target: Connection;
 }
 
+/** A chunk read and not yet written. */
+interface Chunk {
+  rows: unknown[][];
+  /** The key of its last row (the unit's position once it is written). */
+  lastKey: KeyValues | null;
+  /** Fewer rows than a chunk holds: the unit ends with it. */
+  done: boolean;
+}
+
 export class TableCopier {
   private readonly chunkRows: number;
 
@@ -52,11 +62,12 @@ export class TableCopier {
   }
 
   async run(): Promise<void> {
-    const pending = () => this.o.units.filter((u) => !u.done);
-    if (pending().length === 0) return;
+    if (this.o.units.every((u) => u.done)) return;
     const workers: Worker[] = [];
+    const window = new CopyWindow(this.o.applyLock);
     // A stopped run must not wait for a statement a hung server never answers.
     const closeWorkers = () => {
+      window.close();
       for (const w of workers) {
         w.source.destroy();
         w.target.destroy();
@@ -65,17 +76,78 @@ export class TableCopier {
     this.o.signal.addEventListener("abort", closeWorkers, { once: true });
     try {
       for (let i = 0; i < Math.max(1, this.o.parallelism); i++) workers.push(await this.openWorker());
-      while (pending().length > 0) {
-        if (this.o.signal.aborted) return;
-        const ready = this.readyUnits().slice(0, workers.length);
-        if (ready.length === 0) throw new Error("copy cannot proceed: the remaining tables wait on each other through foreign keys");
-        await this.o.applyLock.runExclusive(() => Promise.all(ready.map((u, i) => this.copyChunk(u, workers[i]))));
-        for (const u of ready) await this.o.modes.chunkCopied(u);
-        await this.recordFinishedTables(workers[0].source, workers[0].target, ready);
-      }
+      /** Units being copied, each until its copy ends. */
+      const claimed = new Map<CopyUnit, Promise<void>>();
+      // Each worker takes the next unit whose foreign key parents are copied, and copies it to the end.
+      const work = async (w: Worker): Promise<void> => {
+        for (;;) {
+          if (this.o.signal.aborted) return;
+          const u = this.readyUnits().find((x) => !claimed.has(x));
+          if (!u) {
+            if (this.o.units.every((x) => x.done)) return;
+            if (claimed.size === 0) throw new Error("copy cannot proceed: the remaining tables wait on each other through foreign keys");
+            await Promise.race(claimed.values()).catch(() => undefined);
+            continue;
+          }
+          const copying = this.copyUnit(u, w, window);
+          claimed.set(u, copying);
+          try {
+            await copying;
+          } finally {
+            claimed.delete(u);
+          }
+          await this.recordFinishedTable(w.source, w.target, u);
+        }
+      };
+      await Promise.all(workers.map((w) => work(w).catch((err) => {
+        closeWorkers();
+        throw err;
+      })));
     } finally {
       this.o.signal.removeEventListener("abort", closeWorkers);
       closeWorkers();
+    }
+  }
+
+  /**
+   * Copies a unit chunk after chunk; a chunk's read and write run inside one copy window, and the
+   * next chunk is read while the current one is written.
+   */
+  private async copyUnit(u: CopyUnit, w: Worker, window: CopyWindow): Promise<void> {
+    if (u.keyColumns === null) {
+      await window.enter();
+      try {
+        await this.copyWhole(u, w);
+        await this.o.modes.chunkCopied(u);
+      } finally {
+        window.leave();
+      }
+      return;
+    }
+    const columns = await this.copiedColumns(w.source, u);
+    const read = async (after: KeyValues | null): Promise<Chunk> => {
+      await window.enter();
+      try {
+        return await this.readChunk(u, w, columns, after);
+      } catch (err) {
+        window.leave();
+        throw err;
+      }
+    };
+    let next: Promise<Chunk> | null = read(u.lastKey);
+    while (next) {
+      const chunk: Chunk = await next;
+      next = chunk.done ? null : read(chunk.lastKey);
+      try {
+        await this.writeChunk(u, w, columns, chunk);
+        await this.o.modes.chunkCopied(u);
+      } catch (err) {
+        // The next chunk's read holds the window too: it lets go once that read settles.
+        next?.then(() => window.leave(), () => undefined);
+        throw err;
+      } finally {
+        window.leave();
+      }
     }
   }
 
@@ -99,15 +171,12 @@ export class TableCopier {
     return this.o.units.filter((u) => !u.done && (this.o.parents.get(`${u.db}.${u.table}`) ?? []).every((p) => doneTables.has(p) || !byTable.has(p)));
   }
 
-  private async copyChunk(u: CopyUnit, w: Worker): Promise<void> {
-    if (u.keyColumns === null) return this.copyWhole(u, w);
-    const keys = u.keyColumns;
-    const table = quoteTable(u.db, u.table);
-    const columns = await this.copiedColumns(w.source, u);
+  private async readChunk(u: CopyUnit, w: Worker, columns: CopiedColumns, after: KeyValues | null): Promise<Chunk> {
+    const keys = u.keyColumns!;
     const conditions: string[] = [];
     const params: unknown[] = [];
-    if (u.lastKey !== null) {
-      const [sql, p] = keyAfter(keys, u.lastKey);
+    if (after !== null) {
+      const [sql, p] = keyAfter(keys, after);
       conditions.push(sql);
       params.push(...p);
     } else if (u.rangeLo !== null) {
@@ -120,25 +189,28 @@ export class TableCopier {
     }
     const where = conditions.length ? `WHERE ${conditions.join(" AND ")}` : "";
     const [rows] = await w.source.query({
-      sql: `SELECT ${columns.read.select.join(", ")} FROM ${table} ${where} ORDER BY ${keys.map(quoteId).join(", ")} LIMIT ${this.chunkRows} /* mysql-dr copy */`,
+      sql: `SELECT ${columns.read.select.join(", ")} FROM ${quoteTable(u.db, u.table)} ${where} ORDER BY ${keys.map(quoteId).join(", ")} LIMIT ${this.chunkRows} /* mysql-dr copy */`,
       values: params,
       rowsAsArray: true,
     });
     const data = rows as unknown[][];
     const keyIdx = keys.map((k) => columns.names.indexOf(k));
-    const lastKey = data.length ? keyIdx.map((i) => data[data.length - 1][i]) : u.lastKey;
-    const done = data.length < this.chunkRows;
+    return { rows: data, lastKey: data.length ? keyIdx.map((i) => data[data.length - 1][i]) : after, done: data.length < this.chunkRows };
+  }
+
+  private async writeChunk(u: CopyUnit, w: Worker, columns: CopiedColumns, chunk: Chunk): Promise<void> {
+    const keys = u.keyColumns!;
     await w.target.query("START TRANSACTION /* mysql-dr copy */");
     // A row the applier already wrote (newer than the copy's) is kept; any other error stops the copy.
     const keep = wireId(keys[0]);
-    for (const sql of insertStatements(columns.insertPrefix, columns.read.kinds, data, ` ON DUPLICATE KEY UPDATE ${keep} = ${keep}`)) await w.target.query(sql);
-    await recordChunk(w.target, this.o.link, u, lastKey, data.length, done);
+    for (const sql of insertStatements(columns.insertPrefix, columns.read.kinds, chunk.rows, ` ON DUPLICATE KEY UPDATE ${keep} = ${keep}`)) await w.target.query(sql);
+    await recordChunk(w.target, this.o.link, u, chunk.lastKey, chunk.rows.length, chunk.done);
     await w.target.query("COMMIT /* mysql-dr copy */");
-    u.lastKey = lastKey;
-    u.rowsCopied += data.length;
+    u.lastKey = chunk.lastKey;
+    u.rowsCopied += chunk.rows.length;
     u.chunksCopied++;
-    u.done = done;
-    this.o.onChunk(u, data.length);
+    u.done = chunk.done;
+    this.o.onChunk(u, chunk.rows.length);
   }
 
   /**
@@ -168,15 +240,18 @@ export class TableCopier {
   }
 
   /** When every unit of a table is done: the master position after which its changes apply exactly. */
-  private async recordFinishedTables(source: Connection, target: Connection, touched: CopyUnit[]): Promise<void> {
-    for (const u of touched) {
-      const units = this.o.units.filter((x) => x.db === u.db && x.table === u.table);
-      if (u.keyColumns === null || !units.every((x) => x.done) || units[0].catchupGtid !== null) continue;
-      const position = await currentGtidPosition(source, this.o.flavor);
-      await recordCatchupTarget(target, this.o.link, u.db, u.table, position);
-      for (const x of units) x.catchupGtid = position;
-    }
+  private async recordFinishedTable(source: Connection, target: Connection, u: CopyUnit): Promise<void> {
+    const units = this.o.units.filter((x) => x.db === u.db && x.table === u.table);
+    const key = `${u.db}.${u.table}`;
+    if (u.keyColumns === null || !units.every((x) => x.done) || units[0].catchupGtid !== null || this.finishing.has(key)) return;
+    this.finishing.add(key);
+    const position = await currentGtidPosition(source, this.o.flavor);
+    await recordCatchupTarget(target, this.o.link, u.db, u.table, position);
+    for (const x of units) x.catchupGtid = position;
   }
+
+  /** Tables whose catch-up target a worker is recording (several workers finish a table's ranges). */
+  private readonly finishing = new Set<string>();
 
   private readonly columnCache = new Map<string, CopiedColumns>();
 
