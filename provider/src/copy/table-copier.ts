@@ -16,8 +16,8 @@ import type { CopyModes } from "./copy-modes";
 import { type CopyUnit, type KeyValues, recordCatchupTarget, recordChunk } from "../dr-state/copy-state";
 import { writeAsLink } from "../dr-state/link-writer";
 import { wireId, wireTable } from "../sql/literals";
-import { insertStatements } from "../sql/statements";
-import { type CopiedColumns, copiedColumns, streamTableRows } from "./table-stream";
+import { InsertBuilder } from "../sql/statements";
+import { type CopiedColumns, copiedColumns, forEachRow, streamTableRows } from "./table-stream";
 import { CopyWindow } from "./copy-window";
 
 export const COPY_CHUNK_ROWS = 10_000;
@@ -47,7 +47,9 @@ interface Worker {
 
 /** A chunk read and not yet written. */
 interface Chunk {
-  rows: unknown[][];
+  /** Its rows as INSERT statements, to run in order. */
+  statements: string[];
+  rows: number;
   /** The key of its last row (the unit's position once it is written). */
   lastKey: KeyValues | null;
   /** Fewer rows than a chunk holds: the unit ends with it. */
@@ -139,7 +141,7 @@ export class TableCopier {
       const chunk: Chunk = await next;
       next = chunk.done ? null : read(chunk.lastKey);
       try {
-        await this.writeChunk(u, w, columns, chunk);
+        await this.writeChunk(u, w, chunk);
         await this.o.modes.chunkCopied(u);
       } catch (err) {
         // The next chunk's read holds the window too: it lets go once that read settles.
@@ -188,29 +190,33 @@ export class TableCopier {
       params.push(u.rangeHi);
     }
     const where = conditions.length ? `WHERE ${conditions.join(" AND ")}` : "";
-    const [rows] = await w.source.query({
-      sql: `SELECT ${columns.read.select.join(", ")} FROM ${quoteTable(u.db, u.table)} ${where} ORDER BY ${keys.map(quoteId).join(", ")} LIMIT ${this.chunkRows} /* mysql-dr copy */`,
-      values: params,
-      rowsAsArray: true,
+    // Rows become statements as they arrive: a chunk waits to be written as text, not as row objects.
+    const keep = wireId(keys[0]);
+    const statements = new InsertBuilder(columns.insertPrefix, columns.read.kinds, ` ON DUPLICATE KEY UPDATE ${keep} = ${keep}`);
+    let rows = 0;
+    let last: unknown[] | null = null;
+    await forEachRow(w.source, `SELECT ${columns.read.select.join(", ")} FROM ${quoteTable(u.db, u.table)} ${where} ORDER BY ${keys.map(quoteId).join(", ")} LIMIT ${this.chunkRows} /* mysql-dr copy */`, params, (row) => {
+      statements.add(row);
+      rows++;
+      last = row;
     });
-    const data = rows as unknown[][];
+    statements.end();
     const keyIdx = keys.map((k) => columns.names.indexOf(k));
-    return { rows: data, lastKey: data.length ? keyIdx.map((i) => data[data.length - 1][i]) : after, done: data.length < this.chunkRows };
+    const lastRow = last as unknown[] | null;
+    return { statements: statements.take(), rows, lastKey: lastRow ? keyIdx.map((i) => lastRow[i]) : after, done: rows < this.chunkRows };
   }
 
-  private async writeChunk(u: CopyUnit, w: Worker, columns: CopiedColumns, chunk: Chunk): Promise<void> {
-    const keys = u.keyColumns!;
+  private async writeChunk(u: CopyUnit, w: Worker, chunk: Chunk): Promise<void> {
     await w.target.query("START TRANSACTION /* mysql-dr copy */");
-    // A row the applier already wrote (newer than the copy's) is kept; any other error stops the copy.
-    const keep = wireId(keys[0]);
-    for (const sql of insertStatements(columns.insertPrefix, columns.read.kinds, chunk.rows, ` ON DUPLICATE KEY UPDATE ${keep} = ${keep}`)) await w.target.query(sql);
-    await recordChunk(w.target, this.o.link, u, chunk.lastKey, chunk.rows.length, chunk.done);
+    // A row the applier already wrote (newer than the copy's) is kept (ON DUPLICATE KEY); any other error stops the copy.
+    for (const sql of chunk.statements) await w.target.query(sql);
+    await recordChunk(w.target, this.o.link, u, chunk.lastKey, chunk.rows, chunk.done);
     await w.target.query("COMMIT /* mysql-dr copy */");
     u.lastKey = chunk.lastKey;
-    u.rowsCopied += chunk.rows.length;
+    u.rowsCopied += chunk.rows;
     u.chunksCopied++;
     u.done = chunk.done;
-    this.o.onChunk(u, chunk.rows.length);
+    this.o.onChunk(u, chunk.rows);
   }
 
   /**

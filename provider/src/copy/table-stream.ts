@@ -31,13 +31,39 @@ export function copiedColumns(shape: TableShape, db: string, table: string): Cop
 }
 
 /**
+ * Runs a SELECT on `source` and hands each row (an array) to `onRow` as it arrives, keeping no
+ * result set. An error thrown by `onRow` fails the read once the result has ended.
+ */
+export function forEachRow(source: Connection, sql: string, values: unknown[], onRow: (row: unknown[]) => void): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let failed: unknown = null;
+    rawConnection(source)
+      .query({ sql, values, rowsAsArray: true })
+      .on("result", (row) => {
+        if (failed !== null) return;
+        try {
+          onRow(row as unknown as unknown[]);
+        } catch (err) {
+          failed = err;
+        }
+      })
+      .on("error", reject)
+      .on("end", () => (failed !== null ? reject(failed) : resolve()));
+  });
+}
+
+/** The callback connection under the promise wrapper: only it can hand rows out as they arrive. */
+function rawConnection(conn: Connection): import("mysql2").Connection {
+  return (conn as unknown as { connection: import("mysql2").Connection }).connection;
+}
+
+/**
  * Reads every row of `db.table` (optionally only those matching `where`) from `source` and
  * inserts them on `target` (a wire connection with multiple statements). Returns the rows written.
  * Transactions are the caller's: this only reads and inserts.
  */
 export async function streamTableRows(source: Connection, target: Connection, db: string, table: string, columns: CopiedColumns, where?: { sql: string; params: unknown[] }): Promise<number> {
-  // The promise wrapper cannot stream: the row stream comes from the callback connection under it.
-  const stream = (source as unknown as { connection: import("mysql2").Connection }).connection
+  const stream = rawConnection(source)
     .query({ sql: `SELECT ${columns.read.select.join(", ")} FROM ${quoteTable(db, table)}${where ? ` WHERE ${where.sql}` : ""} /* mysql-dr copy */`, values: where?.params, rowsAsArray: true })
     .stream({ highWaterMark: STREAM_BATCH_ROWS });
   let rows = 0;
