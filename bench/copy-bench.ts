@@ -2,7 +2,7 @@
  * The initial copy alone, as `make bench` step 3 measures it, several times in one run: the
  * daemon's copy of the sysbench tables into an empty server (timed until the link is syncing)
  * against mydumper+myloader with the same threads, with the CPU each process spent and the
- * daemon's peak RSS. `node dist/bench/copy-bench.js [--rows N] [--tables N] [--runs N] [--threads N] [--profile]`
+ * daemon's peak RSS. `node dist/bench/copy-bench.js [--rows N] [--tables N] [--runs N] [--threads N] [--profile] [--verbose]`
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -17,11 +17,13 @@ const ROWS = flag("rows", 250_000);
 const TABLES = flag("tables", 4);
 const RUNS = flag("runs", 3);
 const THREADS = flag("threads", 4);
+/** Prints the link's phase and rows copied twice a second. */
+const VERBOSE = process.argv.includes("--verbose");
 
-/** CPU seconds (user + system) a process has used so far. */
-function cpuSeconds(pid: number): number {
+/** CPU seconds (user + system) a process has used so far; with `children`, its finished children's. */
+function cpuSeconds(pid: number | "self", children = false): number {
   const fields = fs.readFileSync(`/proc/${pid}/stat`, "utf8").replace(/^.*\) /, "").split(" ");
-  return (Number(fields[11]) + Number(fields[12])) / 100;
+  return children ? (Number(fields[13]) + Number(fields[14])) / 100 : (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 async function main(): Promise<void> {
@@ -48,7 +50,8 @@ async function main(): Promise<void> {
         const s = await daemon.getLink(`copy${run}`);
         if (s.state === "error") throw new Error(`copy failed: ${s.lastError}`);
         if (s.phase === "syncing" && s.state === "running") break;
-        await sleep(50);
+        if (VERBOSE) log(`  ${((Date.now() - started) / 1000).toFixed(1)} s: ${s.state} ${s.phase}, ${s.copy?.rowsCopied ?? "-"} rows copied`);
+        await sleep(VERBOSE ? 500 : 50);
       }
       const seconds = (Date.now() - started) / 1000;
       const [d, m, t] = [cpuSeconds(lab.daemonPid) - cpu[0], cpuSeconds(master.info.pid) - cpu[1], cpuSeconds(target.info.pid) - cpu[2]];
@@ -57,14 +60,14 @@ async function main(): Promise<void> {
       await checkCopied(master, target);
 
       fs.rmSync(dumpDir, { recursive: true, force: true });
-      const peerCpu = [cpuSeconds(master.info.pid), cpuSeconds(target.info.pid)];
+      const peerCpu = [cpuSeconds(master.info.pid), cpuSeconds(target.info.pid), cpuSeconds("self", true)];
       const peer = timed("mydumper", ["-h", "127.0.0.1", "-P", String(master.port), "-u", "root", "-B", "sbtest", "-t", String(THREADS), "-o", dumpDir])
         + timed("myloader", ["-h", "127.0.0.1", "-P", String(target.port), "-u", "root", "-d", dumpDir, "-t", String(THREADS), "-B", "sbtest_mydumper", "-o"]);
-      const [pm, pt] = [cpuSeconds(master.info.pid) - peerCpu[0], cpuSeconds(target.info.pid) - peerCpu[1]];
+      const [pm, pt, tools] = [cpuSeconds(master.info.pid) - peerCpu[0], cpuSeconds(target.info.pid) - peerCpu[1], cpuSeconds("self", true) - peerCpu[2]];
       daemonSeconds.push(seconds);
       peerSeconds.push(peer);
       ratios.push(peer / seconds);
-      log(`run ${run}: daemon ${seconds.toFixed(1)} s (CPU daemon ${d.toFixed(1)} s, master ${m.toFixed(1)} s, target ${t.toFixed(1)} s; peak RSS ${Math.round(rss[rss.length - 1])} MiB); mydumper+myloader ${peer.toFixed(1)} s (CPU master ${pm.toFixed(1)} s, target ${pt.toFixed(1)} s); ratio ${(peer / seconds).toFixed(2)}x`);
+      log(`run ${run}: daemon ${seconds.toFixed(1)} s (CPU daemon ${d.toFixed(1)} s, master ${m.toFixed(1)} s, target ${t.toFixed(1)} s; peak RSS ${Math.round(rss[rss.length - 1])} MiB); mydumper+myloader ${peer.toFixed(1)} s (CPU mydumper+myloader ${tools.toFixed(1)} s, master ${pm.toFixed(1)} s, target ${pt.toFixed(1)} s); ratio ${(peer / seconds).toFixed(2)}x`);
     }
   } finally {
     await lab.close();

@@ -2,12 +2,13 @@
  * The copy's side of the apply lock: a chunk must be read and written with no applier batch in
  * between (copy-modes.ts says why), but chunks of different workers, and a worker's next read and
  * its current write, may overlap. So the copy holds the apply lock for a window shared by every
- * chunk in flight: the first chunk to enter takes the lock, the last to leave gives it back. A
- * window admits new chunks for WINDOW_MS only, then drains, so the applier gets its turn.
+ * chunk in flight: the first chunk to enter takes the lock, the last to leave gives it back. While
+ * someone waits for the lock (the applier, a barrier), a window admits new chunks for WINDOW_MS
+ * only, then drains, so they get their turn; while no one does, chunks keep flowing.
  */
-import type { Mutex } from "async-mutex";
+import type { ApplyLock } from "../stream/apply-lock";
 
-/** How long one window admits chunks (the applier waits at most about this, plus a chunk's write). */
+/** How long a window admits chunks once someone waits (who waits about this, plus a chunk's write). */
 export const WINDOW_MS = 1000;
 
 export class CopyWindow {
@@ -18,18 +19,18 @@ export class CopyWindow {
   private drained: { promise: Promise<void>; resolve: () => void } | null = null;
   private closed = false;
 
-  constructor(private readonly lock: Mutex, private readonly windowMs = WINDOW_MS) {}
+  constructor(private readonly lock: ApplyLock, private readonly windowMs = WINDOW_MS) {}
 
   /** Waits until the chunk may start; every `enter` is followed by one `leave`. */
   async enter(): Promise<void> {
     for (;;) {
       if (this.closed) throw new Error("the copy stopped");
       if (this.release) {
-        if (Date.now() - this.openedAt < this.windowMs) {
+        if (!this.lock.contended || Date.now() - this.openedAt < this.windowMs) {
           this.inFlight++;
           return;
         }
-        // This window is over: wait for it to drain and the applier to have its turn.
+        // Someone waits and this window is over: wait for it to drain and them to have their turn.
         this.drained ??= deferred();
         await this.drained.promise;
         continue;

@@ -5,7 +5,6 @@
  * are in flight (the shared lock), which is what makes copy and stream agree (see copy-modes.ts).
  */
 import * as os from "node:os";
-import type { Mutex } from "async-mutex";
 import type { ServerAddress } from "../core/connection-url";
 import { readTableShape } from "../catalog/table-shape";
 import { type Connection, openConnection, openWireConnection, quoteId, quoteTable } from "../core/db";
@@ -19,6 +18,7 @@ import { wireId, wireTable } from "../sql/literals";
 import { InsertBuilder } from "../sql/statements";
 import { type CopiedColumns, copiedColumns, forEachRow, streamTableRows } from "./table-stream";
 import { CopyWindow } from "./copy-window";
+import type { ApplyLock } from "../stream/apply-lock";
 
 export const COPY_CHUNK_ROWS = 10_000;
 /** One copy connection per core, at least 2 (the servers do most of the work), at most 8. */
@@ -34,7 +34,7 @@ export interface TableCopierOptions {
   parents: Map<string, string[]>;
   parallelism: number;
   chunkRows?: number;
-  applyLock: Mutex;
+  applyLock: ApplyLock;
   modes: CopyModes;
   signal: AbortSignal;
   onChunk(unit: CopyUnit, rows: number): void;
