@@ -45,17 +45,6 @@ interface Worker {
   target: Connection;
 }
 
-/** A chunk read and not yet written. */
-interface Chunk {
-  /** Its rows as INSERT statements, to run in order. */
-  statements: string[];
-  rows: number;
-  /** The key of its last row (the unit's position once it is written). */
-  lastKey: KeyValues | null;
-  /** Fewer rows than a chunk holds: the unit ends with it. */
-  done: boolean;
-}
-
 export class TableCopier {
   private readonly chunkRows: number;
 
@@ -111,42 +100,14 @@ export class TableCopier {
     }
   }
 
-  /**
-   * Copies a unit chunk after chunk; a chunk's read and write run inside one copy window, and the
-   * next chunk is read while the current one is written.
-   */
+  /** Copies a unit chunk after chunk, each chunk's read and write inside the copy window. */
   private async copyUnit(u: CopyUnit, w: Worker, window: CopyWindow): Promise<void> {
-    if (u.keyColumns === null) {
+    while (!u.done) {
       await window.enter();
       try {
-        await this.copyWhole(u, w);
+        if (u.keyColumns === null) await this.copyWhole(u, w);
+        else await this.copyChunk(u, w);
         await this.o.modes.chunkCopied(u);
-      } finally {
-        window.leave();
-      }
-      return;
-    }
-    const columns = await this.copiedColumns(w.source, u);
-    const read = async (after: KeyValues | null): Promise<Chunk> => {
-      await window.enter();
-      try {
-        return await this.readChunk(u, w, columns, after);
-      } catch (err) {
-        window.leave();
-        throw err;
-      }
-    };
-    let next: Promise<Chunk> | null = read(u.lastKey);
-    while (next) {
-      const chunk: Chunk = await next;
-      next = chunk.done ? null : read(chunk.lastKey);
-      try {
-        await this.writeChunk(u, w, chunk);
-        await this.o.modes.chunkCopied(u);
-      } catch (err) {
-        // The next chunk's read holds the window too: it lets go once that read settles.
-        next?.then(() => window.leave(), () => undefined);
-        throw err;
       } finally {
         window.leave();
       }
@@ -173,12 +134,17 @@ export class TableCopier {
     return this.o.units.filter((u) => !u.done && (this.o.parents.get(`${u.db}.${u.table}`) ?? []).every((p) => doneTables.has(p) || !byTable.has(p)));
   }
 
-  private async readChunk(u: CopyUnit, w: Worker, columns: CopiedColumns, after: KeyValues | null): Promise<Chunk> {
+  /**
+   * One chunk: its rows are read with one bounded keyset query and written as they arrive (the
+   * read pauses while a statement is written), in one target transaction with the unit's progress.
+   */
+  private async copyChunk(u: CopyUnit, w: Worker): Promise<void> {
     const keys = u.keyColumns!;
+    const columns = await this.copiedColumns(w.source, u);
     const conditions: string[] = [];
     const params: unknown[] = [];
-    if (after !== null) {
-      const [sql, p] = keyAfter(keys, after);
+    if (u.lastKey !== null) {
+      const [sql, p] = keyAfter(keys, u.lastKey);
       conditions.push(sql);
       params.push(...p);
     } else if (u.rangeLo !== null) {
@@ -190,33 +156,34 @@ export class TableCopier {
       params.push(u.rangeHi);
     }
     const where = conditions.length ? `WHERE ${conditions.join(" AND ")}` : "";
-    // Rows become statements as they arrive: a chunk waits to be written as text, not as row objects.
+    // A row the applier already wrote (newer than the copy's) is kept; any other error stops the copy.
     const keep = wireId(keys[0]);
     const statements = new InsertBuilder(columns.insertPrefix, columns.read.kinds, ` ON DUPLICATE KEY UPDATE ${keep} = ${keep}`);
+    const write = async () => {
+      for (const sql of statements.take()) await w.target.query(sql);
+    };
     let rows = 0;
     let last: unknown[] | null = null;
+    await w.target.query("START TRANSACTION /* mysql-dr copy */");
     await forEachRow(w.source, `SELECT ${columns.read.select.join(", ")} FROM ${quoteTable(u.db, u.table)} ${where} ORDER BY ${keys.map(quoteId).join(", ")} LIMIT ${this.chunkRows} /* mysql-dr copy */`, params, (row) => {
       statements.add(row);
       rows++;
       last = row;
+      return statements.pending ? write() : undefined;
     });
     statements.end();
+    await write();
     const keyIdx = keys.map((k) => columns.names.indexOf(k));
     const lastRow = last as unknown[] | null;
-    return { statements: statements.take(), rows, lastKey: lastRow ? keyIdx.map((i) => lastRow[i]) : after, done: rows < this.chunkRows };
-  }
-
-  private async writeChunk(u: CopyUnit, w: Worker, chunk: Chunk): Promise<void> {
-    await w.target.query("START TRANSACTION /* mysql-dr copy */");
-    // A row the applier already wrote (newer than the copy's) is kept (ON DUPLICATE KEY); any other error stops the copy.
-    for (const sql of chunk.statements) await w.target.query(sql);
-    await recordChunk(w.target, this.o.link, u, chunk.lastKey, chunk.rows, chunk.done);
+    const lastKey = lastRow ? keyIdx.map((i) => lastRow[i]) : u.lastKey;
+    const done = rows < this.chunkRows;
+    await recordChunk(w.target, this.o.link, u, lastKey, rows, done);
     await w.target.query("COMMIT /* mysql-dr copy */");
-    u.lastKey = chunk.lastKey;
-    u.rowsCopied += chunk.rows;
+    u.lastKey = lastKey;
+    u.rowsCopied += rows;
     u.chunksCopied++;
-    u.done = chunk.done;
-    this.o.onChunk(u, chunk.rows);
+    u.done = done;
+    this.o.onChunk(u, rows);
   }
 
   /**

@@ -42,6 +42,11 @@ export class InsertBuilder {
     if (this.tuples.length >= STATEMENT_MAX_ROWS || this.bytes >= STATEMENT_MAX_BYTES) this.flush();
   }
 
+  /** Statements are complete and not yet taken. */
+  get pending(): boolean {
+    return this.ready.length > 0;
+  }
+
   /** The statements complete so far (all of them after `end`), each handed out once. */
   take(): string[] {
     const statements = this.ready;
