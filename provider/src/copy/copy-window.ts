@@ -21,14 +21,14 @@ export class CopyWindow {
 
   constructor(private readonly lock: ApplyLock, private readonly windowMs = WINDOW_MS) {}
 
-  /** Waits until the chunk may start; every `enter` is followed by one `leave`. */
-  async enter(): Promise<void> {
+  /** Waits until the chunk may start (true; then `leave` follows), or the copy stopped (false). */
+  async enter(): Promise<boolean> {
     for (;;) {
-      if (this.closed) throw new Error("the copy stopped");
+      if (this.closed) return false;
       if (this.release) {
         if (!this.lock.contended || Date.now() - this.openedAt < this.windowMs) {
           this.inFlight++;
-          return;
+          return true;
         }
         // Someone waits and this window is over: wait for it to drain and them to have their turn.
         this.drained ??= deferred();

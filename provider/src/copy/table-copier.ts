@@ -103,7 +103,7 @@ export class TableCopier {
   /** Copies a unit chunk after chunk, each chunk's read and write inside the copy window. */
   private async copyUnit(u: CopyUnit, w: Worker, window: CopyWindow): Promise<void> {
     while (!u.done) {
-      await window.enter();
+      if (!(await window.enter())) return;
       try {
         if (u.keyColumns === null) await this.copyWhole(u, w);
         else await this.copyChunk(u, w);
