@@ -2,7 +2,7 @@
  * The initial copy alone, as `make bench` step 3 measures it, several times in one run: the
  * daemon's copy of the sysbench tables into an empty server (timed until the link is syncing)
  * against mydumper+myloader with the same threads, with the CPU each process spent and the
- * daemon's peak RSS. `node dist/bench/copy-bench.js [--rows N] [--tables N] [--runs N] [--threads N] [--profile] [--verbose]`
+ * daemon's peak RSS. `node dist/bench/copy-bench.js [--rows N] [--tables N] [--runs N] [--threads N] [--myloader-binlog] [--profile] [--verbose]`
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -17,6 +17,11 @@ const ROWS = flag("rows", 250_000);
 const TABLES = flag("tables", 4);
 const RUNS = flag("runs", 3);
 const THREADS = flag("threads", 4);
+/**
+ * myloader writes with sql_log_bin=0 unless given -e, while the daemon's copy goes into the DR
+ * server's binlog like every write there: --myloader-binlog compares like with like.
+ */
+const MYLOADER_BINLOG = process.argv.includes("--myloader-binlog");
 /** Prints the link's phase and rows copied twice a second. */
 const VERBOSE = process.argv.includes("--verbose");
 
@@ -62,7 +67,7 @@ async function main(): Promise<void> {
       fs.rmSync(dumpDir, { recursive: true, force: true });
       const peerCpu = [cpuSeconds(master.info.pid), cpuSeconds(target.info.pid), cpuSeconds("self", true)];
       const peer = timed("mydumper", ["-h", "127.0.0.1", "-P", String(master.port), "-u", "root", "-B", "sbtest", "-t", String(THREADS), "-o", dumpDir])
-        + timed("myloader", ["-h", "127.0.0.1", "-P", String(target.port), "-u", "root", "-d", dumpDir, "-t", String(THREADS), "-B", "sbtest_mydumper", "-o"]);
+        + timed("myloader", ["-h", "127.0.0.1", "-P", String(target.port), "-u", "root", "-d", dumpDir, "-t", String(THREADS), "-B", "sbtest_mydumper", "-o", ...(MYLOADER_BINLOG ? ["-e"] : [])]);
       const [pm, pt, tools] = [cpuSeconds(master.info.pid) - peerCpu[0], cpuSeconds(target.info.pid) - peerCpu[1], cpuSeconds("self", true) - peerCpu[2]];
       daemonSeconds.push(seconds);
       peerSeconds.push(peer);
@@ -73,7 +78,7 @@ async function main(): Promise<void> {
     await lab.close();
   }
   const fmt = (xs: number[], digits = 1) => { const s = stats(xs); return `${s.min.toFixed(digits)} / ${s.median.toFixed(digits)} / ${s.max.toFixed(digits)}`; };
-  process.stdout.write(`initial copy of ${TABLES} x ${ROWS} rows, ${THREADS} threads, ${RUNS} run(s), min / median / max:\n`);
+  process.stdout.write(`initial copy of ${TABLES} x ${ROWS} rows, ${THREADS} threads, ${RUNS} run(s)${MYLOADER_BINLOG ? ", myloader -e (binlogged)" : ""}, min / median / max:\n`);
   process.stdout.write(`  daemon            ${fmt(daemonSeconds)} s\n  mydumper+myloader ${fmt(peerSeconds)} s\n  ratio             ${fmt(ratios, 2)}x\n  daemon peak RSS   ${fmt(rss, 0)} MiB\n`);
 }
 
