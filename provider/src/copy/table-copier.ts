@@ -1,8 +1,10 @@
 /**
- * Copies the selected tables' rows from the master to the DR server, chunk by chunk, with several
- * connections in parallel. Each chunk is read with one bounded keyset query and written in one
- * target transaction together with its unit's progress row. The applier is held off while chunks
- * are in flight (the shared lock), which is what makes copy and stream agree (see copy-modes.ts).
+ * Copies the selected tables' rows from the master to the DR server with several connections in
+ * parallel, each taking the next table or key range whose foreign key parents are copied. A unit
+ * goes chunk by chunk: one bounded keyset query whose rows stream into one target transaction,
+ * committed together with the unit's progress row. The applier is held off while chunks are in
+ * flight (copy-window.ts on the shared apply lock), which is what makes copy and stream agree
+ * (see copy-modes.ts).
  */
 import * as os from "node:os";
 import type { ServerAddress } from "../core/connection-url";
@@ -119,7 +121,7 @@ export class TableCopier {
     // probes notice a server that hangs and tear the copy down with the rest of the pipeline.
     const source = await openConnection(this.o.source, "source", { queryTimeoutMs: 0 });
     const target = await openWireConnection(this.o.target, "target", { multipleStatements: true, queryTimeoutMs: 0 });
-    // Parents and children arrive in any order within a round; the master already checked them.
+    // Parents and children arrive in any order across workers; the master already checked them.
     await target.query("SET SESSION foreign_key_checks = 0 /* mysql-dr copy */");
     await writeAsLink(target, this.o.link, this.o.flavor);
     return { source, target };
