@@ -1,11 +1,12 @@
 /**
- * Copies the selected tables' rows from the master to the DR server, chunk by chunk, with several
- * connections in parallel. Each chunk is read with one bounded keyset query and written in one
- * target transaction together with its unit's progress row. The applier is held off while chunks
- * are in flight (the shared lock), which is what makes copy and stream agree (see copy-modes.ts).
+ * Copies the selected tables' rows from the master to the DR server with several connections in
+ * parallel, each taking the next table or key range whose foreign key parents are copied. A unit
+ * goes chunk by chunk: one bounded keyset query whose rows stream into one target transaction,
+ * committed together with the unit's progress row. The applier is held off while chunks are in
+ * flight (copy-window.ts on the shared apply lock), which is what makes copy and stream agree
+ * (see copy-modes.ts).
  */
 import * as os from "node:os";
-import type { Mutex } from "async-mutex";
 import type { ServerAddress } from "../core/connection-url";
 import { readTableShape } from "../catalog/table-shape";
 import { type Connection, openConnection, openWireConnection, quoteId, quoteTable } from "../core/db";
@@ -16,8 +17,10 @@ import type { CopyModes } from "./copy-modes";
 import { type CopyUnit, type KeyValues, recordCatchupTarget, recordChunk } from "../dr-state/copy-state";
 import { writeAsLink } from "../dr-state/link-writer";
 import { wireId, wireTable } from "../sql/literals";
-import { insertStatements } from "../sql/statements";
-import { type CopiedColumns, copiedColumns, streamTableRows } from "./table-stream";
+import { InsertBuilder } from "../sql/statements";
+import { type CopiedColumns, copiedColumns, forEachRow, streamTableRows } from "./table-stream";
+import { CopyWindow } from "./copy-window";
+import type { ApplyLock } from "../stream/apply-lock";
 
 export const COPY_CHUNK_ROWS = 10_000;
 /** One copy connection per core, at least 2 (the servers do most of the work), at most 8. */
@@ -33,7 +36,7 @@ export interface TableCopierOptions {
   parents: Map<string, string[]>;
   parallelism: number;
   chunkRows?: number;
-  applyLock: Mutex;
+  applyLock: ApplyLock;
   modes: CopyModes;
   signal: AbortSignal;
   onChunk(unit: CopyUnit, rows: number): void;
@@ -52,11 +55,12 @@ export class TableCopier {
   }
 
   async run(): Promise<void> {
-    const pending = () => this.o.units.filter((u) => !u.done);
-    if (pending().length === 0) return;
+    if (this.o.units.every((u) => u.done)) return;
     const workers: Worker[] = [];
+    const window = new CopyWindow(this.o.applyLock);
     // A stopped run must not wait for a statement a hung server never answers.
     const closeWorkers = () => {
+      window.close();
       for (const w of workers) {
         w.source.destroy();
         w.target.destroy();
@@ -65,17 +69,50 @@ export class TableCopier {
     this.o.signal.addEventListener("abort", closeWorkers, { once: true });
     try {
       for (let i = 0; i < Math.max(1, this.o.parallelism); i++) workers.push(await this.openWorker());
-      while (pending().length > 0) {
-        if (this.o.signal.aborted) return;
-        const ready = this.readyUnits().slice(0, workers.length);
-        if (ready.length === 0) throw new Error("copy cannot proceed: the remaining tables wait on each other through foreign keys");
-        await this.o.applyLock.runExclusive(() => Promise.all(ready.map((u, i) => this.copyChunk(u, workers[i]))));
-        for (const u of ready) await this.o.modes.chunkCopied(u);
-        await this.recordFinishedTables(workers[0].source, workers[0].target, ready);
-      }
+      /** Units being copied, each until its copy ends. */
+      const claimed = new Map<CopyUnit, Promise<void>>();
+      // Each worker takes the next unit whose foreign key parents are copied, and copies it to the end.
+      const work = async (w: Worker): Promise<void> => {
+        for (;;) {
+          if (this.o.signal.aborted) return;
+          const u = this.readyUnits().find((x) => !claimed.has(x));
+          if (!u) {
+            if (this.o.units.every((x) => x.done)) return;
+            if (claimed.size === 0) throw new Error("copy cannot proceed: the remaining tables wait on each other through foreign keys");
+            await Promise.race(claimed.values()).catch(() => undefined);
+            continue;
+          }
+          const copying = this.copyUnit(u, w, window);
+          claimed.set(u, copying);
+          try {
+            await copying;
+          } finally {
+            claimed.delete(u);
+          }
+          await this.recordFinishedTable(w.source, w.target, u);
+        }
+      };
+      await Promise.all(workers.map((w) => work(w).catch((err) => {
+        closeWorkers();
+        throw err;
+      })));
     } finally {
       this.o.signal.removeEventListener("abort", closeWorkers);
       closeWorkers();
+    }
+  }
+
+  /** Copies a unit chunk after chunk, each chunk's read and write inside the copy window. */
+  private async copyUnit(u: CopyUnit, w: Worker, window: CopyWindow): Promise<void> {
+    while (!u.done) {
+      if (!(await window.enter())) return;
+      try {
+        if (u.keyColumns === null) await this.copyWhole(u, w);
+        else await this.copyChunk(u, w);
+        await this.o.modes.chunkCopied(u);
+      } finally {
+        window.leave();
+      }
     }
   }
 
@@ -84,7 +121,7 @@ export class TableCopier {
     // probes notice a server that hangs and tear the copy down with the rest of the pipeline.
     const source = await openConnection(this.o.source, "source", { queryTimeoutMs: 0 });
     const target = await openWireConnection(this.o.target, "target", { multipleStatements: true, queryTimeoutMs: 0 });
-    // Parents and children arrive in any order within a round; the master already checked them.
+    // Parents and children arrive in any order across workers; the master already checked them.
     await target.query("SET SESSION foreign_key_checks = 0 /* mysql-dr copy */");
     await writeAsLink(target, this.o.link, this.o.flavor);
     return { source, target };
@@ -99,10 +136,12 @@ export class TableCopier {
     return this.o.units.filter((u) => !u.done && (this.o.parents.get(`${u.db}.${u.table}`) ?? []).every((p) => doneTables.has(p) || !byTable.has(p)));
   }
 
+  /**
+   * One chunk: its rows are read with one bounded keyset query and written as they arrive (the
+   * read pauses while a statement is written), in one target transaction with the unit's progress.
+   */
   private async copyChunk(u: CopyUnit, w: Worker): Promise<void> {
-    if (u.keyColumns === null) return this.copyWhole(u, w);
-    const keys = u.keyColumns;
-    const table = quoteTable(u.db, u.table);
+    const keys = u.keyColumns!;
     const columns = await this.copiedColumns(w.source, u);
     const conditions: string[] = [];
     const params: unknown[] = [];
@@ -119,26 +158,34 @@ export class TableCopier {
       params.push(u.rangeHi);
     }
     const where = conditions.length ? `WHERE ${conditions.join(" AND ")}` : "";
-    const [rows] = await w.source.query({
-      sql: `SELECT ${columns.read.select.join(", ")} FROM ${table} ${where} ORDER BY ${keys.map(quoteId).join(", ")} LIMIT ${this.chunkRows} /* mysql-dr copy */`,
-      values: params,
-      rowsAsArray: true,
-    });
-    const data = rows as unknown[][];
-    const keyIdx = keys.map((k) => columns.names.indexOf(k));
-    const lastKey = data.length ? keyIdx.map((i) => data[data.length - 1][i]) : u.lastKey;
-    const done = data.length < this.chunkRows;
-    await w.target.query("START TRANSACTION /* mysql-dr copy */");
     // A row the applier already wrote (newer than the copy's) is kept; any other error stops the copy.
     const keep = wireId(keys[0]);
-    for (const sql of insertStatements(columns.insertPrefix, columns.read.kinds, data, ` ON DUPLICATE KEY UPDATE ${keep} = ${keep}`)) await w.target.query(sql);
-    await recordChunk(w.target, this.o.link, u, lastKey, data.length, done);
+    const statements = new InsertBuilder(columns.insertPrefix, columns.read.kinds, ` ON DUPLICATE KEY UPDATE ${keep} = ${keep}`);
+    const write = async () => {
+      for (const sql of statements.take()) await w.target.query(sql);
+    };
+    let rows = 0;
+    let last: unknown[] | null = null;
+    await w.target.query("START TRANSACTION /* mysql-dr copy */");
+    await forEachRow(w.source, `SELECT ${columns.read.select.join(", ")} FROM ${quoteTable(u.db, u.table)} ${where} ORDER BY ${keys.map(quoteId).join(", ")} LIMIT ${this.chunkRows} /* mysql-dr copy */`, params, (row) => {
+      statements.add(row);
+      rows++;
+      last = row;
+      return statements.pending ? write() : undefined;
+    });
+    statements.end();
+    await write();
+    const keyIdx = keys.map((k) => columns.names.indexOf(k));
+    const lastRow = last as unknown[] | null;
+    const lastKey = lastRow ? keyIdx.map((i) => lastRow[i]) : u.lastKey;
+    const done = rows < this.chunkRows;
+    await recordChunk(w.target, this.o.link, u, lastKey, rows, done);
     await w.target.query("COMMIT /* mysql-dr copy */");
     u.lastKey = lastKey;
-    u.rowsCopied += data.length;
+    u.rowsCopied += rows;
     u.chunksCopied++;
     u.done = done;
-    this.o.onChunk(u, data.length);
+    this.o.onChunk(u, rows);
   }
 
   /**
@@ -168,15 +215,18 @@ export class TableCopier {
   }
 
   /** When every unit of a table is done: the master position after which its changes apply exactly. */
-  private async recordFinishedTables(source: Connection, target: Connection, touched: CopyUnit[]): Promise<void> {
-    for (const u of touched) {
-      const units = this.o.units.filter((x) => x.db === u.db && x.table === u.table);
-      if (u.keyColumns === null || !units.every((x) => x.done) || units[0].catchupGtid !== null) continue;
-      const position = await currentGtidPosition(source, this.o.flavor);
-      await recordCatchupTarget(target, this.o.link, u.db, u.table, position);
-      for (const x of units) x.catchupGtid = position;
-    }
+  private async recordFinishedTable(source: Connection, target: Connection, u: CopyUnit): Promise<void> {
+    const units = this.o.units.filter((x) => x.db === u.db && x.table === u.table);
+    const key = `${u.db}.${u.table}`;
+    if (u.keyColumns === null || !units.every((x) => x.done) || units[0].catchupGtid !== null || this.finishing.has(key)) return;
+    this.finishing.add(key);
+    const position = await currentGtidPosition(source, this.o.flavor);
+    await recordCatchupTarget(target, this.o.link, u.db, u.table, position);
+    for (const x of units) x.catchupGtid = position;
   }
+
+  /** Tables whose catch-up target a worker is recording (several workers finish a table's ranges). */
+  private readonly finishing = new Set<string>();
 
   private readonly columnCache = new Map<string, CopiedColumns>();
 

@@ -94,11 +94,20 @@ export async function openConnection(address: ServerAddress, role: string, optio
  * SET NAMES and encode as UTF-8 again.
  */
 export async function openWireConnection(address: ServerAddress, role: string, options: SessionOptions = {}): Promise<Connection> {
-  return open(address, role, options, { charset: "BINARY" }, [
+  return open(address, role, options, { charset: "BINARY", queryFormat: formatWithoutScan }, [
     "SET SESSION session_track_system_variables = ''",
     "SET NAMES utf8mb4",
     `SET SESSION time_zone = '+00:00', sql_mode = '${WRITE_SQL_MODE}'`,
   ]);
+}
+
+/**
+ * mysql2's formatting, except that a statement without values goes out untouched: mysql2 would
+ * scan all its text for placeholders it then has nothing to put in (the copy's and applier's
+ * statements carry their rows as literals, and are large).
+ */
+function formatWithoutScan(sql: string, values: unknown, timezone?: string): string {
+  return values === undefined || (Array.isArray(values) && values.length === 0) ? sql : mysql.format(sql, values as Parameters<typeof mysql.format>[1], false, timezone as Parameters<typeof mysql.format>[3]);
 }
 
 const NON_ASCII = /[^\x00-\x7f]/;

@@ -4,10 +4,10 @@
  * (lost connections, restarts, deadlocks) start it again from the checkpoint after a backoff,
  * others stop the link and show the error until `resume`.
  */
-import { Mutex } from "async-mutex";
 import { foreignKeyParents } from "../catalog/selected-tables";
 import { CopyModes } from "../copy/copy-modes";
 import { TableCopier } from "../copy/table-copier";
+import { ApplyLock } from "../stream/apply-lock";
 import { formatHostPort } from "../core/connection-url";
 import { type Connection, isRetryable, onSide, openConnection, openWireConnection } from "../core/db";
 import { DrError, errorMessage } from "../core/errors";
@@ -388,7 +388,7 @@ export class LinkRunner {
       modes.applied(checkpoint.sourceGtid);
       this.copyModes = modes;
       this.copyPlanned = false;
-      const applyLock = new Mutex();
+      const applyLock = new ApplyLock();
 
       const heartbeat = new HeartbeatWriter(def.source, heartbeatKey(def.name, this.hooks.daemonId), this.hooks.owner, this.heartbeatLag);
       closers.push(() => heartbeat.stop());
