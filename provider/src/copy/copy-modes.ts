@@ -3,8 +3,9 @@
  * copy and the stream together end exactly at the master's state:
  * - not started: skip (the copy will read the rows later, changes included);
  * - started, or finished but the stream not yet past the copy's end: idempotent (upserts, deletes
- *   by key), since a change may be older or newer than the copied row; chunks are written with
- *   INSERT IGNORE under the same lock, so neither undoes the other;
+ *   by key), since a change may be older or newer than the copied row; chunks are written under
+ *   the same lock with ON DUPLICATE KEY UPDATE key = key (a row the applier wrote is kept, any
+ *   other error still stops the copy, which INSERT IGNORE would hide), so neither undoes the other;
  * - keyless tables are copied whole from a consistent snapshot: changes the snapshot contains are
  *   skipped, later ones apply exactly;
  * - afterwards, and for every table outside the copy: exact.
