@@ -137,10 +137,64 @@ export async function nativeApplied(replica: Server): Promise<string> {
   return String((await replica.sql("SELECT @@GLOBAL.gtid_slave_pos AS p"))[0].p);
 }
 
+/** One contender's catch-up: seconds from its start until it covered the target, and until it applied its first transaction (its resume cost). */
+export interface CatchUp {
+  seconds: number;
+  firstApplySeconds: number;
+}
+
+/**
+ * Starts a contender and times it until `applied()` covers `target`, polling every `pollMs`
+ * (a probe on an open connection or the daemon's status, so polling costs no connection set-up).
+ */
+export async function timeCatchUp(start: () => Promise<void>, applied: () => Promise<string | null>, target: string, pollMs = 10, timeoutMs = 1_800_000): Promise<CatchUp> {
+  const before = await applied();
+  const started = Date.now();
+  await start();
+  let firstApplySeconds = NaN;
+  for (;;) {
+    const pos = await applied();
+    const elapsed = (Date.now() - started) / 1000;
+    if (Number.isNaN(firstApplySeconds) && pos !== before) firstApplySeconds = elapsed;
+    if (pos !== null && gtidCovers("mariadb", pos, target)) return { seconds: elapsed, firstApplySeconds };
+    if (elapsed * 1000 > timeoutMs) throw new Error(`not caught up with ${target} after ${timeoutMs / 1000} s (at ${pos})`);
+    await sleep(pollMs);
+  }
+}
+
+/** A native replica's applied position read over one open connection (close it when done). */
+export async function nativeProbe(replica: Server): Promise<{ applied: () => Promise<string>; close: () => Promise<void> }> {
+  const conn = await mysql.createConnection({ host: "127.0.0.1", port: replica.port, user: "root" });
+  return {
+    applied: async () => String(((await conn.query("SELECT @@GLOBAL.gtid_slave_pos AS p")) as [Record<string, unknown>[], unknown])[0][0].p),
+    close: () => conn.end(),
+  };
+}
+
+/** The order contenders run in on run `run` (0-based): rotated, so none always runs first after the backlog is written. */
+export function rotated<T>(contenders: T[], run: number): T[] {
+  const k = run % contenders.length;
+  return [...contenders.slice(k), ...contenders.slice(0, k)];
+}
+
+const CLK_TCK = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100;
+
+/** utime + stime of a process (all its threads), in seconds. */
+export function cpuSeconds(pid: number): number {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
+}
+
 export function sysbench(master: Server, args: string[]): string {
   const r = spawnSync("sysbench", ["oltp_write_only", "--db-driver=mysql", "--mysql-host=127.0.0.1", `--mysql-port=${master.port}`, "--mysql-user=root", "--mysql-db=sbtest", ...args], { encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
   if (r.status !== 0) throw new Error(`sysbench ${args.join(" ")} failed: ${r.stderr || r.stdout}`);
   return r.stdout;
+}
+
+/** The transactions per second sysbench reports it committed. */
+export function sysbenchTps(output: string): number {
+  return Number(/transactions:\s+\d+\s+\(([\d.]+) per sec/.exec(output)?.[1] ?? NaN);
 }
 
 export function sysbenchAsync(master: Server, args: string[]): Promise<string> {
