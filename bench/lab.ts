@@ -171,6 +171,50 @@ export async function nativeProbe(replica: Server): Promise<{ applied: () => Pro
   };
 }
 
+/**
+ * Flushes the dirty InnoDB pages of these servers and waits until they are written (or
+ * `timeoutMs`): the next contender does not share the disk with the master's flushing of the
+ * backlog it just received, nor with the previous contender's. Returns the seconds it took.
+ */
+export async function quiesce(servers: Server[], timeoutMs = 60_000): Promise<number> {
+  const started = Date.now();
+  await Promise.all(
+    servers.map(async (s) => {
+      const [{ pct }] = await s.sql("SELECT @@GLOBAL.innodb_max_dirty_pages_pct AS pct");
+      await s.sql("SET GLOBAL innodb_max_dirty_pages_pct = 0");
+      try {
+        while (Date.now() - started < timeoutMs) {
+          const [{ dirty }] = await s.sql("SELECT VARIABLE_VALUE AS dirty FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = 'INNODB_BUFFER_POOL_PAGES_DIRTY'");
+          if (Number(dirty) <= 16) break;
+          await sleep(100);
+        }
+      } finally {
+        await s.sql(`SET GLOBAL innodb_max_dirty_pages_pct = ${Number(pct)}`);
+      }
+    }),
+  );
+  return (Date.now() - started) / 1000;
+}
+
+/** The median latency of a small write + fsync in `dir`, in ms: what a durable commit waits for on this disk, now. */
+export function fsyncLatencyMs(dir: string, count = 50): number {
+  const file = path.join(dir, "fsync-probe");
+  const fd = fs.openSync(file, "w");
+  const times: number[] = [];
+  try {
+    for (let i = 0; i < count; i++) {
+      fs.writeSync(fd, Buffer.alloc(512, 1), 0, 512, 0);
+      const t = process.hrtime.bigint();
+      fs.fsyncSync(fd);
+      times.push(Number(process.hrtime.bigint() - t) / 1e6);
+    }
+  } finally {
+    fs.closeSync(fd);
+    fs.rmSync(file, { force: true });
+  }
+  return percentile(times, 50);
+}
+
 /** The order contenders run in on run `run` (0-based): rotated, so none always runs first after the backlog is written. */
 export function rotated<T>(contenders: T[], run: number): T[] {
   const k = run % contenders.length;

@@ -11,7 +11,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { promote } from "../provider/src/promote/promoter";
 import { parseServerUrl } from "../provider/src/core/connection-url";
-import { type CatchUp, type Server, Lab, REPO, configureNativeReplica, ensurePeers, log, nativeApplied, nativeProbe, percentile, rotated, sleep, startReplica, stats, stopReplica, sysbench, sysbenchAsync, sysbenchTps, timeCatchUp, timeUntilCovered, timed } from "./lab";
+import { type CatchUp, type Server, Lab, REPO, configureNativeReplica, ensurePeers, fsyncLatencyMs, log, nativeApplied, nativeProbe, percentile, quiesce, rotated, sleep, startReplica, stats, stopReplica, sysbench, sysbenchAsync, sysbenchTps, timeCatchUp, timeUntilCovered, timed } from "./lab";
 import { writeCharts } from "./charts";
 import { type TpccResult, runTpcc } from "./tpcc";
 
@@ -46,6 +46,10 @@ type CatchupContender = (typeof CATCHUP_CONTENDERS)[number];
 interface CatchupRun {
   order: CatchupContender[];
   rows: number;
+  /** The disk's fsync latency (median, ms) measured just before each contender started. */
+  fsyncMs: Record<CatchupContender, number>;
+  /** Seconds spent flushing the servers' dirty pages before each contender. */
+  quiesceSeconds: Record<CatchupContender, number>;
   contenders: Record<CatchupContender, CatchUp>;
 }
 
@@ -123,7 +127,11 @@ async function main(): Promise<void> {
         const target = await master.position();
         const order = rotated([...CATCHUP_CONTENDERS], run);
         const measured: Partial<Record<CatchupContender, CatchUp>> = {};
+        const fsyncMs: Partial<Record<CatchupContender, number>> = {};
+        const quiesceSeconds: Partial<Record<CatchupContender, number>> = {};
         for (const who of order) {
+          quiesceSeconds[who] = await quiesce([master, single, parallel, dr]);
+          fsyncMs[who] = fsyncLatencyMs(lab.dir);
           measured[who] = await timeCatchUp(contender[who].start, contender[who].applied, target);
           if (who === "daemon") results.peakRssMiB.catchup = Math.max(results.peakRssMiB.catchup ?? 0, lab.daemonPeakRssMiB());
         }
@@ -132,8 +140,8 @@ async function main(): Promise<void> {
           results.catchup[who].txPerSec.push(SIZE.backlogEvents / measured[who]!.seconds);
           results.catchup[who].rowsPerSec.push(rows / measured[who]!.seconds);
         }
-        results.catchupRuns.push({ order, rows, contenders: measured as Record<CatchupContender, CatchUp> });
-        log(`  order ${order.join(", ")}; seconds (first applied after): ${order.map((w) => `${w} ${measured[w]!.seconds.toFixed(2)} (${measured[w]!.firstApplySeconds.toFixed(2)})`).join(", ")}; rows ${rows}`);
+        results.catchupRuns.push({ order, rows, fsyncMs: fsyncMs as Record<CatchupContender, number>, quiesceSeconds: quiesceSeconds as Record<CatchupContender, number>, contenders: measured as Record<CatchupContender, CatchUp> });
+        log(`  order ${order.join(", ")}; seconds (first applied after; fsync ms before; flushed for s): ${order.map((w) => `${w} ${measured[w]!.seconds.toFixed(2)} (${measured[w]!.firstApplySeconds.toFixed(2)}; ${fsyncMs[w]!.toFixed(2)}; ${quiesceSeconds[w]!.toFixed(1)})`).join(", ")}; rows ${rows}`);
       }
       await Promise.all([singleProbe.close(), parallelProbe.close(), startReplica(single), startReplica(parallel)]);
       await caughtUp(master, single, parallel, lab);
