@@ -11,7 +11,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { promote } from "../provider/src/promote/promoter";
 import { parseServerUrl } from "../provider/src/core/connection-url";
-import { type CatchUp, type Server, Lab, REPO, configureNativeReplica, ensurePeers, fsyncLatencyMs, log, nativeApplied, nativeProbe, percentile, quiesce, rotated, sleep, startReplica, stats, stopReplica, sysbench, sysbenchAsync, sysbenchTps, timeCatchUp, timeUntilCovered, timed } from "./lab";
+import { type CatchUp, type Server, Lab, REPO, configureNativeReplica, durableWrites, ensurePeers, fsyncLatencyMs, log, nativeApplied, nativeProbe, percentile, quiesce, rotated, sleep, startReplica, stats, stopReplica, sysbench, sysbenchAsync, sysbenchTps, timeCatchUp, timeUntilCovered, timed } from "./lab";
 import { writeCharts } from "./charts";
 import { type TpccResult, runTpcc } from "./tpcc";
 
@@ -28,15 +28,17 @@ const QUICK = process.argv.includes("--quick");
 const SIZE = {
   tables: 4,
   tableRows: arg("--table-rows") ?? 250_000,
-  backlogEvents: arg("--backlog") ?? 30_000,
+  backlogEvents: arg("--backlog") ?? 10_000,
   runs: arg("--runs") ?? (QUICK ? 1 : 5),
   lagRates: [520, 1000],
   lagSeconds: 20,
-  tpcc: { warehouses: 1, customers: 300, items: 10_000, transactions: 5_000 },
+  tpcc: { warehouses: 1, customers: 300, items: 10_000, transactions: 3_000 },
 };
 /** --only catchup,lag,copy,verify,tpcc,promote: a subset of the scenarios (for experiments; the ratios of the others are then missing). */
 const ONLY = process.argv.includes("--only") ? new Set(process.argv[process.argv.indexOf("--only") + 1].split(",")) : undefined;
 const runs = (scenario: string) => !ONLY || ONLY.has(scenario);
+/** --as-before: the catch-up as the harness measured it until now (native single-thread always first, nothing flushed between contenders), to compare. */
+const AS_BEFORE = process.argv.includes("--as-before");
 const THREADS = 4;
 const RESULTS = path.join(REPO, "bench", "results");
 const CATCHUP_CONTENDERS = ["nativeSingle", "nativeParallel4", "daemon"] as const;
@@ -48,6 +50,8 @@ interface CatchupRun {
   rows: number;
   /** The disk's fsync latency (median, ms) measured just before each contender started. */
   fsyncMs: Record<CatchupContender, number>;
+  /** The fsyncs each contender's server did for the backlog (InnoDB's, and binlog group commits). */
+  durableWrites: Record<CatchupContender, { innodbFsyncs: number; binlogGroupCommits: number }>;
   /** Seconds spent flushing the servers' dirty pages before each contender. */
   quiesceSeconds: Record<CatchupContender, number>;
   contenders: Record<CatchupContender, CatchUp>;
@@ -83,7 +87,7 @@ async function main(): Promise<void> {
   const lab = new Lab();
   const results: Results = {
     machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memoryGiB: Math.round(os.totalmem() / 2 ** 30), kernel: os.release(), node: process.version, loadAverageAtStart: os.loadavg() },
-    settings: { ...SIZE, quick: QUICK, only: ONLY ? [...ONLY] : "all", durability: "sync_binlog=1, innodb_flush_log_at_trx_commit=1 on every server", binlog: "ROW, FULL image, metadata FULL, log_slave_updates on every replica", bufferPool: "128M" },
+    settings: { ...SIZE, quick: QUICK, asBefore: AS_BEFORE, only: ONLY ? [...ONLY] : "all", durability: "sync_binlog=1, innodb_flush_log_at_trx_commit=1 on every server", binlog: "ROW, FULL image, metadata FULL, log_slave_updates on every replica", bufferPool: "128M" },
     catchup: { nativeSingle: { txPerSec: [], rowsPerSec: [] }, nativeParallel4: { txPerSec: [], rowsPerSec: [] }, daemon: { txPerSec: [], rowsPerSec: [] } },
     catchupRuns: [],
     lag: [],
@@ -114,10 +118,10 @@ async function main(): Promise<void> {
     if (runs("catchup")) {
       const singleProbe = await nativeProbe(single);
       const parallelProbe = await nativeProbe(parallel);
-      const contender: Record<CatchupContender, { start: () => Promise<void>; applied: () => Promise<string | null> }> = {
-        nativeSingle: { start: () => startReplica(single), applied: singleProbe.applied },
-        nativeParallel4: { start: () => startReplica(parallel), applied: parallelProbe.applied },
-        daemon: { start: async () => void (lab.resetDaemonPeakRss(), await daemon.resumeLink("bench")), applied: async () => (await daemon.getLink("bench")).appliedGtid },
+      const contender: Record<CatchupContender, { server: Server; start: () => Promise<void>; applied: () => Promise<string | null> }> = {
+        nativeSingle: { server: single, start: () => startReplica(single), applied: singleProbe.applied },
+        nativeParallel4: { server: parallel, start: () => startReplica(parallel), applied: parallelProbe.applied },
+        daemon: { server: dr, start: async () => void (lab.resetDaemonPeakRss(), await daemon.resumeLink("bench")), applied: async () => (await daemon.getLink("bench")).appliedGtid },
       };
       for (let run = 0; run < SIZE.runs; run++) {
         await Promise.all([stopReplica(single), stopReplica(parallel), daemon.pauseLink("bench")]);
@@ -125,14 +129,18 @@ async function main(): Promise<void> {
         log(`catch-up run ${run + 1}/${SIZE.runs}: backlog of ${SIZE.backlogEvents} sysbench transactions`);
         sysbench(master, [...tableArgs, `--events=${SIZE.backlogEvents}`, "--time=0", "--rand-seed=" + (run + 1), "run"]);
         const target = await master.position();
-        const order = rotated([...CATCHUP_CONTENDERS], run);
+        const order = AS_BEFORE ? [...CATCHUP_CONTENDERS] : rotated([...CATCHUP_CONTENDERS], run);
         const measured: Partial<Record<CatchupContender, CatchUp>> = {};
         const fsyncMs: Partial<Record<CatchupContender, number>> = {};
         const quiesceSeconds: Partial<Record<CatchupContender, number>> = {};
+        const writes: Partial<Record<CatchupContender, { innodbFsyncs: number; binlogGroupCommits: number }>> = {};
         for (const who of order) {
-          quiesceSeconds[who] = await quiesce([master, single, parallel, dr]);
+          quiesceSeconds[who] = AS_BEFORE ? 0 : await quiesce([master, single, parallel, dr]);
           fsyncMs[who] = fsyncLatencyMs(lab.dir);
+          const writesBefore = await durableWrites(contender[who].server);
           measured[who] = await timeCatchUp(contender[who].start, contender[who].applied, target);
+          const writesAfter = await durableWrites(contender[who].server);
+          writes[who] = { innodbFsyncs: writesAfter.innodbFsyncs - writesBefore.innodbFsyncs, binlogGroupCommits: writesAfter.binlogGroupCommits - writesBefore.binlogGroupCommits };
           if (who === "daemon") results.peakRssMiB.catchup = Math.max(results.peakRssMiB.catchup ?? 0, lab.daemonPeakRssMiB());
         }
         const rows = (await daemon.getLink("bench")).rowsApplied - before;
@@ -140,8 +148,8 @@ async function main(): Promise<void> {
           results.catchup[who].txPerSec.push(SIZE.backlogEvents / measured[who]!.seconds);
           results.catchup[who].rowsPerSec.push(rows / measured[who]!.seconds);
         }
-        results.catchupRuns.push({ order, rows, fsyncMs: fsyncMs as Record<CatchupContender, number>, quiesceSeconds: quiesceSeconds as Record<CatchupContender, number>, contenders: measured as Record<CatchupContender, CatchUp> });
-        log(`  order ${order.join(", ")}; seconds (first applied after; fsync ms before; flushed for s): ${order.map((w) => `${w} ${measured[w]!.seconds.toFixed(2)} (${measured[w]!.firstApplySeconds.toFixed(2)}; ${fsyncMs[w]!.toFixed(2)}; ${quiesceSeconds[w]!.toFixed(1)})`).join(", ")}; rows ${rows}`);
+        results.catchupRuns.push({ order, rows, fsyncMs: fsyncMs as Record<CatchupContender, number>, quiesceSeconds: quiesceSeconds as Record<CatchupContender, number>, durableWrites: writes as CatchupRun["durableWrites"], contenders: measured as Record<CatchupContender, CatchUp> });
+        log(`  order ${order.join(", ")}; seconds (first applied after; fsync ms before; flushed for s; durable writes): ${order.map((w) => `${w} ${measured[w]!.seconds.toFixed(2)} (${measured[w]!.firstApplySeconds.toFixed(2)}; ${fsyncMs[w]!.toFixed(2)}; ${quiesceSeconds[w]!.toFixed(1)}; ${writes[w]!.innodbFsyncs} InnoDB fsyncs, ${writes[w]!.binlogGroupCommits} binlog commits)`).join(", ")}; rows ${rows}`);
       }
       await Promise.all([singleProbe.close(), parallelProbe.close(), startReplica(single), startReplica(parallel)]);
       await caughtUp(master, single, parallel, lab);
