@@ -41,6 +41,13 @@ const runs = (scenario: string) => !ONLY || ONLY.has(scenario);
 const AS_BEFORE = process.argv.includes("--as-before");
 const THREADS = 4;
 const RESULTS = path.join(REPO, "bench", "results");
+/**
+ * pt-heartbeat on the native replica: the master's row is stamped every `interval` s; the monitor
+ * reads `skew` s after each stamp and reports now - stamp - skew, floored at 0. Its default skew
+ * (0.5 s) made every lag under about 0.4 s read 0 and every larger one 0.5 s too small; half an
+ * interval gives a resolution of one interval.
+ */
+const PT_HEARTBEAT = { interval: 0.05, skew: 0.025 };
 const CATCHUP_CONTENDERS = ["nativeSingle", "nativeParallel4", "daemon"] as const;
 type CatchupContender = (typeof CATCHUP_CONTENDERS)[number];
 
@@ -161,11 +168,11 @@ async function main(): Promise<void> {
     if (runs("lag")) {
       await stopReplica(parallel);
       await master.sql("CREATE DATABASE IF NOT EXISTS percona_hb");
-      const heartbeat = spawn("pt-heartbeat", ["--update", "-h", "127.0.0.1", "-P", String(master.port), "-u", "root", "-D", "percona_hb", "--create-table", "--interval", "0.1"], { stdio: "ignore" });
+      const heartbeat = spawn("pt-heartbeat", ["--update", "-h", "127.0.0.1", "-P", String(master.port), "-u", "root", "-D", "percona_hb", "--create-table", "--interval", String(PT_HEARTBEAT.interval)], { stdio: "ignore" });
       await sleep(1500);
       // pt-heartbeat buffers its stdout when piped: its --file holds the latest measurement instead.
       const monitorFile = path.join(lab.dir, "pt-heartbeat.txt");
-      const monitor = spawn("pt-heartbeat", ["--monitor", "-h", "127.0.0.1", "-P", String(single.port), "-u", "root", "-D", "percona_hb", "--interval", "0.1", "--master-server-id", String(master.port), "--file", monitorFile], { stdio: "ignore" });
+      const monitor = spawn("pt-heartbeat", ["--monitor", "-h", "127.0.0.1", "-P", String(single.port), "-u", "root", "-D", "percona_hb", "--interval", String(PT_HEARTBEAT.interval), "--skew", String(PT_HEARTBEAT.skew), "--master-server-id", String(master.port), "--file", monitorFile], { stdio: "ignore" });
       try {
         lab.resetDaemonPeakRss();
         for (let run = 0; run < SIZE.runs; run++) {
@@ -322,7 +329,9 @@ async function report(r: Results): Promise<void> {
     const windows = r.lag.filter((w) => w.rate === rate);
     return { windows, daemonMs: windows.flatMap((w) => w.daemonMs), nativeMs: windows.flatMap((w) => w.nativeMs) };
   };
-  const lagRatio = (rate: number) => percentile(lagAt(rate).daemonMs, 99) / percentile(lagAt(rate).nativeMs, 99);
+  // Below pt-heartbeat's resolution (its interval) both read as that resolution: 0 ms against 0 ms is a tie, not a division by 0.
+  const resolutionMs = PT_HEARTBEAT.interval * 1000;
+  const lagRatio = (rate: number) => Math.max(resolutionMs, percentile(lagAt(rate).daemonMs, 99)) / Math.max(resolutionMs, percentile(lagAt(rate).nativeMs, 99));
   const lagRatios = Object.fromEntries(SIZE.lagRates.map((rate) => [String(rate), round(lagRatio(rate))]));
   const ratios = {
     catchupVsNativeSingle: round(median(perRun("nativeSingle"))),
