@@ -2,8 +2,9 @@
  * `make bench` / `make bench-quick`: the daemon measured side by side with the reference systems
  * in one run on one machine: native MariaDB GTID replication (one applier thread, and four
  * optimistic parallel threads), mydumper/myloader and mariadb-dump, pt-table-checksum and
- * pt-heartbeat. Prints a markdown table, writes bench/results/latest.json and charts, and ends
- * with one JSON line of ratios.
+ * pt-heartbeat. Every scenario runs 5 times (once with --quick, on the same shapes); prints a
+ * markdown table with min / median / max, writes every raw figure to bench/results/latest.json
+ * (quick.json) with charts, and ends with one JSON line of ratios.
  */
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
