@@ -32,7 +32,7 @@ export async function writeCharts(r: ChartInput, basePath: string): Promise<void
     $schema: "https://vega.github.io/schema/vega-lite/v5.json",
     title: "Replication lag under a steady sysbench load, both replicating at once",
     data: { values: lagPoints },
-    facet: { column: { field: "rate", type: "nominal", title: null } },
+    facet: { column: { field: "rate", type: "nominal", title: null, sort: firstWindows.map((w) => `${w.rate} tx/s`) } },
     spec: {
       width: 400, height: 260,
       mark: { type: "line", interpolate: "step-after" },
