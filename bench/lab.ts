@@ -190,7 +190,8 @@ export async function quiesce(servers: Server[], timeoutMs = 60_000): Promise<nu
           await sleep(100);
         }
       } finally {
-        await s.sql(FLUSH.map((v) => `SET GLOBAL ${v} = ${Number(saved[v])}`).join("; "));
+        // innodb_io_capacity first: innodb_io_capacity_max may not go below it.
+        await s.sql([...FLUSH].reverse().map((v) => `SET GLOBAL ${v} = ${Number(saved[v])}`).join("; "));
       }
     }),
   );
