@@ -1,12 +1,12 @@
 /**
  * The benchmark's charts, drawn with Vega-Lite (compiled to Vega, rendered to SVG headless) and
- * rasterized with resvg: lag over time (daemon heartbeat vs pt-heartbeat on the native replica)
- * and catch-up throughput per contender.
+ * rasterized with resvg: lag over time at each rate (daemon heartbeat vs pt-heartbeat on the native
+ * replica, the first window of each rate) and catch-up throughput per contender.
  */
 import * as fs from "node:fs";
 
 interface ChartInput {
-  lag: { series: { t: number; daemon?: number; native?: number }[] };
+  lag: { rate: number; series: { t: number; daemon?: number; native?: number }[] }[];
   catchup: Record<string, { txPerSec: number[] }>;
 }
 
@@ -21,20 +21,26 @@ export async function writeCharts(r: ChartInput, basePath: string): Promise<void
     fs.writeFileSync(`${file}.svg`, svg);
     fs.writeFileSync(`${file}.png`, new Resvg(svg, { background: "white", fitTo: { mode: "width", value: 900 } }).render().asPng());
   };
-  const lagPoints = r.lag.series.flatMap((p) => [
-    ...(p.daemon !== undefined ? [{ t: p.t, lagMs: p.daemon, who: "mysql-dr daemon (heartbeat)" }] : []),
-    ...(p.native !== undefined ? [{ t: p.t, lagMs: p.native, who: "native replication (pt-heartbeat)" }] : []),
-  ]);
+  const firstWindows = r.lag.filter((w, i) => r.lag.findIndex((x) => x.rate === w.rate) === i);
+  const lagPoints = firstWindows.flatMap((w) =>
+    w.series.flatMap((p) => [
+      ...(p.daemon !== undefined ? [{ rate: `${w.rate} tx/s`, t: p.t, lagMs: p.daemon, who: "mysql-dr daemon (heartbeat)" }] : []),
+      ...(p.native !== undefined ? [{ rate: `${w.rate} tx/s`, t: p.t, lagMs: p.native, who: "native replication, 1 thread (pt-heartbeat)" }] : []),
+    ]),
+  );
   await render({
     $schema: "https://vega.github.io/schema/vega-lite/v5.json",
-    title: "Replication lag under a steady sysbench load",
-    width: 700, height: 300,
+    title: "Replication lag under a steady sysbench load, both replicating at once",
     data: { values: lagPoints },
-    mark: { type: "line", interpolate: "step-after" },
-    encoding: {
-      x: { field: "t", type: "quantitative", title: "seconds" },
-      y: { field: "lagMs", type: "quantitative", title: "lag (ms)" },
-      color: { field: "who", type: "nominal", title: null, legend: { orient: "bottom", labelLimit: 400 } },
+    facet: { column: { field: "rate", type: "nominal", title: null, sort: firstWindows.map((w) => `${w.rate} tx/s`) } },
+    spec: {
+      width: 400, height: 260,
+      mark: { type: "line", interpolate: "step-after" },
+      encoding: {
+        x: { field: "t", type: "quantitative", title: "seconds" },
+        y: { field: "lagMs", type: "quantitative", title: "lag (ms)" },
+        color: { field: "who", type: "nominal", title: null, legend: { orient: "bottom", labelLimit: 400 } },
+      },
     },
   }, `${basePath}-lag`);
   const names: Record<string, string> = { nativeSingle: "native, 1 thread", nativeParallel4: "native, 4 threads (optimistic)", daemon: "mysql-dr daemon" };

@@ -137,10 +137,121 @@ export async function nativeApplied(replica: Server): Promise<string> {
   return String((await replica.sql("SELECT @@GLOBAL.gtid_slave_pos AS p"))[0].p);
 }
 
+/** One contender's catch-up: seconds from its start until it covered the target, and until it applied its first transaction (its resume cost). */
+export interface CatchUp {
+  seconds: number;
+  firstApplySeconds: number;
+}
+
+/**
+ * Starts a contender and times it until `applied()` covers `target`, polling every `pollMs`
+ * (a probe on an open connection or the daemon's status, so polling costs no connection set-up).
+ */
+export async function timeCatchUp(start: () => Promise<void>, applied: () => Promise<string | null>, target: string, pollMs = 10, timeoutMs = 1_800_000): Promise<CatchUp> {
+  const before = await applied();
+  const started = Date.now();
+  await start();
+  let firstApplySeconds = NaN;
+  for (;;) {
+    const pos = await applied();
+    const elapsed = (Date.now() - started) / 1000;
+    if (Number.isNaN(firstApplySeconds) && pos !== before) firstApplySeconds = elapsed;
+    if (pos !== null && gtidCovers("mariadb", pos, target)) return { seconds: elapsed, firstApplySeconds };
+    if (elapsed * 1000 > timeoutMs) throw new Error(`not caught up with ${target} after ${timeoutMs / 1000} s (at ${pos})`);
+    await sleep(pollMs);
+  }
+}
+
+/** A native replica's applied position read over one open connection (close it when done). */
+export async function nativeProbe(replica: Server): Promise<{ applied: () => Promise<string>; close: () => Promise<void> }> {
+  const conn = await mysql.createConnection({ host: "127.0.0.1", port: replica.port, user: "root" });
+  return {
+    applied: async () => String(((await conn.query("SELECT @@GLOBAL.gtid_slave_pos AS p")) as [Record<string, unknown>[], unknown])[0][0].p),
+    close: () => conn.end(),
+  };
+}
+
+/**
+ * Flushes the dirty InnoDB pages of these servers and waits until they are written (or
+ * `timeoutMs`): the next contender does not share the disk with the master's flushing of the
+ * backlog it just received, nor with the previous contender's. Returns the seconds it took.
+ */
+export async function quiesce(servers: Server[], timeoutMs = 60_000): Promise<number> {
+  const started = Date.now();
+  const FLUSH = ["innodb_max_dirty_pages_pct", "innodb_io_capacity_max", "innodb_io_capacity"];
+  await Promise.all(
+    servers.map(async (s) => {
+      const [saved] = await s.sql(`SELECT ${FLUSH.map((v) => `@@GLOBAL.${v} AS ${v}`).join(", ")}`);
+      // Flush everything, at the disk's pace rather than the default 200 pages/s.
+      await s.sql("SET GLOBAL innodb_io_capacity_max = 20000; SET GLOBAL innodb_io_capacity = 20000; SET GLOBAL innodb_max_dirty_pages_pct = 0");
+      try {
+        while (Date.now() - started < timeoutMs) {
+          if ((await statusCounter(s, "Innodb_buffer_pool_pages_dirty")) <= 16) break;
+          await sleep(100);
+        }
+      } finally {
+        // innodb_io_capacity first: innodb_io_capacity_max may not go below it.
+        await s.sql([...FLUSH].reverse().map((v) => `SET GLOBAL ${v} = ${Number(saved[v])}`).join("; "));
+      }
+    }),
+  );
+  return (Date.now() - started) / 1000;
+}
+
+/** A global status counter of a server. */
+export async function statusCounter(server: Server, name: string): Promise<number> {
+  const rows = await server.sql("SELECT VARIABLE_VALUE AS v FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = ?", [name.toUpperCase()]);
+  return Number(rows[0]?.v ?? NaN);
+}
+
+/** The durable writes a server did: InnoDB's fsyncs and the binlog's group commits (one binlog fsync each with sync_binlog=1). */
+export async function durableWrites(server: Server): Promise<{ innodbFsyncs: number; binlogGroupCommits: number }> {
+  return { innodbFsyncs: await statusCounter(server, "Innodb_data_fsyncs"), binlogGroupCommits: await statusCounter(server, "Binlog_group_commits") };
+}
+
+/** The median latency of a small write + fsync in `dir`, in ms: what a durable commit waits for on this disk, now. */
+export function fsyncLatencyMs(dir: string, count = 50): number {
+  const file = path.join(dir, "fsync-probe");
+  const fd = fs.openSync(file, "w");
+  const times: number[] = [];
+  try {
+    for (let i = 0; i < count; i++) {
+      fs.writeSync(fd, Buffer.alloc(512, 1), 0, 512, 0);
+      const t = process.hrtime.bigint();
+      fs.fsyncSync(fd);
+      times.push(Number(process.hrtime.bigint() - t) / 1e6);
+    }
+  } finally {
+    fs.closeSync(fd);
+    fs.rmSync(file, { force: true });
+  }
+  return percentile(times, 50);
+}
+
+/** The order contenders run in on run `run` (0-based): rotated, so none always runs first after the backlog is written. */
+export function rotated<T>(contenders: T[], run: number): T[] {
+  const k = run % contenders.length;
+  return [...contenders.slice(k), ...contenders.slice(0, k)];
+}
+
+const CLK_TCK = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100;
+
+/** utime + stime of a process (all its threads), in seconds. */
+export function cpuSeconds(pid: number): number {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
+}
+
 export function sysbench(master: Server, args: string[]): string {
   const r = spawnSync("sysbench", ["oltp_write_only", "--db-driver=mysql", "--mysql-host=127.0.0.1", `--mysql-port=${master.port}`, "--mysql-user=root", "--mysql-db=sbtest", ...args], { encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
   if (r.status !== 0) throw new Error(`sysbench ${args.join(" ")} failed: ${r.stderr || r.stdout}`);
   return r.stdout;
+}
+
+/** The transactions per second sysbench reports it committed. */
+export function sysbenchTps(output: string): number {
+  return Number(/transactions:\s+\d+\s+\(([\d.]+) per sec/.exec(output)?.[1] ?? NaN);
 }
 
 export function sysbenchAsync(master: Server, args: string[]): Promise<string> {

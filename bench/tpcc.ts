@@ -9,32 +9,32 @@
  *
  *   node dist/bench/tpcc.js [--warehouses 1] [--transactions 5000] [--runs 3] [--customers 300] [--items 10000]
  *
+ * `make bench` runs the same code through runTpcc (bench/run.ts) on its own servers.
  * Per run: the link is paused and the native replica stopped, a backlog of --transactions writing
  * transactions (new-order, payment, delivery; the read-only ones run too but reach no binlog and
- * are not counted) is written on the master, then the native replica catches up alone, then the
- * daemon. CPU: utime+stime from /proc of the native replica's mysqld over its catch-up, and of the
+ * are not counted) is written on the master, then the native replica and the daemon catch up one
+ * at a time, in an order that alternates between runs (the first one after the backlog shares the
+ * machine with the master's background flushing). CPU: utime+stime from /proc of the native replica's mysqld over its catch-up, and of the
  * daemon and the DR server's mysqld over the daemon's. Prints per run the seconds, transactions/s
  * and CPU seconds of each, then one JSON line with min/median/max, the ratio daemon/native and the
  * CPU ratio (daemon + DR server) / native replica; at the end, CHECKSUM TABLE of the nine tables on
  * the three servers says whether the DR server and the native replica hold the master's rows.
  */
-import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as mysql from "mysql2/promise";
-import { type Server, Lab, configureNativeReplica, log, nativeApplied, startReplica, stats, stopReplica, timeUntilCovered } from "./lab";
+import type { DaemonClient } from "../provider/src/cli/daemon-client";
+import { type CatchUp, type Server, Lab, configureNativeReplica, cpuSeconds, log, nativeApplied, nativeProbe, rotated, startReplica, stats, stopReplica, timeCatchUp, timeUntilCovered } from "./lab";
 
 const LINK = "bench-tpcc";
 const CLIENTS = 4;
 const DISTRICTS = 10;
 
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
+/** The data set's size: warehouses, customers per district, items. */
+export interface TpccShape {
+  warehouses: number;
+  customers: number;
+  items: number;
 }
-
-const WAREHOUSES = arg("--warehouses", 1);
-const CUSTOMERS = arg("--customers", 300);
-const ITEMS = arg("--items", 10_000);
 
 const SCHEMA = [
   `CREATE TABLE warehouse (
@@ -133,36 +133,36 @@ async function insertRows(conn: mysql.Connection, table: string, rows: unknown[]
   for (let i = 0; i < rows.length; i += batch) await conn.query(`INSERT INTO ${table} VALUES ?`, [rows.slice(i, i + batch)]);
 }
 
-async function load(master: Server): Promise<void> {
+async function load(master: Server, shape: TpccShape): Promise<void> {
   const conn = await connect(master);
   try {
     const now = new Date();
-    await insertRows(conn, "item", Array.from({ length: ITEMS }, (_, i) => [i + 1, rand(1, 10_000), astring(14, 24), rand(100, 10_000) / 100, dataString()]), 1000);
-    for (let w = 1; w <= WAREHOUSES; w++) {
+    await insertRows(conn, "item", Array.from({ length: shape.items }, (_, i) => [i + 1, rand(1, 10_000), astring(14, 24), rand(100, 10_000) / 100, dataString()]), 1000);
+    for (let w = 1; w <= shape.warehouses; w++) {
       await insertRows(conn, "warehouse", [[w, astring(6, 10), ...address(), rand(0, 2000) / 10_000, 300_000]]);
-      await insertRows(conn, "district", Array.from({ length: DISTRICTS }, (_, d) => [d + 1, w, astring(6, 10), ...address(), rand(0, 2000) / 10_000, 30_000, CUSTOMERS + 1]));
-      await insertRows(conn, "stock", Array.from({ length: ITEMS }, (_, i) => [i + 1, w, rand(10, 100), ...Array.from({ length: 10 }, () => astring(24, 24)), 0, 0, 0, dataString()]));
+      await insertRows(conn, "district", Array.from({ length: DISTRICTS }, (_, d) => [d + 1, w, astring(6, 10), ...address(), rand(0, 2000) / 10_000, 30_000, shape.customers + 1]));
+      await insertRows(conn, "stock", Array.from({ length: shape.items }, (_, i) => [i + 1, w, rand(10, 100), ...Array.from({ length: 10 }, () => astring(24, 24)), 0, 0, 0, dataString()]));
       for (let d = 1; d <= DISTRICTS; d++) {
         const customers: unknown[][] = [];
         const history: unknown[][] = [];
-        for (let c = 1; c <= CUSTOMERS; c++) {
+        for (let c = 1; c <= shape.customers; c++) {
           customers.push([c, d, w, astring(8, 16), "OE", lastName(c <= 1000 ? c - 1 : rand(0, 999)), ...address(), nstring(16, 16), now, Math.random() < 0.1 ? "BC" : "GC", 50_000, rand(0, 5000) / 10_000, -10, 10, 1, 0, astring(300, 500)]);
           history.push([c, d, w, d, w, now, 10, astring(12, 24)]);
         }
         await insertRows(conn, "customer", customers);
         await insertRows(conn, "history", history);
         // One order per customer (a permutation); the last 30% are undelivered (in new_order).
-        const perm = Array.from({ length: CUSTOMERS }, (_, i) => i + 1).sort(() => Math.random() - 0.5);
-        const undelivered = Math.floor(CUSTOMERS * 0.7);
+        const perm = Array.from({ length: shape.customers }, (_, i) => i + 1).sort(() => Math.random() - 0.5);
+        const undelivered = Math.floor(shape.customers * 0.7);
         const orders: unknown[][] = [];
         const newOrders: unknown[][] = [];
         const lines: unknown[][] = [];
-        for (let o = 1; o <= CUSTOMERS; o++) {
+        for (let o = 1; o <= shape.customers; o++) {
           const count = rand(5, 15);
           const delivered = o <= undelivered;
           orders.push([o, d, w, perm[o - 1], now, delivered ? rand(1, 10) : null, count, 1]);
           if (!delivered) newOrders.push([o, d, w]);
-          for (let n = 1; n <= count; n++) lines.push([o, d, w, n, rand(1, ITEMS), w, delivered ? now : null, 5, delivered ? 0 : rand(1, 999_999) / 100, astring(24, 24)]);
+          for (let n = 1; n <= count; n++) lines.push([o, d, w, n, rand(1, shape.items), w, delivered ? now : null, 5, delivered ? 0 : rand(1, 999_999) / 100, astring(24, 24)]);
         }
         await insertRows(conn, "orders", orders);
         await insertRows(conn, "new_order", newOrders);
@@ -187,13 +187,13 @@ async function rows(conn: mysql.Connection, sql: string, params: unknown[]): Pro
   return r as Row[];
 }
 
-async function newOrder(conn: mysql.Connection): Promise<void> {
-  const w = rand(1, WAREHOUSES);
+async function newOrder(conn: mysql.Connection, shape: TpccShape): Promise<void> {
+  const w = rand(1, shape.warehouses);
   const d = rand(1, DISTRICTS);
-  const c = rand(1, CUSTOMERS);
+  const c = rand(1, shape.customers);
   const count = rand(5, 15);
   const items = new Set<number>();
-  while (items.size < count) items.add(rand(1, ITEMS));
+  while (items.size < count) items.add(rand(1, shape.items));
   await rows(conn, "SELECT w_tax FROM warehouse WHERE w_id = ?", [w]);
   const [district] = await rows(conn, "SELECT d_tax, d_next_o_id FROM district WHERE d_w_id = ? AND d_id = ? FOR UPDATE", [w, d]);
   const o = Number(district.d_next_o_id);
@@ -214,18 +214,18 @@ async function newOrder(conn: mysql.Connection): Promise<void> {
   }
 }
 
-async function payment(conn: mysql.Connection): Promise<void> {
-  const w = rand(1, WAREHOUSES);
+async function payment(conn: mysql.Connection, shape: TpccShape): Promise<void> {
+  const w = rand(1, shape.warehouses);
   const d = rand(1, DISTRICTS);
   const amount = (rand(100, 500_000) / 100).toFixed(2);
   await conn.query("UPDATE warehouse SET w_ytd = w_ytd + ? WHERE w_id = ?", [amount, w]);
   const [warehouse] = await rows(conn, "SELECT w_name FROM warehouse WHERE w_id = ?", [w]);
   await conn.query("UPDATE district SET d_ytd = d_ytd + ? WHERE d_w_id = ? AND d_id = ?", [amount, w, d]);
   const [district] = await rows(conn, "SELECT d_name FROM district WHERE d_w_id = ? AND d_id = ?", [w, d]);
-  let c = rand(1, CUSTOMERS);
+  let c = rand(1, shape.customers);
   if (Math.random() < 0.6) {
     // By last name: the middle one of those with that name, ordered by first name.
-    const found = await rows(conn, "SELECT c_id FROM customer WHERE c_w_id = ? AND c_d_id = ? AND c_last = ? ORDER BY c_first", [w, d, lastName(rand(0, Math.min(CUSTOMERS, 1000) - 1))]);
+    const found = await rows(conn, "SELECT c_id FROM customer WHERE c_w_id = ? AND c_d_id = ? AND c_last = ? ORDER BY c_first", [w, d, lastName(rand(0, Math.min(shape.customers, 1000) - 1))]);
     if (found.length) c = Number(found[Math.floor((found.length - 1) / 2)].c_id);
   }
   const [customer] = await rows(conn, "SELECT c_credit, c_data FROM customer WHERE c_w_id = ? AND c_d_id = ? AND c_id = ? FOR UPDATE", [w, d, c]);
@@ -238,18 +238,18 @@ async function payment(conn: mysql.Connection): Promise<void> {
   await conn.query("INSERT INTO history VALUES (?, ?, ?, ?, ?, NOW(), ?, ?)", [c, d, w, d, w, amount, `${String(warehouse.w_name)}    ${String(district.d_name)}`.slice(0, 24)]);
 }
 
-async function orderStatus(conn: mysql.Connection): Promise<void> {
-  const w = rand(1, WAREHOUSES);
+async function orderStatus(conn: mysql.Connection, shape: TpccShape): Promise<void> {
+  const w = rand(1, shape.warehouses);
   const d = rand(1, DISTRICTS);
-  const c = rand(1, CUSTOMERS);
+  const c = rand(1, shape.customers);
   await rows(conn, "SELECT c_balance, c_first, c_middle, c_last FROM customer WHERE c_w_id = ? AND c_d_id = ? AND c_id = ?", [w, d, c]);
   const [order] = await rows(conn, "SELECT o_id, o_carrier_id, o_entry_d FROM orders WHERE o_w_id = ? AND o_d_id = ? AND o_c_id = ? ORDER BY o_id DESC LIMIT 1", [w, d, c]);
   if (order) await rows(conn, "SELECT ol_i_id, ol_supply_w_id, ol_quantity, ol_amount, ol_delivery_d FROM order_line WHERE ol_w_id = ? AND ol_d_id = ? AND ol_o_id = ?", [w, d, order.o_id]);
 }
 
 /** Returns whether it wrote anything (with no undelivered order left, it writes nothing and reaches no binlog). */
-async function delivery(conn: mysql.Connection): Promise<boolean> {
-  const w = rand(1, WAREHOUSES);
+async function delivery(conn: mysql.Connection, shape: TpccShape): Promise<boolean> {
+  const w = rand(1, shape.warehouses);
   const carrier = rand(1, 10);
   let wrote = false;
   for (let d = 1; d <= DISTRICTS; d++) {
@@ -267,8 +267,8 @@ async function delivery(conn: mysql.Connection): Promise<boolean> {
   return wrote;
 }
 
-async function stockLevel(conn: mysql.Connection): Promise<void> {
-  const w = rand(1, WAREHOUSES);
+async function stockLevel(conn: mysql.Connection, shape: TpccShape): Promise<void> {
+  const w = rand(1, shape.warehouses);
   const d = rand(1, DISTRICTS);
   const [district] = await rows(conn, "SELECT d_next_o_id FROM district WHERE d_w_id = ? AND d_id = ?", [w, d]);
   const next = Number(district.d_next_o_id);
@@ -295,7 +295,7 @@ async function transaction(conn: mysql.Connection, body: () => Promise<boolean>,
 }
 
 /** Runs the mix from CLIENTS connections until `writes` writing transactions have committed. */
-async function workload(master: Server, writes: number): Promise<{ seconds: number; committed: Record<string, number>; retries: number }> {
+async function workload(master: Server, shape: TpccShape, writes: number): Promise<{ seconds: number; committed: Record<string, number>; retries: number }> {
   const committed: Record<string, number> = { newOrder: 0, payment: 0, delivery: 0, orderStatus: 0, stockLevel: 0 };
   const retries = { count: 0 };
   let claimed = 0;
@@ -308,7 +308,7 @@ async function workload(master: Server, writes: number): Promise<{ seconds: numb
         if (p < 8) {
           const reads = p < 4;
           await transaction(conn, async () => {
-            await (reads ? orderStatus(conn) : stockLevel(conn));
+            await (reads ? orderStatus(conn, shape) : stockLevel(conn, shape));
             return false;
           }, retries);
           committed[reads ? "orderStatus" : "stockLevel"]++;
@@ -317,7 +317,7 @@ async function workload(master: Server, writes: number): Promise<{ seconds: numb
         if (claimed >= writes) return;
         claimed++;
         const kind = p < 53 ? "newOrder" : p < 96 ? "payment" : "delivery";
-        const body = kind === "newOrder" ? async () => (await newOrder(conn), true) : kind === "payment" ? async () => (await payment(conn), true) : () => delivery(conn);
+        const body = kind === "newOrder" ? async () => (await newOrder(conn, shape), true) : kind === "payment" ? async () => (await payment(conn, shape), true) : () => delivery(conn, shape);
         if (await transaction(conn, body, retries)) committed[kind]++;
         else claimed--; // nothing to deliver: no binlog transaction, try another
       }
@@ -329,20 +329,128 @@ async function workload(master: Server, writes: number): Promise<{ seconds: numb
   return { seconds: (Date.now() - started) / 1000, committed, retries: retries.count };
 }
 
-// --- CPU time from /proc ---
+// --- the measurement ---
 
-const CLK_TCK = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100;
+/** The servers the scenario runs on: `native` is a single-thread native replica of `master`; the daemon replicates `master` to `dr`. */
+export interface TpccServers {
+  master: Server;
+  dr: Server;
+  native: Server;
+  daemon: DaemonClient;
+  daemonPid: number;
+}
 
-/** utime + stime of a process (all its threads), in seconds. */
-function cpuSeconds(pid: number): number {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
+export interface TpccOptions extends TpccShape {
+  /** Writing transactions in each run's backlog. */
+  transactions: number;
+  runs: number;
+}
+
+/** One run: who went first, each contender's catch-up, and the CPU seconds each process spent on it. */
+export interface TpccRun {
+  order: ("native" | "daemon")[];
+  generated: { seconds: number; committed: Record<string, number>; retries: number };
+  native: CatchUp;
+  daemon: CatchUp;
+  cpuSeconds: { daemon: number; drServer: number; nativeReplica: number };
+}
+
+export interface TpccResult {
+  options: TpccOptions;
+  runs: TpccRun[];
+  daemonTxPerSec: ReturnType<typeof stats>;
+  nativeTxPerSec: ReturnType<typeof stats>;
+  /** Per run, native seconds over the daemon's (higher is better for the daemon). */
+  daemonVsNative: ReturnType<typeof stats>;
+  /** Per run, (daemon + DR server CPU) over the native replica's, for the same transactions. */
+  cpuDaemonPlusDrVsNative: ReturnType<typeof stats>;
+  cpuMsPerTransaction: { daemonPlusDr: ReturnType<typeof stats>; nativeReplica: ReturnType<typeof stats> };
+  /** Whether the DR server and the native replica hold the master's rows afterwards (CHECKSUM TABLE of the nine tables). */
+  sameData: { dr: boolean; native: boolean };
+}
+
+const TABLES = ["warehouse", "district", "customer", "history", "new_order", "orders", "order_line", "item", "stock"];
+
+/**
+ * The TPC-C-like catch-up scenario on running servers: creates the schema and the link, loads the
+ * data, measures `runs` backlogs, checks the data, and deletes the link. The native replica ends
+ * running and caught up.
+ */
+export async function runTpcc(s: TpccServers, options: TpccOptions): Promise<TpccResult> {
+  // The schema on the master (the native replica gets it from the binlog) and on the DR server, then the link from there.
+  const ddl = `CREATE DATABASE tpcc; USE tpcc; ${SCHEMA.join(";\n")}`;
+  await s.master.sql(ddl);
+  await s.dr.sql(ddl);
+  await s.daemon.createLink({ name: LINK, source: s.master.url, target: s.dr.url, include: ["tpcc"], initial: "none" });
+  log(`TPC-C loading: ${options.warehouses} warehouse(s) x ${DISTRICTS} districts x ${options.customers} customers, ${options.items} items`);
+  const loadStarted = Date.now();
+  await load(s.master, options);
+  const loaded = await s.master.position();
+  log(`TPC-C loaded in ${((Date.now() - loadStarted) / 1000).toFixed(1)} s; waiting for the link and the native replica`);
+  await timeUntilCovered(async () => (await s.daemon.getLink(LINK)).appliedGtid, loaded);
+  await timeUntilCovered(() => nativeApplied(s.native), loaded);
+
+  const runs: TpccRun[] = [];
+  const probe = await nativeProbe(s.native);
+  try {
+    for (let run = 0; run < options.runs; run++) {
+      await Promise.all([s.daemon.pauseLink(LINK), stopReplica(s.native)]);
+      log(`TPC-C run ${run + 1}: a backlog of ${options.transactions} writing transactions on the master`);
+      const generated = await workload(s.master, options, options.transactions);
+      const target = await s.master.position();
+      log(`  generated in ${generated.seconds.toFixed(1)} s (${(options.transactions / generated.seconds).toFixed(0)} tx/s), ${JSON.stringify(generated.committed)}, ${generated.retries} deadlock retries`);
+      const order = rotated<"native" | "daemon">(["native", "daemon"], run);
+      const result: Partial<TpccRun> = { order, generated, cpuSeconds: { daemon: 0, drServer: 0, nativeReplica: 0 } };
+      for (const who of order) {
+        if (who === "native") {
+          const before = cpuSeconds(s.native.info.pid);
+          result.native = await timeCatchUp(() => startReplica(s.native), probe.applied, target);
+          result.cpuSeconds!.nativeReplica = cpuSeconds(s.native.info.pid) - before;
+          await stopReplica(s.native);
+        } else {
+          const daemonBefore = cpuSeconds(s.daemonPid);
+          const drBefore = cpuSeconds(s.dr.info.pid);
+          result.daemon = await timeCatchUp(async () => void (await s.daemon.resumeLink(LINK)), async () => (await s.daemon.getLink(LINK)).appliedGtid, target);
+          result.cpuSeconds!.daemon = cpuSeconds(s.daemonPid) - daemonBefore;
+          result.cpuSeconds!.drServer = cpuSeconds(s.dr.info.pid) - drBefore;
+        }
+      }
+      const r = result as TpccRun;
+      runs.push(r);
+      const tps = (c: CatchUp) => (options.transactions / c.seconds).toFixed(0);
+      log(`  ${order.join(" first, then ")}: native single-thread ${r.native.seconds.toFixed(2)} s (${tps(r.native)} tx/s, mysqld ${r.cpuSeconds.nativeReplica.toFixed(2)} s CPU); daemon ${r.daemon.seconds.toFixed(2)} s (${tps(r.daemon)} tx/s, first applied after ${r.daemon.firstApplySeconds.toFixed(2)} s, daemon ${r.cpuSeconds.daemon.toFixed(2)} s + DR mysqld ${r.cpuSeconds.drServer.toFixed(2)} s CPU); ratio ${(r.native.seconds / r.daemon.seconds).toFixed(2)}x`);
+    }
+    await startReplica(s.native);
+  } finally {
+    await probe.close();
+  }
+  // The measurement counts only if both applied the same rows as the master (CHECKSUM TABLE sums per-row checksums: keyless history too).
+  const checksums = await Promise.all([s.master, s.dr, s.native].map(async (server) => JSON.stringify(await server.sql(`CHECKSUM TABLE ${TABLES.map((t) => `tpcc.${t}`).join(", ")}`))));
+  const sameData = { dr: checksums[1] === checksums[0], native: checksums[2] === checksums[0] };
+  log(`TPC-C: same data as the master (CHECKSUM TABLE of the nine tables): DR server ${sameData.dr}, native replica ${sameData.native}`);
+  await s.daemon.deleteLink(LINK);
+  const msPerTx = (cpu: number) => (cpu * 1000) / options.transactions;
+  return {
+    options,
+    runs,
+    daemonTxPerSec: stats(runs.map((r) => options.transactions / r.daemon.seconds)),
+    nativeTxPerSec: stats(runs.map((r) => options.transactions / r.native.seconds)),
+    daemonVsNative: stats(runs.map((r) => r.native.seconds / r.daemon.seconds)),
+    cpuDaemonPlusDrVsNative: stats(runs.map((r) => (r.cpuSeconds.daemon + r.cpuSeconds.drServer) / r.cpuSeconds.nativeReplica)),
+    cpuMsPerTransaction: {
+      daemonPlusDr: stats(runs.map((r) => msPerTx(r.cpuSeconds.daemon + r.cpuSeconds.drServer))),
+      nativeReplica: stats(runs.map((r) => msPerTx(r.cpuSeconds.nativeReplica))),
+    },
+    sameData,
+  };
+}
+
+function arg(name: string, fallback: number): number {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
 }
 
 async function main(): Promise<void> {
-  const transactions = arg("--transactions", 5_000);
-  const runs = arg("--runs", 3);
   const lab = new Lab();
   try {
     const [master, dr, native] = await Promise.all([lab.server("master"), lab.server("dr"), lab.server("native")]);
@@ -350,75 +458,19 @@ async function main(): Promise<void> {
     await configureNativeReplica(native, master, 0);
     await startReplica(native);
     const daemon = await lab.startDaemon();
-    // The schema on the master (the native replica gets it from the binlog) and on the DR server, then the link from there.
-    const ddl = `CREATE DATABASE tpcc; USE tpcc; ${SCHEMA.join(";\n")}`;
-    await master.sql(ddl);
-    await dr.sql(ddl);
-    await daemon.createLink({ name: LINK, source: master.url, target: dr.url, include: ["tpcc"], initial: "none" });
-    log(`loading: ${WAREHOUSES} warehouse(s) x ${DISTRICTS} districts x ${CUSTOMERS} customers, ${ITEMS} items`);
-    const loadStarted = Date.now();
-    await load(master);
-    const loaded = await master.position();
-    log(`loaded in ${((Date.now() - loadStarted) / 1000).toFixed(1)} s; waiting for the link and the native replica`);
-    await timeUntilCovered(async () => (await daemon.getLink(LINK)).appliedGtid, loaded);
-    await timeUntilCovered(() => nativeApplied(native), loaded);
-
-    const seconds: Record<"daemon" | "native", number[]> = { daemon: [], native: [] };
-    const cpu: Record<"daemon" | "drServer" | "nativeReplica", number[]> = { daemon: [], drServer: [], nativeReplica: [] };
-    for (let run = 1; run <= runs; run++) {
-      await Promise.all([daemon.pauseLink(LINK), stopReplica(native)]);
-      log(`run ${run}: a backlog of ${transactions} writing transactions on the master`);
-      const generated = await workload(master, transactions);
-      const target = await master.position();
-      log(`  generated in ${generated.seconds.toFixed(1)} s (${(transactions / generated.seconds).toFixed(0)} tx/s), ${JSON.stringify(generated.committed)}, ${generated.retries} deadlock retries`);
-
-      const nativeBefore = cpuSeconds(native.info.pid);
-      await startReplica(native);
-      seconds.native.push(await timeUntilCovered(() => nativeApplied(native), target));
-      cpu.nativeReplica.push(cpuSeconds(native.info.pid) - nativeBefore);
-      await stopReplica(native);
-
-      const daemonBefore = cpuSeconds(lab.daemonPid);
-      const drBefore = cpuSeconds(dr.info.pid);
-      await daemon.resumeLink(LINK);
-      seconds.daemon.push(await timeUntilCovered(async () => (await daemon.getLink(LINK)).appliedGtid, target));
-      cpu.daemon.push(cpuSeconds(lab.daemonPid) - daemonBefore);
-      cpu.drServer.push(cpuSeconds(dr.info.pid) - drBefore);
-
-      const d = seconds.daemon.at(-1)!;
-      const n = seconds.native.at(-1)!;
-      log(`  native single-thread ${n.toFixed(2)} s (${(transactions / n).toFixed(0)} tx/s, mysqld ${cpu.nativeReplica.at(-1)!.toFixed(2)} s CPU); daemon ${d.toFixed(2)} s (${(transactions / d).toFixed(0)} tx/s, daemon ${cpu.daemon.at(-1)!.toFixed(2)} s + DR mysqld ${cpu.drServer.at(-1)!.toFixed(2)} s CPU); ratio ${(n / d).toFixed(2)}x`);
-    }
-    // The measurement counts only if both applied the same rows as the master (CHECKSUM TABLE sums per-row checksums: keyless history too).
-    const tables = "warehouse, district, customer, history, new_order, orders, order_line, item, stock";
-    const checksums = await Promise.all([master, dr, native].map(async (s) => JSON.stringify(await s.sql(`CHECKSUM TABLE ${tables.split(", ").map((t) => `tpcc.${t}`).join(", ")}`))));
-    const sameData = { dr: checksums[1] === checksums[0], native: checksums[2] === checksums[0] };
-    log(`same data as the master (CHECKSUM TABLE of the nine tables): DR server ${sameData.dr}, native replica ${sameData.native}`);
-    const txPerSec = (who: "daemon" | "native") => stats(seconds[who].map((s) => transactions / s));
-    const ratios = seconds.daemon.map((d, i) => seconds.native[i] / d);
-    const cpuRatios = cpu.daemon.map((d, i) => (d + cpu.drServer[i]) / cpu.nativeReplica[i]);
-    const round = (xs: number[]) => xs.map((x) => Math.round(x * 100) / 100);
-    process.stdout.write(
-      `${JSON.stringify({
-        warehouses: WAREHOUSES,
-        customersPerDistrict: CUSTOMERS,
-        items: ITEMS,
-        transactions,
-        runs,
-        daemonTxPerSec: txPerSec("daemon"),
-        nativeTxPerSec: txPerSec("native"),
-        daemonVsNative: stats(ratios),
-        cpuSeconds: { daemon: round(cpu.daemon), drServer: round(cpu.drServer), nativeReplica: round(cpu.nativeReplica) },
-        cpuDaemonPlusDrVsNative: stats(cpuRatios),
-        sameData,
-      })}\n`,
+    const result = await runTpcc(
+      { master, dr, native, daemon, daemonPid: lab.daemonPid },
+      { warehouses: arg("--warehouses", 1), customers: arg("--customers", 300), items: arg("--items", 10_000), transactions: arg("--transactions", 5_000), runs: arg("--runs", 3) },
     );
+    process.stdout.write(`${JSON.stringify(result)}\n`);
   } finally {
     await lab.close();
   }
 }
 
-main().catch((err) => {
-  process.stderr.write(`${(err as Error).stack ?? err}\n`);
-  process.exit(1);
-});
+if (require.main === module) {
+  main().catch((err) => {
+    process.stderr.write(`${(err as Error).stack ?? err}\n`);
+    process.exit(1);
+  });
+}
