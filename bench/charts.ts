@@ -10,17 +10,20 @@ interface ChartInput {
   catchup: Record<string, { txPerSec: number[] }>;
 }
 
-export async function writeCharts(r: ChartInput, basePath: string): Promise<void> {
+/** Renders a Vega-Lite spec to `${file}.svg` and `${file}.png`. */
+export async function renderChart(spec: object, file: string): Promise<void> {
   const vegaLite = await import("vega-lite");
   const vega = await import("vega");
   const { Resvg } = await import("@resvg/resvg-js");
-  const render = async (spec: object, file: string) => {
-    const compiled = vegaLite.compile(spec as never).spec;
-    const view = new vega.View(vega.parse(compiled), { renderer: "none" });
-    const svg = await view.toSVG();
-    fs.writeFileSync(`${file}.svg`, svg);
-    fs.writeFileSync(`${file}.png`, new Resvg(svg, { background: "white", fitTo: { mode: "width", value: 900 } }).render().asPng());
-  };
+  const compiled = vegaLite.compile(spec as never).spec;
+  const view = new vega.View(vega.parse(compiled), { renderer: "none" });
+  const svg = await view.toSVG();
+  fs.writeFileSync(`${file}.svg`, svg);
+  fs.writeFileSync(`${file}.png`, new Resvg(svg, { background: "white", fitTo: { mode: "width", value: 900 } }).render().asPng());
+}
+
+export async function writeCharts(r: ChartInput, basePath: string): Promise<void> {
+  const render = renderChart;
   const lagPoints = r.lag.series.flatMap((p) => [
     ...(p.daemon !== undefined ? [{ t: p.t, lagMs: p.daemon, who: "mysql-dr daemon (heartbeat)" }] : []),
     ...(p.native !== undefined ? [{ t: p.t, lagMs: p.native, who: "native replication (pt-heartbeat)" }] : []),

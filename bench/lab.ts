@@ -92,6 +92,23 @@ export class Lab {
     return Number(/VmHWM:\s+(\d+) kB/.exec(status)![1]) / 1024;
   }
 
+  /** The daemon's current resident memory, in MiB (VmRSS). */
+  daemonRssMiB(): number {
+    const status = fs.readFileSync(`/proc/${this.daemonProcess!.pid}/status`, "utf8");
+    return Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]) / 1024;
+  }
+
+  /**
+   * The daemon's Prometheus text (/metrics): every link's lag and counters from in-memory
+   * snapshots, without the per-link server round trips that a link's status (getLink) makes.
+   */
+  async daemonMetrics(): Promise<string> {
+    const token = fs.readFileSync(path.join(this.dir, "daemon", "token"), "utf8").trim();
+    const res = await fetch(`${this.daemon!.url}/metrics`, { headers: { authorization: `Bearer ${token}` } });
+    if (!res.ok) throw new Error(`GET /metrics answered HTTP ${res.status}`);
+    return res.text();
+  }
+
   resetDaemonPeakRss(): void {
     fs.writeFileSync(`/proc/${this.daemonProcess!.pid}/clear_refs`, "5");
   }
@@ -137,15 +154,15 @@ export async function nativeApplied(replica: Server): Promise<string> {
   return String((await replica.sql("SELECT @@GLOBAL.gtid_slave_pos AS p"))[0].p);
 }
 
-export function sysbench(master: Server, args: string[]): string {
-  const r = spawnSync("sysbench", ["oltp_write_only", "--db-driver=mysql", "--mysql-host=127.0.0.1", `--mysql-port=${master.port}`, "--mysql-user=root", "--mysql-db=sbtest", ...args], { encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
+export function sysbench(master: Server, args: string[], db = "sbtest"): string {
+  const r = spawnSync("sysbench", ["oltp_write_only", "--db-driver=mysql", "--mysql-host=127.0.0.1", `--mysql-port=${master.port}`, "--mysql-user=root", `--mysql-db=${db}`, ...args], { encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
   if (r.status !== 0) throw new Error(`sysbench ${args.join(" ")} failed: ${r.stderr || r.stdout}`);
   return r.stdout;
 }
 
-export function sysbenchAsync(master: Server, args: string[]): Promise<string> {
+export function sysbenchAsync(master: Server, args: string[], db = "sbtest"): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn("sysbench", ["oltp_write_only", "--db-driver=mysql", "--mysql-host=127.0.0.1", `--mysql-port=${master.port}`, "--mysql-user=root", "--mysql-db=sbtest", ...args]);
+    const child = spawn("sysbench", ["oltp_write_only", "--db-driver=mysql", "--mysql-host=127.0.0.1", `--mysql-port=${master.port}`, "--mysql-user=root", `--mysql-db=${db}`, ...args]);
     let out = "";
     child.stdout.on("data", (d) => (out += d));
     child.on("exit", (code) => (code === 0 ? resolve(out) : reject(new Error(`sysbench exited ${code}`))));
