@@ -61,6 +61,7 @@ export class Lab {
   readonly dir = fs.mkdtempSync(path.join(os.tmpdir(), "mysql-dr-bench-"));
   private readonly servers: { name: string; dir: string }[] = [];
   private daemonProcess?: ChildProcess;
+  private closing = false;
   daemon?: DaemonClient;
 
   async server(name: string): Promise<Server> {
@@ -76,6 +77,8 @@ export class Lab {
     // --profile: a V8 CPU profile of the daemon over the whole run, to see where its time goes.
     const profile = process.argv.includes("--profile") ? ["--cpu-prof", `--cpu-prof-dir=${path.join(REPO, "bench", "results", "profile")}`] : [];
     this.daemonProcess = spawn(process.execPath, [...profile, CLI, "daemon", "--listen", "127.0.0.1:0", "--state-dir", stateDir], { stdio: ["ignore", fs.openSync(path.join(stateDir, "out.log"), "a"), "inherit"] });
+    // A daemon gone mid-run shows up as "cannot reach the daemon" later: say here how it ended.
+    this.daemonProcess.once("exit", (code, signal) => this.closing || log(`the daemon exited (${signal ?? `code ${code}`}) before the lab closed`));
     for (let i = 0; i < 200 && !fs.existsSync(path.join(stateDir, "daemon.address")); i++) await sleep(50);
     this.daemon = new DaemonClient({ stateDir });
     return this.daemon;
@@ -114,6 +117,7 @@ export class Lab {
   }
 
   async close(): Promise<void> {
+    this.closing = true;
     if (this.daemonProcess && this.daemonProcess.exitCode === null) {
       const exited = new Promise((resolve) => this.daemonProcess!.once("exit", resolve));
       this.daemonProcess.kill("SIGTERM");
