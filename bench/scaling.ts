@@ -12,7 +12,7 @@
  * - wide: rows of ~4 KB (a TEXT column) next to sysbench's, the same number of transactions,
  *   daemon against a native single-thread replica on the same backlog.
  *
- * Every curve has its own servers. The x axis is the shape; the quick mode keeps the shapes with
+ * Every curve has its own servers; they share the lab's daemon. The x axis is the shape; the quick mode keeps the shapes with
  * smaller sizes. Run alone:
  *
  *   node dist/bench/scaling.js [--quick] [--only backlog|copy|links|wide[,..]] [--runs N]
@@ -31,7 +31,8 @@ import { gtidCovers } from "../provider/src/core/gtid";
 import { renderChart } from "./charts";
 import { type Server, Lab, REPO, configureNativeReplica, ensurePeers, log as benchLog, nativeApplied, percentile, sleep, startReplica, stats, stopReplica, sysbench, sysbenchAsync, timeUntilCovered } from "./lab";
 
-export const CURVES = ["backlog", "copy", "links", "wide"] as const;
+/** In running order: links last, its 32 links leave the daemon's heap (and so every later peak RSS) larger. */
+export const CURVES = ["backlog", "copy", "wide", "links"] as const;
 export type Curve = (typeof CURVES)[number];
 
 export interface ScalingSizes {
@@ -107,6 +108,8 @@ export interface ScalingResults {
   copy?: CopyPoint[];
   links?: LinksPoint[];
   wide?: { sysbench: WideWorkload; wide: WideWorkload; rowBytes: number; sameData: { dr: boolean; native: boolean } };
+  /** The daemon's RSS when each curve started (the floor of that curve's peaks). */
+  rssAtStartMiB?: Partial<Record<Curve, number>>;
 }
 
 export interface ScalingOptions {
@@ -127,10 +130,12 @@ export async function runScaling(lab: Lab, options: ScalingOptions): Promise<Sca
   if (!lab.daemon) await lab.startDaemon();
   const only = new Set(options.only ?? CURVES);
   const results: ScalingResults = { quick: options.quick, sizes };
-  if (only.has("backlog")) results.backlog = await backlogCurve(ctx);
-  if (only.has("copy")) results.copy = await copyCurve(ctx);
-  if (only.has("links")) results.links = await linksCurve(ctx);
-  if (only.has("wide")) results.wide = await wideCurve(ctx);
+  const curves: { [C in Curve]: (ctx: Context) => Promise<NonNullable<ScalingResults[C]>> } = { backlog: backlogCurve, copy: copyCurve, wide: wideCurve, links: linksCurve };
+  for (const curve of CURVES.filter((c) => only.has(c))) {
+    // A peak is reset to the current RSS: what the daemon holds when a curve starts is its floor.
+    results.rssAtStartMiB = { ...results.rssAtStartMiB, [curve]: Math.round(lab.daemonRssMiB()) };
+    (results as Record<Curve, unknown>)[curve] = await curves[curve](ctx);
+  }
   return results;
 }
 
@@ -601,7 +606,7 @@ async function main(): Promise<void> {
   // Curves not run this time are kept from the previous file (with the sizes they ran at).
   const previous = fs.existsSync(`${base}.json`) ? (JSON.parse(fs.readFileSync(`${base}.json`, "utf8")) as ScalingResults & { curveSizes?: Record<string, ScalingSizes> }) : undefined;
   const ran = only ?? [...CURVES];
-  const merged: ScalingResults & { curveSizes: Record<string, ScalingSizes> } = { ...previous, ...results, curveSizes: { ...previous?.curveSizes, ...Object.fromEntries(ran.map((c) => [c, results.sizes])) } };
+  const merged: ScalingResults & { curveSizes: Record<string, ScalingSizes> } = { ...previous, ...results, rssAtStartMiB: { ...previous?.rssAtStartMiB, ...results.rssAtStartMiB }, curveSizes: { ...previous?.curveSizes, ...Object.fromEntries(ran.map((c) => [c, results.sizes])) } };
   for (const c of CURVES) if (!ran.includes(c) && previous?.[c]) (merged as unknown as Record<string, unknown>)[c] = previous[c];
   fs.mkdirSync(results_dir, { recursive: true });
   fs.writeFileSync(`${base}.json`, JSON.stringify(merged, null, 2) + "\n");
