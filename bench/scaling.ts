@@ -186,6 +186,17 @@ class Checkpoints {
   }
 }
 
+/**
+ * sysbench, then a turn of the event loop: spawnSync blocks it, and an idle keep-alive socket to the
+ * daemon that the daemon closed meanwhile is seen closed only once the loop turns (the next request
+ * on it would fail with "socket hang up").
+ */
+async function runSysbench(master: Server, args: string[], db?: string): Promise<string> {
+  const out = sysbench(master, args, db);
+  await sleep(50);
+  return out;
+}
+
 // --- 1. catch-up against the backlog's size ---
 
 async function backlogCurve({ lab, sizes, log }: Context): Promise<BacklogPoint[]> {
@@ -198,7 +209,7 @@ async function backlogCurve({ lab, sizes, log }: Context): Promise<BacklogPoint[
     await master.sql("CREATE DATABASE sbtest");
     const tableArgs = [`--tables=${sizes.backlogTables}`, `--table-size=${sizes.backlogTableRows}`, `--threads=${THREADS}`];
     log(`backlog curve: sysbench prepare ${sizes.backlogTables} x ${sizes.backlogTableRows} rows`);
-    sysbench(master, [...tableArgs, "prepare"]);
+    await runSysbench(master, [...tableArgs, "prepare"]);
     await checkpoints.timeUntilAllCovered([link], await master.position());
     const points: BacklogPoint[] = [];
     for (const transactions of sizes.backlogs) {
@@ -207,7 +218,7 @@ async function backlogCurve({ lab, sizes, log }: Context): Promise<BacklogPoint[
         await daemon.pauseLink(link);
         const rowsBefore = await checkpoints.rows([link]);
         const generating = Date.now();
-        sysbench(master, [...tableArgs, `--events=${transactions}`, "--time=0", `--rand-seed=${run}`, "run"]);
+        await runSysbench(master, [...tableArgs, `--events=${transactions}`, "--time=0", `--rand-seed=${run}`, "run"]);
         const target = await master.position();
         log(`  backlog of ${transactions} written in ${((Date.now() - generating) / 1000).toFixed(1)} s`);
         lab.resetDaemonPeakRss();
@@ -238,7 +249,7 @@ async function copyCurve({ lab, sizes, log }: Context): Promise<CopyPoint[]> {
     const db = `copy_${shape.tables}x${shape.rowsPerTable}`;
     log(`copy curve: sysbench prepare ${shape.tables} x ${shape.rowsPerTable} rows`);
     await master.sql(`CREATE DATABASE ${db}`);
-    sysbench(master, [`--tables=${shape.tables}`, `--table-size=${shape.rowsPerTable}`, `--threads=${Math.min(THREADS, shape.tables)}`, "prepare"], db);
+    await runSysbench(master, [`--tables=${shape.tables}`, `--table-size=${shape.rowsPerTable}`, `--threads=${Math.min(THREADS, shape.tables)}`, "prepare"], db);
     const point: CopyPoint = { ...shape, seconds: [], peakRssMiB: [] };
     for (let run = 1; run <= sizes.runs; run++) {
       const link = `scaling-${db.replace(/_/g, "-")}-${run}`;
@@ -283,14 +294,14 @@ async function linksCurve({ lab, sizes, log }: Context): Promise<LinksPoint[]> {
       // go through the links.
       for (let i = 0; i < count; i++) await Promise.all([master.sql(`SET SESSION sql_log_bin = 0; CREATE DATABASE ${db(i)}`), dr.sql(`CREATE DATABASE ${db(i)}`)]);
       for (let i = 0; i < count; i++) await daemon.createLink({ name: names[i], source: master.url, target: dr.url, include: [db(i)], initial: "none" });
-      for (let i = 0; i < count; i++) sysbench(master, [...tableArgs, "prepare"], db(i));
+      for (let i = 0; i < count; i++) await runSysbench(master, [...tableArgs, "prepare"], db(i));
       await checkpoints.timeUntilAllCovered(names, await master.position());
       const point: LinksPoint = { links: count, catchupSeconds: [], rowsPerSec: [], lagP99Ms: [], lagRate: sizes.linkRate, peakRssMiB: [] };
       for (let run = 1; run <= sizes.runs; run++) {
         // Catch-up: the same total backlog, an even share per link's database.
         await Promise.all(names.map((n) => daemon.pauseLink(n)));
         const rowsBefore = await checkpoints.rows(names);
-        for (let i = 0; i < count; i++) sysbench(master, [...tableArgs, `--threads=${THREADS}`, `--events=${Math.round(sizes.linkTransactions / count)}`, "--time=0", `--rand-seed=${run}`, "run"], db(i));
+        for (let i = 0; i < count; i++) await runSysbench(master, [...tableArgs, `--threads=${THREADS}`, `--events=${Math.round(sizes.linkTransactions / count)}`, "--time=0", `--rand-seed=${run}`, "run"], db(i));
         const target = await master.position();
         lab.resetDaemonPeakRss();
         await Promise.all(names.map((n) => daemon.resumeLink(n)));
@@ -418,14 +429,14 @@ async function wideCurve({ lab, sizes, log }: Context): Promise<NonNullable<Scal
     await prepareWide(master, sizes.wideRows);
     await master.sql("CREATE DATABASE sbtest");
     const tableArgs = [`--tables=${WIDE_TABLES}`, `--table-size=${sizes.wideRows}`, `--threads=${THREADS}`];
-    sysbench(master, [...tableArgs, "prepare"]);
+    await runSysbench(master, [...tableArgs, "prepare"]);
     const prepared = await master.position();
     await checkpoints.timeUntilAllCovered([link], prepared);
     await timeUntilCovered(() => nativeApplied(native), prepared);
     const empty = (): WideWorkload => ({ transactions: sizes.wideTransactions, binlogBytes: [], daemonTxPerSec: [], nativeTxPerSec: [], peakRssMiB: [] });
     const result = { sysbench: empty(), wide: empty(), rowBytes: WIDE_PAYLOAD_BYTES, sameData: { dr: false, native: false } };
     const generators: Record<"sysbench" | "wide", (run: number) => Promise<unknown>> = {
-      sysbench: async (run) => sysbench(master, [...tableArgs, `--events=${sizes.wideTransactions}`, "--time=0", `--rand-seed=${run}`, "run"]),
+      sysbench: (run) => runSysbench(master, [...tableArgs, `--events=${sizes.wideTransactions}`, "--time=0", `--rand-seed=${run}`, "run"]),
       wide: () => wideWorkload(master, sizes.wideRows, sizes.wideTransactions),
     };
     for (let run = 1; run <= sizes.runs; run++) {
