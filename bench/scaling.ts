@@ -20,6 +20,8 @@
  *     [--links 1,8,32] [--link-transactions 32000] [--link-rows 64000] [--link-rate 320] [--link-seconds 30]
  *     [--wide-rows 20000] [--wide-transactions 10000]
  *
+ * --charts-only draws the charts and prints the rows again from the saved file.
+ *
  * Writes bench/results/scaling.json (scaling-quick.json with --quick; curves not run this time are
  * kept from the file), scaling[-quick]-<curve>.png/.svg, and prints the markdown rows.
  */
@@ -541,15 +543,13 @@ export async function writeScalingCharts(r: ScalingResults, basePath: string): P
   }
   if (r.copy?.length) {
     const values = r.copy.map((p) => ({ shape: `${shape(p)} rows`, rows: p.tables * p.rowsPerTable, seconds: median(p.seconds), rowsPerSec: (p.tables * p.rowsPerTable) / median(p.seconds) }));
+    const bars = (field: string, title: string) => ({
+      width: 300, height: 50 * values.length, data: { values }, mark: "bar",
+      encoding: { y: { field: "shape", type: "nominal", title: null, sort: null }, x: { field, type: "quantitative", title } },
+    });
     await chart("copy", {
       title: "Initial copy against table size and table count (median)",
-      width: 500, height: 60 * values.length, data: { values },
-      mark: "bar",
-      encoding: {
-        y: { field: "shape", type: "nominal", title: "tables x rows", sort: null },
-        x: { field: "seconds", type: "quantitative", title: "seconds" },
-        tooltip: [{ field: "rowsPerSec", format: ",.0f" }],
-      },
+      hconcat: [bars("seconds", "seconds"), bars("rowsPerSec", "rows/s")],
     });
   }
   if (r.links?.length) {
@@ -614,6 +614,15 @@ async function main(): Promise<void> {
     wideRows: single("--wide-rows"), wideTransactions: single("--wide-transactions"),
   };
   const sizes = Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)) as Partial<ScalingSizes>;
+  const resultsDir = path.join(REPO, "bench", "results");
+  const base = path.join(resultsDir, quick ? "scaling-quick" : "scaling");
+  if (process.argv.includes("--charts-only")) {
+    // The charts and rows again from the file, without running anything.
+    const saved = JSON.parse(fs.readFileSync(`${base}.json`, "utf8")) as ScalingResults;
+    await writeScalingCharts(saved, base);
+    process.stdout.write(scalingMarkdownRows(saved).join("\n") + "\n");
+    return;
+  }
   ensurePeers();
   const lab = new Lab();
   const started = Date.now();
@@ -623,14 +632,12 @@ async function main(): Promise<void> {
   } finally {
     await lab.close();
   }
-  const results_dir = path.join(REPO, "bench", "results");
-  const base = path.join(results_dir, quick ? "scaling-quick" : "scaling");
   // Curves not run this time are kept from the previous file (with the sizes they ran at).
   const previous = fs.existsSync(`${base}.json`) ? (JSON.parse(fs.readFileSync(`${base}.json`, "utf8")) as ScalingResults & { curveSizes?: Record<string, ScalingSizes> }) : undefined;
   const ran = only ?? [...CURVES];
   const merged: ScalingResults & { curveSizes: Record<string, ScalingSizes> } = { ...previous, ...results, rssAtStartMiB: { ...previous?.rssAtStartMiB, ...results.rssAtStartMiB }, curveSizes: { ...previous?.curveSizes, ...Object.fromEntries(ran.map((c) => [c, results.sizes])) } };
   for (const c of CURVES) if (!ran.includes(c) && previous?.[c]) (merged as unknown as Record<string, unknown>)[c] = previous[c];
-  fs.mkdirSync(results_dir, { recursive: true });
+  fs.mkdirSync(resultsDir, { recursive: true });
   fs.writeFileSync(`${base}.json`, JSON.stringify(merged, null, 2) + "\n");
   const charts = await writeScalingCharts(merged, base);
   process.stdout.write(scalingMarkdownRows(merged).join("\n") + "\n\n");
