@@ -315,7 +315,7 @@ async function linksCurve({ lab, sizes, log }: Context): Promise<LinksPoint[]> {
         // Steady load: the aggregate rate spread over the databases; every link's lag from /metrics.
         const lags = new Map<string, number[]>(names.map((n) => [n, []]));
         const perLinkRate = Math.max(1, Math.round(sizes.linkRate / count));
-        const load = Promise.all(names.map((_, i) => sysbenchAsync(master, [...tableArgs, `--threads=${Math.max(1, THREADS / count)}`, `--rate=${perLinkRate}`, `--time=${sizes.linkSeconds}`, "run"], db(i))));
+        const load = Promise.all(names.map((_, i) => sysbenchAsync(master, [...tableArgs, `--threads=${Math.max(1, Math.floor(THREADS / count))}`, `--rate=${perLinkRate}`, `--time=${sizes.linkSeconds}`, "run"], db(i))));
         let loading = true;
         void load.finally(() => (loading = false)).catch(() => undefined);
         while (loading) {
