@@ -23,12 +23,11 @@ export async function renderChart(spec: object, file: string): Promise<void> {
 }
 
 export async function writeCharts(r: ChartInput, basePath: string): Promise<void> {
-  const render = renderChart;
   const lagPoints = r.lag.series.flatMap((p) => [
     ...(p.daemon !== undefined ? [{ t: p.t, lagMs: p.daemon, who: "mysql-dr daemon (heartbeat)" }] : []),
     ...(p.native !== undefined ? [{ t: p.t, lagMs: p.native, who: "native replication (pt-heartbeat)" }] : []),
   ]);
-  await render({
+  await renderChart({
     $schema: "https://vega.github.io/schema/vega-lite/v5.json",
     title: "Replication lag under a steady sysbench load",
     width: 700, height: 300,
@@ -41,7 +40,7 @@ export async function writeCharts(r: ChartInput, basePath: string): Promise<void
     },
   }, `${basePath}-lag`);
   const names: Record<string, string> = { nativeSingle: "native, 1 thread", nativeParallel4: "native, 4 threads (optimistic)", daemon: "mysql-dr daemon" };
-  await render({
+  await renderChart({
     $schema: "https://vega.github.io/schema/vega-lite/v5.json",
     title: "Catch-up throughput on the same backlog (median of runs)",
     width: 500, height: 250,
