@@ -10,17 +10,19 @@ interface ChartInput {
   catchup: Record<string, { txPerSec: number[] }>;
 }
 
-export async function writeCharts(r: ChartInput, basePath: string): Promise<void> {
+/** Renders a Vega-Lite spec to `${file}.svg` and `${file}.png`. */
+export async function renderChart(spec: object, file: string): Promise<void> {
   const vegaLite = await import("vega-lite");
   const vega = await import("vega");
   const { Resvg } = await import("@resvg/resvg-js");
-  const render = async (spec: object, file: string) => {
-    const compiled = vegaLite.compile(spec as never).spec;
-    const view = new vega.View(vega.parse(compiled), { renderer: "none" });
-    const svg = await view.toSVG();
-    fs.writeFileSync(`${file}.svg`, svg);
-    fs.writeFileSync(`${file}.png`, new Resvg(svg, { background: "white", fitTo: { mode: "width", value: 900 } }).render().asPng());
-  };
+  const compiled = vegaLite.compile(spec as never).spec;
+  const view = new vega.View(vega.parse(compiled), { renderer: "none" });
+  const svg = await view.toSVG();
+  fs.writeFileSync(`${file}.svg`, svg);
+  fs.writeFileSync(`${file}.png`, new Resvg(svg, { background: "white", fitTo: { mode: "width", value: 900 } }).render().asPng());
+}
+
+export async function writeCharts(r: ChartInput, basePath: string): Promise<void> {
   const firstWindows = r.lag.filter((w, i) => r.lag.findIndex((x) => x.rate === w.rate) === i);
   const lagPoints = firstWindows.flatMap((w) =>
     w.series.flatMap((p) => [
@@ -28,7 +30,7 @@ export async function writeCharts(r: ChartInput, basePath: string): Promise<void
       ...(p.native !== undefined ? [{ rate: `${w.rate} tx/s`, t: p.t, lagMs: p.native, who: "native replication, 1 thread (pt-heartbeat)" }] : []),
     ]),
   );
-  await render({
+  await renderChart({
     $schema: "https://vega.github.io/schema/vega-lite/v5.json",
     title: "Replication lag under a steady sysbench load, both replicating at once",
     data: { values: lagPoints },
@@ -44,7 +46,7 @@ export async function writeCharts(r: ChartInput, basePath: string): Promise<void
     },
   }, `${basePath}-lag`);
   const names: Record<string, string> = { nativeSingle: "native, 1 thread", nativeParallel4: "native, 4 threads (optimistic)", daemon: "mysql-dr daemon" };
-  await render({
+  await renderChart({
     $schema: "https://vega.github.io/schema/vega-lite/v5.json",
     title: "Catch-up throughput on the same backlog (median of runs)",
     width: 500, height: 250,

@@ -61,6 +61,7 @@ export class Lab {
   readonly dir = fs.mkdtempSync(path.join(os.tmpdir(), "mysql-dr-bench-"));
   private readonly servers: { name: string; dir: string }[] = [];
   private daemonProcess?: ChildProcess;
+  private closing = false;
   daemon?: DaemonClient;
 
   async server(name: string): Promise<Server> {
@@ -76,6 +77,8 @@ export class Lab {
     // --profile: a V8 CPU profile of the daemon over the whole run, to see where its time goes.
     const profile = process.argv.includes("--profile") ? ["--cpu-prof", `--cpu-prof-dir=${path.join(REPO, "bench", "results", "profile")}`] : [];
     this.daemonProcess = spawn(process.execPath, [...profile, CLI, "daemon", "--listen", "127.0.0.1:0", "--state-dir", stateDir], { stdio: ["ignore", fs.openSync(path.join(stateDir, "out.log"), "a"), "inherit"] });
+    // A daemon gone mid-run shows up as "cannot reach the daemon" later: say here how it ended.
+    this.daemonProcess.once("exit", (code, signal) => this.closing || log(`the daemon exited (${signal ?? `code ${code}`}) before the lab closed`));
     for (let i = 0; i < 200 && !fs.existsSync(path.join(stateDir, "daemon.address")); i++) await sleep(50);
     this.daemon = new DaemonClient({ stateDir });
     return this.daemon;
@@ -92,11 +95,29 @@ export class Lab {
     return Number(/VmHWM:\s+(\d+) kB/.exec(status)![1]) / 1024;
   }
 
+  /** The daemon's current resident memory, in MiB (VmRSS). */
+  daemonRssMiB(): number {
+    const status = fs.readFileSync(`/proc/${this.daemonProcess!.pid}/status`, "utf8");
+    return Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]) / 1024;
+  }
+
+  /**
+   * The daemon's Prometheus text (/metrics): every link's lag and counters from in-memory
+   * snapshots, without the per-link server round trips that a link's status (getLink) makes.
+   */
+  async daemonMetrics(): Promise<string> {
+    const token = fs.readFileSync(path.join(this.dir, "daemon", "token"), "utf8").trim();
+    const res = await fetch(`${this.daemon!.url}/metrics`, { headers: { authorization: `Bearer ${token}` } });
+    if (!res.ok) throw new Error(`GET /metrics answered HTTP ${res.status}`);
+    return res.text();
+  }
+
   resetDaemonPeakRss(): void {
     fs.writeFileSync(`/proc/${this.daemonProcess!.pid}/clear_refs`, "5");
   }
 
   async close(): Promise<void> {
+    this.closing = true;
     if (this.daemonProcess && this.daemonProcess.exitCode === null) {
       const exited = new Promise((resolve) => this.daemonProcess!.once("exit", resolve));
       this.daemonProcess.kill("SIGTERM");
@@ -243,8 +264,8 @@ export function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
 }
 
-export function sysbench(master: Server, args: string[]): string {
-  const r = spawnSync("sysbench", ["oltp_write_only", "--db-driver=mysql", "--mysql-host=127.0.0.1", `--mysql-port=${master.port}`, "--mysql-user=root", "--mysql-db=sbtest", ...args], { encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
+export function sysbench(master: Server, args: string[], db = "sbtest"): string {
+  const r = spawnSync("sysbench", ["oltp_write_only", "--db-driver=mysql", "--mysql-host=127.0.0.1", `--mysql-port=${master.port}`, "--mysql-user=root", `--mysql-db=${db}`, ...args], { encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
   if (r.status !== 0) throw new Error(`sysbench ${args.join(" ")} failed: ${r.stderr || r.stdout}`);
   return r.stdout;
 }
@@ -254,9 +275,9 @@ export function sysbenchTps(output: string): number {
   return Number(/transactions:\s+\d+\s+\(([\d.]+) per sec/.exec(output)?.[1] ?? NaN);
 }
 
-export function sysbenchAsync(master: Server, args: string[]): Promise<string> {
+export function sysbenchAsync(master: Server, args: string[], db = "sbtest"): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn("sysbench", ["oltp_write_only", "--db-driver=mysql", "--mysql-host=127.0.0.1", `--mysql-port=${master.port}`, "--mysql-user=root", "--mysql-db=sbtest", ...args]);
+    const child = spawn("sysbench", ["oltp_write_only", "--db-driver=mysql", "--mysql-host=127.0.0.1", `--mysql-port=${master.port}`, "--mysql-user=root", `--mysql-db=${db}`, ...args]);
     let out = "";
     child.stdout.on("data", (d) => (out += d));
     child.on("exit", (code) => (code === 0 ? resolve(out) : reject(new Error(`sysbench exited ${code}`))));

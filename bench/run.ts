@@ -14,6 +14,7 @@ import { promote } from "../provider/src/promote/promoter";
 import { parseServerUrl } from "../provider/src/core/connection-url";
 import { type CatchUp, type Server, Lab, REPO, configureNativeReplica, durableWrites, ensurePeers, fsyncLatencyMs, log, nativeApplied, nativeProbe, percentile, quiesce, rotated, sleep, startReplica, stats, stopReplica, sysbench, sysbenchAsync, sysbenchTps, timeCatchUp, timeUntilCovered, timed } from "./lab";
 import { writeCharts } from "./charts";
+import { type ScalingResults, runScaling, scalingMarkdownRows, writeScalingCharts } from "./scaling";
 import { type TpccResult, runTpcc } from "./tpcc";
 
 function arg(name: string): number | undefined {
@@ -86,6 +87,7 @@ interface Results {
   copy: { rows: number; daemon: number[]; mydumperMyloader: number[]; mariadbDump: number[] };
   verify: { rows: number; daemon: number[]; ptTableChecksum: number[] };
   tpcc?: TpccResult;
+  scaling?: ScalingResults;
   promote: { plannedMs: number; forcedMs: number };
   peakRssMiB: Record<string, number>;
 }
@@ -253,7 +255,8 @@ async function main(): Promise<void> {
 
     // 6. Scaling curves (bench/scaling.ts, runScaling) go here in a full run: catch-up vs backlog
     // size, copy vs table size and count, many links, wide rows; each with its chart.
-    // SCALING-CURVES: if (!QUICK && runs("scaling")) results.scaling = await runScaling(...);
+    // 6b. Scaling curves (full run only, servers of their own; bench/scaling.ts runs them alone too).
+    if (!QUICK && runs("scaling")) results.scaling = await runScaling(lab, { quick: false, log });
 
     // 7. Promotion: planned with the link caught up, and forced with the master gone (last: it ends the servers' roles).
     if (runs("promote")) {
@@ -375,6 +378,7 @@ async function report(r: Results): Promise<void> {
     `| verification of ${r.verify.rows} rows, s | ${spread(r.verify.daemon, 1)} | pt-table-checksum ${spread(r.verify.ptTableChecksum, 1)} | ${ratios.verifyVsPtTableChecksum}x (of medians) |`,
     `| promotion, ms | planned ${r.promote.plannedMs}, forced ${r.promote.forcedMs} | | |`,
     `| daemon peak RSS, MiB | ${Object.entries(r.peakRssMiB).map(([k, v]) => `${k} ${Math.round(v)}`).join(", ")} | | |`,
+    ...(r.scaling ? scalingMarkdownRows(r.scaling) : []),
     ...(tpcc ? ["", `TPC-C-like data afterwards (CHECKSUM TABLE of the nine tables) equal to the master's: DR server ${tpcc.sameData.dr}, native replica ${tpcc.sameData.native}.`] : []),
   ];
   const markdown = lines.join("\n");
@@ -384,6 +388,7 @@ async function report(r: Results): Promise<void> {
   fs.writeFileSync(path.join(RESULTS, `${base}.md`), markdown + "\n");
   process.stdout.write(markdown + "\n\n");
   await writeCharts(r, path.join(RESULTS, base));
+  if (r.scaling) await writeScalingCharts(r.scaling, path.join(RESULTS, `${base}-scaling`));
   process.stdout.write(JSON.stringify(ratios) + "\n");
 }
 
