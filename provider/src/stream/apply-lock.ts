@@ -21,4 +21,14 @@ export class ApplyLock extends Mutex {
       this.waiting--;
     }
   }
+
+  /** Through `acquire`, so a waiter here counts too (Mutex's own goes to its semaphore directly). */
+  override async runExclusive<T>(callback: MutexInterface.Worker<T>, priority?: number): Promise<T> {
+    const release = await this.acquire(priority);
+    try {
+      return await callback();
+    } finally {
+      release();
+    }
+  }
 }
