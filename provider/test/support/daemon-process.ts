@@ -150,7 +150,8 @@ export async function waitCaughtUp(client: DaemonClient, link: string, master: T
   return waitFor(`link ${link} to apply up to ${target}`, async () => {
     const s = await client.getLink(link);
     if (s.state === "error") throw new Error(`link stopped: ${s.lastError}`);
-    return s.appliedGtid !== null && gtidCovers(master.flavor, s.appliedGtid, target) ? s : undefined;
+    // The checkpoint can cover the target before the pipeline runs (a copy planned at the master's position): caught up means running too.
+    return s.state === "running" && s.appliedGtid !== null && gtidCovers(master.flavor, s.appliedGtid, target) ? s : undefined;
   }, timeoutMs);
 }
 
