@@ -76,7 +76,10 @@ export class Lab {
     fs.mkdirSync(stateDir, { recursive: true });
     // --profile: a V8 CPU profile of the daemon over the whole run, to see where its time goes.
     const profile = process.argv.includes("--profile") ? ["--cpu-prof", `--cpu-prof-dir=${path.join(REPO, "bench", "results", "profile")}`] : [];
-    this.daemonProcess = spawn(process.execPath, [...profile, CLI, "daemon", "--listen", "127.0.0.1:0", "--state-dir", stateDir], { stdio: ["ignore", fs.openSync(path.join(stateDir, "out.log"), "a"), "inherit"] });
+    // --daemon-node-flags "...": V8 settings for the daemon alone, for GC sizing experiments run against a default invocation.
+    const flagsAt = process.argv.indexOf("--daemon-node-flags");
+    const nodeFlags = flagsAt >= 0 ? process.argv[flagsAt + 1].split(/\s+/).filter(Boolean) : [];
+    this.daemonProcess = spawn(process.execPath, [...profile, ...nodeFlags, CLI, "daemon", "--listen", "127.0.0.1:0", "--state-dir", stateDir], { stdio: ["ignore", fs.openSync(path.join(stateDir, "out.log"), "a"), "inherit"] });
     // A daemon gone mid-run shows up as "cannot reach the daemon" later: say here how it ended.
     this.daemonProcess.once("exit", (code, signal) => this.closing || log(`the daemon exited (${signal ?? `code ${code}`}) before the lab closed`));
     for (let i = 0; i < 200 && !fs.existsSync(path.join(stateDir, "daemon.address")); i++) await sleep(50);
