@@ -462,7 +462,7 @@ async function main(): Promise<void> {
       { master, dr, native, daemon, daemonPid: lab.daemonPid },
       { warehouses: arg("--warehouses", 1), customers: arg("--customers", 300), items: arg("--items", 10_000), transactions: arg("--transactions", 5_000), runs: arg("--runs", 3) },
     );
-    process.stdout.write(`${JSON.stringify(result)}\n`);
+    process.stdout.write(`${JSON.stringify({ ...result, daemonPeakRssMiB: lab.daemonPeakRssMiB() })}\n`);
   } finally {
     await lab.close();
   }

@@ -39,9 +39,13 @@ import type { Divergence } from "../dr-state/promotion-record";
 export const LINK_STATES = ["starting", "running", "retrying", "paused", "error", "promoted"] as const;
 export type LinkState = (typeof LINK_STATES)[number];
 
-/** Rows queued between reader and applier before the reader pauses, and where it resumes. */
-export const QUEUE_HIGH_WATER_ROWS = 20_000;
-export const QUEUE_LOW_WATER_ROWS = 5_000;
+/**
+ * Rows queued between reader and applier before the reader pauses, and where it resumes. The queue's
+ * rows are most of the daemon's live heap: 20,000 kept TPC-C catch-up at 330-345 MiB RSS, 5,000 at
+ * 240 with the same throughput and CPU.
+ */
+export const QUEUE_HIGH_WATER_ROWS = 5_000;
+export const QUEUE_LOW_WATER_ROWS = 1_250;
 export const RETRY_INITIAL_DELAY_MS = 500;
 export const RETRY_MAX_DELAY_MS = 30_000;
 export const SOURCE_POLL_INTERVAL_MS = 1_000;
