@@ -78,6 +78,7 @@ export class Lab {
     const profile = process.argv.includes("--profile") ? ["--cpu-prof", `--cpu-prof-dir=${path.join(REPO, "bench", "results", "profile")}`] : [];
     // --daemon-node-flags "...": V8 settings for the daemon alone, for GC sizing experiments run against a default invocation.
     const flagsAt = process.argv.indexOf("--daemon-node-flags");
+    if (flagsAt >= 0 && process.argv[flagsAt + 1] === undefined) throw new Error('--daemon-node-flags needs a value, e.g. --daemon-node-flags "--max-semi-space-size=16"');
     const nodeFlags = flagsAt >= 0 ? process.argv[flagsAt + 1].split(/\s+/).filter(Boolean) : [];
     this.daemonProcess = spawn(process.execPath, [...profile, ...nodeFlags, CLI, "daemon", "--listen", "127.0.0.1:0", "--state-dir", stateDir], { stdio: ["ignore", fs.openSync(path.join(stateDir, "out.log"), "a"), "inherit"] });
     // A daemon gone mid-run shows up as "cannot reach the daemon" later: say here how it ended.
@@ -94,14 +95,17 @@ export class Lab {
 
   /** The daemon's peak resident memory since the last reset, in MiB (VmHWM). */
   daemonPeakRssMiB(): number {
-    const status = fs.readFileSync(`/proc/${this.daemonProcess!.pid}/status`, "utf8");
-    return Number(/VmHWM:\s+(\d+) kB/.exec(status)![1]) / 1024;
+    return this.daemonStatusMiB("VmHWM");
   }
 
   /** The daemon's current resident memory, in MiB (VmRSS). */
   daemonRssMiB(): number {
+    return this.daemonStatusMiB("VmRSS");
+  }
+
+  private daemonStatusMiB(field: "VmHWM" | "VmRSS"): number {
     const status = fs.readFileSync(`/proc/${this.daemonProcess!.pid}/status`, "utf8");
-    return Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]) / 1024;
+    return Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)![1]) / 1024;
   }
 
   /**
@@ -267,8 +271,12 @@ export function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
 }
 
+function sysbenchArgs(master: Server, args: string[], db: string): string[] {
+  return ["oltp_write_only", "--db-driver=mysql", "--mysql-host=127.0.0.1", `--mysql-port=${master.port}`, "--mysql-user=root", `--mysql-db=${db}`, ...args];
+}
+
 export function sysbench(master: Server, args: string[], db = "sbtest"): string {
-  const r = spawnSync("sysbench", ["oltp_write_only", "--db-driver=mysql", "--mysql-host=127.0.0.1", `--mysql-port=${master.port}`, "--mysql-user=root", `--mysql-db=${db}`, ...args], { encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
+  const r = spawnSync("sysbench", sysbenchArgs(master, args, db), { encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
   if (r.status !== 0) throw new Error(`sysbench ${args.join(" ")} failed: ${r.stderr || r.stdout}`);
   return r.stdout;
 }
@@ -280,7 +288,7 @@ export function sysbenchTps(output: string): number {
 
 export function sysbenchAsync(master: Server, args: string[], db = "sbtest"): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn("sysbench", ["oltp_write_only", "--db-driver=mysql", "--mysql-host=127.0.0.1", `--mysql-port=${master.port}`, "--mysql-user=root", `--mysql-db=${db}`, ...args]);
+    const child = spawn("sysbench", sysbenchArgs(master, args, db));
     let out = "";
     child.stdout.on("data", (d) => (out += d));
     child.on("exit", (code) => (code === 0 ? resolve(out) : reject(new Error(`sysbench exited ${code}`))));

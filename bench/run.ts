@@ -253,9 +253,8 @@ async function main(): Promise<void> {
       await Promise.all([daemon.resumeLink("bench"), startReplica(parallel)]);
     }
 
-    // 6. Scaling curves (bench/scaling.ts, runScaling) go here in a full run: catch-up vs backlog
-    // size, copy vs table size and count, many links, wide rows; each with its chart.
-    // 6b. Scaling curves (full run only, servers of their own; bench/scaling.ts runs them alone too).
+    // 6. Scaling curves, full run only (bench/scaling.ts, servers of their own; it runs them alone too):
+    // catch-up vs backlog size, copy vs table size and count, many links, wide rows; each with its chart.
     if (!QUICK && runs("scaling")) results.scaling = await runScaling(lab, { quick: false, log });
 
     // 7. Promotion: planned with the link caught up, and forced with the master gone (last: it ends the servers' roles).

@@ -134,7 +134,7 @@ export async function runScaling(lab: Lab, options: ScalingOptions): Promise<Sca
   const results: ScalingResults = { quick: options.quick, sizes };
   const curves: { [C in Curve]: (ctx: Context) => Promise<NonNullable<ScalingResults[C]>> } = { backlog: backlogCurve, copy: copyCurve, wide: wideCurve, links: linksCurve };
   for (const curve of CURVES.filter((c) => only.has(c))) {
-    // A peak is reset to the current RSS: what the daemon holds when a curve starts is its floor.
+    // What the daemon holds when a curve starts is the floor of that curve's peaks.
     results.rssAtStartMiB = { ...results.rssAtStartMiB, [curve]: Math.round(lab.daemonRssMiB()) };
     (results as Record<Curve, unknown>)[curve] = await curves[curve](ctx);
   }
