@@ -173,7 +173,7 @@ export interface CatchUp {
 
 /**
  * Starts a contender and times it until `applied()` covers `target`, polling every `pollMs`
- * (a probe on an open connection or the daemon's status, so polling costs no connection set-up).
+ * (a `positionProbe`, so polling costs every contender the same).
  */
 export async function timeCatchUp(start: () => Promise<void>, applied: () => Promise<string | null>, target: string, pollMs = 10, timeoutMs = 1_800_000): Promise<CatchUp> {
   const before = await applied();
@@ -190,11 +190,22 @@ export async function timeCatchUp(start: () => Promise<void>, applied: () => Pro
   }
 }
 
-/** A native replica's applied position read over one open connection (close it when done). */
-export async function nativeProbe(replica: Server): Promise<{ applied: () => Promise<string>; close: () => Promise<void> }> {
-  const conn = await mysql.createConnection({ host: "127.0.0.1", port: replica.port, user: "root" });
+/**
+ * A contender's applied position read over one open connection to its server (close it when
+ * done): a native replica's gtid_slave_pos, or a link's checkpoint on the DR server. Both are
+ * committed with the rows they cover, and both cost the contender the same one cheap query per
+ * poll; the daemon's status would also evaluate the promotion guardrails on every call.
+ */
+export async function positionProbe(server: Server, link?: string): Promise<{ applied: () => Promise<string | null>; close: () => Promise<void> }> {
+  const conn = await mysql.createConnection({ host: "127.0.0.1", port: server.port, user: "root" });
+  const [sql, params] = link === undefined
+    ? ["SELECT @@GLOBAL.gtid_slave_pos AS p", []]
+    : ["SELECT source_gtid AS p FROM mysql_dr.checkpoint WHERE link = ?", [link]];
   return {
-    applied: async () => String(((await conn.query("SELECT @@GLOBAL.gtid_slave_pos AS p")) as [Record<string, unknown>[], unknown])[0][0].p),
+    applied: async () => {
+      const [rows] = (await conn.query(sql, params)) as [Record<string, unknown>[], unknown];
+      return rows.length ? String(rows[0].p) : null;
+    },
     close: () => conn.end(),
   };
 }

@@ -12,7 +12,7 @@
  */
 import { promote } from "../provider/src/promote/promoter";
 import { parseServerUrl } from "../provider/src/core/connection-url";
-import { Lab, configureNativeReplica, ensurePeers, log, nativeApplied, sleep, startReplica, stats, stopReplica, sysbench, timeUntilCovered } from "./lab";
+import { Lab, configureNativeReplica, ensurePeers, log, nativeApplied, positionProbe, sleep, startReplica, stats, stopReplica, sysbench, timeCatchUp, timeUntilCovered } from "./lab";
 
 const LINK = "bench-reverse";
 const THREADS = 4;
@@ -56,18 +56,19 @@ async function main(): Promise<void> {
     await n.sql(`SET GLOBAL gtid_slave_pos = '${promoted.openedGtid}'; SET GLOBAL replicate_wild_ignore_table = 'mysql_dr.%'`);
 
     const seconds: Record<"daemon" | "native", number[]> = { daemon: [], native: [] };
+    // Reversed, the link's checkpoint lives on A, its target now.
+    const [daemonProbe, nativeProbe] = await Promise.all([positionProbe(a, LINK), positionProbe(n)]);
     for (let run = 1; run <= runs; run++) {
       await daemon.pauseLink(LINK);
       log(`run ${run}: a backlog of ${events} transactions on B`);
       sysbench(b, [...tableArgs, `--threads=${THREADS}`, `--events=${events}`, "--time=0", `--rand-seed=${run}`, "run"]);
       const target = await b.position();
-      await daemon.resumeLink(LINK);
-      seconds.daemon.push(await timeUntilCovered(async () => (await daemon.getLink(LINK)).appliedGtid, target));
-      await startReplica(n);
-      seconds.native.push(await timeUntilCovered(() => nativeApplied(n), target));
+      seconds.daemon.push((await timeCatchUp(async () => void (await daemon.resumeLink(LINK)), daemonProbe.applied, target)).seconds);
+      seconds.native.push((await timeCatchUp(() => startReplica(n), nativeProbe.applied, target)).seconds);
       await stopReplica(n);
       log(`  daemon ${seconds.daemon.at(-1)!.toFixed(2)} s (${(events / seconds.daemon.at(-1)!).toFixed(0)} tx/s), native single-thread ${seconds.native.at(-1)!.toFixed(2)} s (${(events / seconds.native.at(-1)!).toFixed(0)} tx/s)`);
     }
+    await Promise.all([daemonProbe.close(), nativeProbe.close()]);
     const txPerSec = (who: "daemon" | "native") => stats(seconds[who].map((s) => events / s));
     const ratios = seconds.daemon.map((d, i) => seconds.native[i] / d);
     process.stdout.write(`${JSON.stringify({ events, runs, daemonTxPerSec: txPerSec("daemon"), nativeTxPerSec: txPerSec("native"), daemonVsNative: stats(ratios) })}\n`);

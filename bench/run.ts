@@ -12,7 +12,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { promote } from "../provider/src/promote/promoter";
 import { parseServerUrl } from "../provider/src/core/connection-url";
-import { type CatchUp, type Server, Lab, REPO, configureNativeReplica, durableWrites, ensurePeers, fsyncLatencyMs, log, nativeApplied, nativeProbe, percentile, quiesce, rotated, sleep, startReplica, stats, stopReplica, sysbench, sysbenchAsync, sysbenchTps, timeCatchUp, timeUntilCovered, timed } from "./lab";
+import { type CatchUp, type Server, Lab, REPO, configureNativeReplica, durableWrites, ensurePeers, fsyncLatencyMs, log, nativeApplied, percentile, positionProbe, quiesce, rotated, sleep, startReplica, stats, stopReplica, sysbench, sysbenchAsync, sysbenchTps, timeCatchUp, timeUntilCovered, timed } from "./lab";
 import { writeCharts } from "./charts";
 import { type ScalingResults, runScaling, scalingMarkdownRows, writeScalingCharts } from "./scaling";
 import { type TpccResult, runTpcc } from "./tpcc";
@@ -126,12 +126,13 @@ async function main(): Promise<void> {
     // order rotated between runs (the first one after the backlog shares the machine with the
     // master's background flushing of the backlog's pages).
     if (runs("catchup")) {
-      const singleProbe = await nativeProbe(single);
-      const parallelProbe = await nativeProbe(parallel);
+      const singleProbe = await positionProbe(single);
+      const parallelProbe = await positionProbe(parallel);
+      const daemonProbe = await positionProbe(dr, "bench");
       const contender: Record<CatchupContender, { server: Server; start: () => Promise<void>; applied: () => Promise<string | null> }> = {
         nativeSingle: { server: single, start: () => startReplica(single), applied: singleProbe.applied },
         nativeParallel4: { server: parallel, start: () => startReplica(parallel), applied: parallelProbe.applied },
-        daemon: { server: dr, start: async () => void (lab.resetDaemonPeakRss(), await daemon.resumeLink("bench")), applied: async () => (await daemon.getLink("bench")).appliedGtid },
+        daemon: { server: dr, start: async () => void (lab.resetDaemonPeakRss(), await daemon.resumeLink("bench")), applied: daemonProbe.applied },
       };
       for (let run = 0; run < SIZE.runs; run++) {
         await Promise.all([stopReplica(single), stopReplica(parallel), daemon.pauseLink("bench")]);
@@ -161,7 +162,7 @@ async function main(): Promise<void> {
         results.catchupRuns.push({ order, rows, fsyncMs: fsyncMs as Record<CatchupContender, number>, quiesceSeconds: quiesceSeconds as Record<CatchupContender, number>, durableWrites: writes as CatchupRun["durableWrites"], contenders: measured as Record<CatchupContender, CatchUp> });
         log(`  order ${order.join(", ")}; seconds (first applied after; fsync ms before; flushed for s; durable writes): ${order.map((w) => `${w} ${measured[w]!.seconds.toFixed(2)} (${measured[w]!.firstApplySeconds.toFixed(2)}; ${fsyncMs[w]!.toFixed(2)}; ${quiesceSeconds[w]!.toFixed(1)}; ${writes[w]!.innodbFsyncs} InnoDB fsyncs, ${writes[w]!.binlogGroupCommits} binlog commits)`).join(", ")}; rows ${rows}`);
       }
-      await Promise.all([singleProbe.close(), parallelProbe.close(), startReplica(single), startReplica(parallel)]);
+      await Promise.all([singleProbe.close(), parallelProbe.close(), daemonProbe.close(), startReplica(single), startReplica(parallel)]);
       await caughtUp(master, single, parallel, lab);
     }
 

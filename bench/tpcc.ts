@@ -23,7 +23,7 @@
 import * as fs from "node:fs";
 import * as mysql from "mysql2/promise";
 import type { DaemonClient } from "../provider/src/cli/daemon-client";
-import { type CatchUp, type Server, Lab, configureNativeReplica, cpuSeconds, log, nativeApplied, nativeProbe, rotated, startReplica, stats, stopReplica, timeCatchUp, timeUntilCovered } from "./lab";
+import { type CatchUp, type Server, Lab, configureNativeReplica, cpuSeconds, log, nativeApplied, positionProbe, rotated, startReplica, stats, stopReplica, timeCatchUp, timeUntilCovered } from "./lab";
 
 const LINK = "bench-tpcc";
 const CLIENTS = 4;
@@ -391,7 +391,8 @@ export async function runTpcc(s: TpccServers, options: TpccOptions): Promise<Tpc
   await timeUntilCovered(() => nativeApplied(s.native), loaded);
 
   const runs: TpccRun[] = [];
-  const probe = await nativeProbe(s.native);
+  const probe = await positionProbe(s.native);
+  const daemonProbe = await positionProbe(s.dr, LINK);
   try {
     for (let run = 0; run < options.runs; run++) {
       await Promise.all([s.daemon.pauseLink(LINK), stopReplica(s.native)]);
@@ -410,7 +411,7 @@ export async function runTpcc(s: TpccServers, options: TpccOptions): Promise<Tpc
         } else {
           const daemonBefore = cpuSeconds(s.daemonPid);
           const drBefore = cpuSeconds(s.dr.info.pid);
-          result.daemon = await timeCatchUp(async () => void (await s.daemon.resumeLink(LINK)), async () => (await s.daemon.getLink(LINK)).appliedGtid, target);
+          result.daemon = await timeCatchUp(async () => void (await s.daemon.resumeLink(LINK)), daemonProbe.applied, target);
           result.cpuSeconds!.daemon = cpuSeconds(s.daemonPid) - daemonBefore;
           result.cpuSeconds!.drServer = cpuSeconds(s.dr.info.pid) - drBefore;
         }
@@ -422,7 +423,7 @@ export async function runTpcc(s: TpccServers, options: TpccOptions): Promise<Tpc
     }
     await startReplica(s.native);
   } finally {
-    await probe.close();
+    await Promise.all([probe.close(), daemonProbe.close()]);
   }
   // The measurement counts only if both applied the same rows as the master (CHECKSUM TABLE sums per-row checksums: keyless history too).
   const checksums = await Promise.all([s.master, s.dr, s.native].map(async (server) => JSON.stringify(await server.sql(`CHECKSUM TABLE ${TABLES.map((t) => `tpcc.${t}`).join(", ")}`))));
