@@ -19,8 +19,9 @@ import { CONTROL_QUERY_TIMEOUT_MS, unresponsive, withTlsFallback } from "../core
 import { DrError } from "../core/errors";
 import { loadZongji } from "../core/gtid";
 import { PLAIN, type ValueKind } from "../sql/literals";
-import type { RowChange, RowOperation, SourceEvent, TableColumns } from "./change-events";
+import type { RowChange, RowOperation, RowValues, SourceEvent, TableColumns } from "./change-events";
 import { decodeQueryEvent, statementText } from "./query-event";
+import { type RawPacket, type ValueReader, decodeRowsEvent, planReaders, rowsEventKind, rowsEventTableId } from "./rows-event";
 
 export interface BinlogReaderOptions {
   source: ServerAddress;
@@ -32,6 +33,12 @@ export interface BinlogReaderOptions {
   charsetOf(collationId: number): string | undefined;
   onEvent(event: SourceEvent): void;
   onError(err: Error): void;
+  /**
+   * Who decodes rows events: "packet" (default) reads the tables it can from the packet's bytes
+   * (rows-event.ts) and leaves the rest to zongji; "zongji" leaves all to zongji, the reference the
+   * tests compare the other with.
+   */
+  rowDecoder?: "packet" | "zongji";
 }
 
 /**
@@ -76,13 +83,19 @@ type Decode = (value: unknown) => unknown;
 interface Adjusted {
   columns: TableColumns;
   decode: (Decode | undefined)[];
+  /** Readers of every column from a rows event's bytes; undefined when zongji must decode the table's rows. */
+  readers?: ValueReader[];
 }
 type PatchedEntry = TableMapEntry & { mysqlDr?: Adjusted };
 
 /** The packet zongji is handling while it emits that packet's events (it emits synchronously). */
 interface PacketTap {
-  current?: { buffer: Buffer; start: number; end: number };
+  current?: RawPacket;
+  /** The packet is a rows event the reader decoded itself: zongji is to skip it. */
+  decoded?: boolean;
 }
+
+const ROWS_EVENT_NAMES = new Set(["writerows", "updaterows", "deleterows"]);
 
 export class BinlogReader {
   private zongji?: ZongJi;
@@ -90,6 +103,8 @@ export class BinlogReader {
   /** When bytes last arrived on the dump connection (or reading resumed after a pause). */
   private lastHeardAt = 0;
   private silenceTimer?: NodeJS.Timeout;
+  /** Rows events this reader decoded from their packets (the rest went through zongji). */
+  decodedFromPackets = 0;
 
   constructor(private readonly options: BinlogReaderOptions) {}
 
@@ -136,7 +151,7 @@ export class BinlogReader {
           serverId: this.options.replicaServerId,
           includeEvents: EVENTS,
         });
-        tapPackets(zongji, tap);
+        tapPackets(zongji, tap, this.options.rowDecoder === "zongji" ? undefined : (packet) => this.rowsDecoder(zongji, packet));
         this.askForHeartbeats(zongji);
       });
     } catch (err) {
@@ -235,29 +250,73 @@ export class BinlogReader {
       }
       case "writerows":
       case "deleterows":
-      case "updaterows":
-        return { kind: "rows", change: rowChange(event as BinlogEventByName<"writerows" | "deleterows" | "updaterows">, tap.current && tap.current.end - tap.current.start), timestampMs };
+      case "updaterows": {
+        const e = event as BinlogEventByName<"writerows" | "deleterows" | "updaterows">;
+        const entry = adjusted(e.tableMap[e.tableId] as PatchedEntry);
+        const values = (row: RowData) => entry.mysqlDr.columns.names.map((c, i) => (entry.mysqlDr.decode[i] ? entry.mysqlDr.decode[i]!(row[c]) : row[c]));
+        const name = e.getEventName();
+        const op: RowOperation = name === "writerows" ? "insert" : name === "deleterows" ? "delete" : "update";
+        const rows = op === "update" ? (e.rows as UpdateRowData[]).map((r) => values(r.before)) : (e.rows as RowData[]).map(values);
+        const after = op === "update" ? (e.rows as UpdateRowData[]).map((r) => values(r.after)) : undefined;
+        return { kind: "rows", change: rowChange(entry, op, e.flags, rows, after, tap.current && tap.current.end - tap.current.start), timestampMs };
+      }
       default:
         return undefined;
     }
+  }
+
+  /**
+   * For a rows event of a table with readers: what decodes it and hands it on, to run once zongji
+   * has handled (skipped) the packet; undefined for any other packet, which zongji decodes.
+   */
+  private rowsDecoder(zongji: ZongJi, packet: RawPacket): (() => void) | undefined {
+    if (!zongji.ready || !rowsEventKind(packet)) return undefined;
+    const entry = zongji.tableMap[rowsEventTableId(packet)] as PatchedEntry | undefined;
+    const readers = entry?.mysqlDr?.readers;
+    if (!entry || !readers) return undefined;
+    const raw = { buffer: packet.buffer, start: packet.start, end: packet.end };
+    return () => {
+      try {
+        const decoded = decodeRowsEvent(raw, zongji.useChecksum, readers);
+        this.decodedFromPackets++;
+        this.options.onEvent({ kind: "rows", change: rowChange(adjusted(entry), decoded.op, decoded.flags, decoded.rows, decoded.after, raw.end - raw.start), timestampMs: decoded.timestampMs });
+      } catch (err) {
+        this.options.onError(err as Error);
+      }
+    };
   }
 }
 
 /**
  * Keeps the packet being handled in `tap` while zongji handles it: mysql2 passes every packet of
  * the binlog connection to `handlePacket`, and zongji emits a Query event before returning.
+ *
+ * A rows event that `rowsDecoder` takes is still handed to zongji first (mysql2 counts every
+ * packet, and zongji's bookkeeping sees it), which skips it unparsed as it skips events it was
+ * not asked for; then it is decoded and handed on, in stream order. Only then: handing it on can
+ * pause the connection (backpressure), and a packet arriving at a paused connection is queued by
+ * mysql2 and comes back here when the connection resumes, so it is taken then, and only then.
  */
-function tapPackets(zongji: ZongJi, tap: PacketTap): void {
-  const connection = zongji.connection as unknown as { handlePacket(packet: PacketTap["current"]): unknown } | null;
+function tapPackets(zongji: ZongJi, tap: PacketTap, rowsDecoder?: (packet: RawPacket) => (() => void) | undefined): void {
+  const connection = zongji.connection as unknown as { handlePacket(packet: RawPacket | undefined): unknown; _paused: boolean } | null;
   if (!connection) throw new Error("zongji opened no binlog connection");
   const handle = connection.handlePacket.bind(connection);
+  const internals = zongji as unknown as { _skipEvent(name: string): boolean };
+  const skipEvent = internals._skipEvent.bind(zongji);
+  internals._skipEvent = (name) => (tap.decoded === true && ROWS_EVENT_NAMES.has(name)) || skipEvent(name);
   connection.handlePacket = (packet) => {
+    const decodeRows = packet !== undefined && !connection._paused ? rowsDecoder?.(packet) : undefined;
+    tap.decoded = decodeRows !== undefined;
     tap.current = packet;
+    let handled: unknown;
     try {
-      return handle(packet);
+      handled = handle(packet);
     } finally {
       tap.current = undefined;
+      tap.decoded = false;
     }
+    decodeRows?.();
+    return handled;
   };
 }
 
@@ -321,30 +380,26 @@ function adjustTableMap(entry: PatchedEntry): void {
         return PLAIN;
     }
   });
-  entry.mysqlDr = { columns: { names: entry.columns.map((c) => c.name), kinds }, decode };
+  entry.mysqlDr = { columns: { names: entry.columns.map((c) => c.name), kinds }, decode, readers: planReaders(entry.columns, entry.columnSchemas, decode) };
 }
 
-function rowChange(event: BinlogEventByName<"writerows" | "deleterows" | "updaterows">, bytes: number | undefined): RowChange {
-  const entry = event.tableMap[event.tableId] as PatchedEntry;
+function adjusted(entry: PatchedEntry): PatchedEntry & { mysqlDr: Adjusted } {
   if (!entry.mysqlDr) throw new Error(`no table map was read for the rows of ${entry.parentSchema}.${entry.tableName}`);
-  const { columns, decode } = entry.mysqlDr;
-  const name = event.getEventName();
-  const op: RowOperation = name === "writerows" ? "insert" : name === "deleterows" ? "delete" : "update";
-  const values = (row: RowData) => columns.names.map((c, i) => (decode[i] ? decode[i](row[c]) : row[c]));
-  const base = {
+  return entry as PatchedEntry & { mysqlDr: Adjusted };
+}
+
+function rowChange(entry: PatchedEntry & { mysqlDr: Adjusted }, op: RowOperation, flags: number, rows: RowValues[], after: RowValues[] | undefined, bytes: number | undefined): RowChange {
+  return {
     db: entry.parentSchema,
     table: entry.tableName,
     op,
-    columns,
-    foreignKeyChecks: (event.flags & NO_FOREIGN_KEY_CHECKS_F) === 0,
-    uniqueChecks: (event.flags & RELAXED_UNIQUE_CHECKS_F) === 0,
+    columns: entry.mysqlDr.columns,
+    foreignKeyChecks: (flags & NO_FOREIGN_KEY_CHECKS_F) === 0,
+    uniqueChecks: (flags & RELAXED_UNIQUE_CHECKS_F) === 0,
     bytes,
+    rows,
+    ...(after ? { after } : {}),
   };
-  if (op === "update") {
-    const rows = event.rows as UpdateRowData[];
-    return { ...base, rows: rows.map((r) => values(r.before)), after: rows.map((r) => values(r.after)) };
-  }
-  return { ...base, rows: (event.rows as RowData[]).map(values) };
 }
 
 /** A SET read as "0,3" (member bits) becomes its bit mask. */
