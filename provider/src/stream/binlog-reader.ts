@@ -21,7 +21,7 @@ import { loadZongji } from "../core/gtid";
 import { PLAIN, type ValueKind } from "../sql/literals";
 import type { RowChange, RowOperation, RowValues, SourceEvent, TableColumns } from "./change-events";
 import { decodeQueryEvent, statementText } from "./query-event";
-import { type RawPacket, type ValueReader, decodeRowsEvent, planReaders, rowsEventKind, rowsEventTableId } from "./rows-event";
+import { type RawPacket, type ValueReader, decodeRowsEvent, eventTableId, planReaders, rowsEventKind, tableMapBody } from "./rows-event";
 
 export interface BinlogReaderOptions {
   source: ServerAddress;
@@ -85,17 +85,17 @@ interface Adjusted {
   decode: (Decode | undefined)[];
   /** Readers of every column from a rows event's bytes; undefined when zongji must decode the table's rows. */
   readers?: ValueReader[];
+  /** The body of the table map this entry was made from (`tableMapBody`). */
+  tableMapBody?: Buffer;
 }
 type PatchedEntry = TableMapEntry & { mysqlDr?: Adjusted };
 
 /** The packet zongji is handling while it emits that packet's events (it emits synchronously). */
 interface PacketTap {
   current?: RawPacket;
-  /** The packet is a rows event the reader decoded itself: zongji is to skip it. */
-  decoded?: boolean;
+  /** The packet is an event the reader takes care of itself: zongji is to skip it. */
+  skip?: boolean;
 }
-
-const ROWS_EVENT_NAMES = new Set(["writerows", "updaterows", "deleterows"]);
 
 export class BinlogReader {
   private zongji?: ZongJi;
@@ -151,7 +151,7 @@ export class BinlogReader {
           serverId: this.options.replicaServerId,
           includeEvents: EVENTS,
         });
-        tapPackets(zongji, tap, this.options.rowDecoder === "zongji" ? undefined : (packet) => this.rowsDecoder(zongji, packet));
+        tapPackets(zongji, tap, this.options.rowDecoder === "zongji" ? undefined : (packet) => this.ownEvent(zongji, packet));
         this.askForHeartbeats(zongji);
       });
     } catch (err) {
@@ -245,7 +245,11 @@ export class BinlogReader {
       case "tablemap": {
         const e = event as BinlogEventByName<"tablemap">;
         const entry = e.tableMap[e.tableId] as PatchedEntry | undefined;
-        if (entry) adjustTableMap(entry);
+        if (entry) {
+          adjustTableMap(entry);
+          const body = tap.current && tableMapBody(tap.current, checksum);
+          if (body && entry.mysqlDr && !entry.mysqlDr.tableMapBody) entry.mysqlDr.tableMapBody = Buffer.from(body);
+        }
         return undefined;
       }
       case "writerows":
@@ -266,12 +270,21 @@ export class BinlogReader {
   }
 
   /**
-   * For a rows event of a table with readers: what decodes it and hands it on, to run once zongji
-   * has handled (skipped) the packet; undefined for any other packet, which zongji decodes.
+   * What the reader does itself with `packet`, for zongji to skip: a table map identical to the
+   * one its table's entry was made from needs nothing (zongji would parse it and, on MySQL with
+   * binlog_row_metadata=FULL and on MariaDB, build the entry again for every transaction); a rows
+   * event of a table with readers is decoded here, by the function returned, to be run once
+   * zongji has handled (skipped) the packet. Undefined for any other packet: zongji decodes it.
    */
-  private rowsDecoder(zongji: ZongJi, packet: RawPacket): (() => void) | undefined {
-    if (!zongji.ready || !rowsEventKind(packet)) return undefined;
-    const entry = zongji.tableMap[rowsEventTableId(packet)] as PatchedEntry | undefined;
+  private ownEvent(zongji: ZongJi, packet: RawPacket): (() => void) | undefined {
+    if (!zongji.ready) return undefined;
+    const tableMap = tableMapBody(packet, zongji.useChecksum);
+    if (tableMap) {
+      const known = (zongji.tableMap[eventTableId(packet)] as PatchedEntry | undefined)?.mysqlDr?.tableMapBody;
+      return known?.equals(tableMap) ? () => undefined : undefined;
+    }
+    if (!rowsEventKind(packet)) return undefined;
+    const entry = zongji.tableMap[eventTableId(packet)] as PatchedEntry | undefined;
     const readers = entry?.mysqlDr?.readers;
     if (!entry || !readers) return undefined;
     const raw = { buffer: packet.buffer, start: packet.start, end: packet.end };
@@ -291,31 +304,31 @@ export class BinlogReader {
  * Keeps the packet being handled in `tap` while zongji handles it: mysql2 passes every packet of
  * the binlog connection to `handlePacket`, and zongji emits a Query event before returning.
  *
- * A rows event that `rowsDecoder` takes is still handed to zongji first (mysql2 counts every
- * packet, and zongji's bookkeeping sees it), which skips it unparsed as it skips events it was
- * not asked for; then it is decoded and handed on, in stream order. Only then: handing it on can
- * pause the connection (backpressure), and a packet arriving at a paused connection is queued by
- * mysql2 and comes back here when the connection resumes, so it is taken then, and only then.
+ * A packet that `ownEvent` takes is still handed to zongji first (mysql2 counts every packet,
+ * and zongji's bookkeeping sees it), which skips it unparsed as it skips events it was not asked
+ * for; then the reader's own work runs, in stream order. Only then: handing a change on can pause
+ * the connection (backpressure), and a packet arriving at a paused connection is queued by mysql2
+ * and comes back here when the connection resumes, so it is taken then, and only then.
  */
-function tapPackets(zongji: ZongJi, tap: PacketTap, rowsDecoder?: (packet: RawPacket) => (() => void) | undefined): void {
+function tapPackets(zongji: ZongJi, tap: PacketTap, ownEvent?: (packet: RawPacket) => (() => void) | undefined): void {
   const connection = zongji.connection as unknown as { handlePacket(packet: RawPacket | undefined): unknown; _paused: boolean } | null;
   if (!connection) throw new Error("zongji opened no binlog connection");
   const handle = connection.handlePacket.bind(connection);
   const internals = zongji as unknown as { _skipEvent(name: string): boolean };
   const skipEvent = internals._skipEvent.bind(zongji);
-  internals._skipEvent = (name) => (tap.decoded === true && ROWS_EVENT_NAMES.has(name)) || skipEvent(name);
+  internals._skipEvent = (name) => tap.skip === true || skipEvent(name);
   connection.handlePacket = (packet) => {
-    const decodeRows = packet !== undefined && !connection._paused ? rowsDecoder?.(packet) : undefined;
-    tap.decoded = decodeRows !== undefined;
+    const own = packet !== undefined && !connection._paused ? ownEvent?.(packet) : undefined;
+    tap.skip = own !== undefined;
     tap.current = packet;
     let handled: unknown;
     try {
       handled = handle(packet);
     } finally {
       tap.current = undefined;
-      tap.decoded = false;
+      tap.skip = false;
     }
-    decodeRows?.();
+    own?.();
     return handled;
   };
 }

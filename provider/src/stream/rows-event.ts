@@ -55,9 +55,21 @@ export function rowsEventKind(packet: RawPacket): { op: RowOperation; v2: boolea
   return ROWS_EVENTS[buffer[start + EVENT_START + 4]];
 }
 
-/** The table id of a rows event packet (6 bytes after the header). */
-export function rowsEventTableId(packet: RawPacket): number {
+/** The table id of a rows or table map event packet (6 bytes after the header). */
+export function eventTableId(packet: RawPacket): number {
   return packet.buffer.readUIntLE(packet.start + EVENT_START + EVENT_HEADER_BYTES, 6);
+}
+
+const TABLE_MAP_EVENT = 19;
+
+/**
+ * A table map event's body (table id, names, column types and metadata), or undefined for any
+ * other packet: two table maps with the same body describe the same columns.
+ */
+export function tableMapBody(packet: RawPacket, checksum: boolean): Buffer | undefined {
+  const { buffer, start, end } = packet;
+  if (end - start < EVENT_START + EVENT_HEADER_BYTES || buffer[start + 4] !== 0x00 || buffer[start + EVENT_START + 4] !== TABLE_MAP_EVENT) return undefined;
+  return buffer.subarray(start + EVENT_START + EVENT_HEADER_BYTES, end - (checksum ? CHECKSUM_BYTES : 0));
 }
 
 export interface DecodedRows {
