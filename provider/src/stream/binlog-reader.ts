@@ -10,6 +10,10 @@
  * and decodes Query events as UTF-8. So each table map is adjusted before its rows are decoded
  * (text and spatial columns come as raw bytes, ENUM and SET as indexes), and Query events are
  * decoded from the packet's own bytes (query-event.ts).
+ *
+ * Most rows never reach zongji's decoding: rows events of tables whose column types rows-event.ts
+ * reads are decoded from their packets, to the values zongji gives with the adjusted table map,
+ * and a table map identical to its table's previous one is not parsed again.
  */
 import type ZongJi from "@vlasky/zongji" with { "resolution-mode": "import" };
 import type { AnyBinlogEvent, BinlogEventByName, RowData, TableMapEntry, UpdateRowData } from "@vlasky/zongji" with { "resolution-mode": "import" };
