@@ -290,12 +290,10 @@ async function linksCurve({ lab, sizes, log }: Context): Promise<LinksPoint[]> {
       const rowsPerLink = Math.max(100, Math.round(sizes.linkRows / count));
       const tableArgs = ["--tables=1", `--table-size=${rowsPerLink}`];
       log(`links curve: ${count} link(s), one database of ${rowsPerLink} rows each`);
-      // The databases exist on both servers before the links start and stay out of the binlog: links
-      // applying CREATE DATABASE at once on one DR server race on the applier's scratch database
-      // (mysql_dr_nodb: "Can't drop database"), a daemon defect this curve is not about. Tables and rows
-      // go through the links.
-      for (let i = 0; i < count; i++) await Promise.all([master.sql(`SET SESSION sql_log_bin = 0; CREATE DATABASE ${db(i)}`), dr.sql(`CREATE DATABASE ${db(i)}`)]);
+      // Databases, tables and rows all reach the DR server through the links, which apply their
+      // CREATE DATABASEs at once on the one DR server.
       for (let i = 0; i < count; i++) await daemon.createLink({ name: names[i], source: master.url, target: dr.url, include: [db(i)], initial: "none" });
+      for (let i = 0; i < count; i++) await master.sql(`CREATE DATABASE ${db(i)}`);
       for (let i = 0; i < count; i++) await runSysbench(master, [...tableArgs, "prepare"], db(i));
       await checkpoints.timeUntilAllCovered(names, await master.position());
       const point: LinksPoint = { links: count, catchupSeconds: [], rowsPerSec: [], lagP99Ms: [], lagRate: sizes.linkRate, peakRssMiB: [] };
