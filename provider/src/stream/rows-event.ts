@@ -131,6 +131,7 @@ const BITS_SET = Array.from({ length: 256 }, (_, byte) => byte.toString(2).repla
 function lengthCoded(c: Cursor): number {
   const first = c.buf[c.pos++];
   if (first < 251) return first;
+  if (first === 251 || first === 255) throw new Error(`a rows event's column count is not a length-coded number (first byte ${first})`);
   const size = first === 252 ? 2 : first === 253 ? 3 : 8;
   const value = size === 8 ? Number(c.buf.readBigUInt64LE(c.pos)) : c.buf.readUIntLE(c.pos, size);
   c.pos += size;
