@@ -25,7 +25,7 @@ import { loadZongji } from "../core/gtid";
 import { PLAIN, type ValueKind } from "../sql/literals";
 import type { RowChange, RowOperation, RowValues, SourceEvent, TableColumns } from "./change-events";
 import { decodeQueryEvent, statementText } from "./query-event";
-import { type RawPacket, type ValueReader, decodeRowsEvent, eventTableId, planReaders, rowsEventKind, tableMapBody } from "./rows-event";
+import { COLUMN_TYPE, FRACTION_BYTES, type RawPacket, type ValueReader, decodeRowsEvent, eventTableId, planReaders, rowsEventKind, tableMapBody } from "./rows-event";
 
 export interface BinlogReaderOptions {
   source: ServerAddress;
@@ -65,11 +65,7 @@ const EVENTS = [
 const NO_FOREIGN_KEY_CHECKS_F = 0x2;
 const RELAXED_UNIQUE_CHECKS_F = 0x4;
 
-/** Column type codes of the binlog's table map. */
-const T = {
-  TIME: 11, YEAR: 13, BIT: 16, TIME2: 19, VARCHAR: 15, BLOB_COMPRESSED: 140, VARCHAR_COMPRESSED: 141, JSON: 245, ENUM: 247,
-  SET: 248, TINY_BLOB: 249, MEDIUM_BLOB: 250, LONG_BLOB: 251, BLOB: 252, VAR_STRING: 253, STRING: 254, GEOMETRY: 255,
-} as const;
+const T = COLUMN_TYPE;
 const STRING_TYPES = new Set<number>([T.VARCHAR, T.VAR_STRING, T.STRING, T.VARCHAR_COMPRESSED]);
 const BLOB_TYPES = new Set<number>([T.TINY_BLOB, T.MEDIUM_BLOB, T.LONG_BLOB, T.BLOB, T.BLOB_COMPRESSED]);
 /** MariaDB types carried as binary strings whose text form zongji already writes exactly. */
@@ -427,8 +423,6 @@ function setMask(value: unknown): unknown {
   return mask.toString();
 }
 
-/** Bytes of the fractional part of TIME2/DATETIME2/TIMESTAMP2 per number of decimals. */
-const FRACTION_BYTES = [0, 1, 1, 2, 2, 3, 3];
 const TIMEF_INT_OFS = 0x800000n;
 const TIMEF_OFS = 0x800000000000n;
 

@@ -30,12 +30,14 @@ interface Cursor {
 /** Reads one non-NULL value at the cursor and moves past it. */
 export type ValueReader = (c: Cursor) => unknown;
 
-/** Binlog column type codes (include/mysql.h, enum_field_types). */
-const T = {
-  NEWDECIMAL: 246, TINY: 1, SHORT: 2, LONG: 3, FLOAT: 4, DOUBLE: 5, LONGLONG: 8, INT24: 9, DATE: 10, YEAR: 13,
-  VARCHAR: 15, BIT: 16, TIMESTAMP2: 17, DATETIME2: 18, ENUM: 247, SET: 248, TINY_BLOB: 249, MEDIUM_BLOB: 250,
-  LONG_BLOB: 251, BLOB: 252, STRING: 254,
+/** Binlog column type codes (include/mysql.h, enum_field_types; 140 and 141 are MariaDB's compressed columns). */
+export const COLUMN_TYPE = {
+  TINY: 1, SHORT: 2, LONG: 3, FLOAT: 4, DOUBLE: 5, LONGLONG: 8, INT24: 9, DATE: 10, TIME: 11, YEAR: 13, VARCHAR: 15,
+  BIT: 16, TIMESTAMP2: 17, DATETIME2: 18, TIME2: 19, BLOB_COMPRESSED: 140, VARCHAR_COMPRESSED: 141, JSON: 245,
+  NEWDECIMAL: 246, ENUM: 247, SET: 248, TINY_BLOB: 249, MEDIUM_BLOB: 250, LONG_BLOB: 251, BLOB: 252, VAR_STRING: 253,
+  STRING: 254, GEOMETRY: 255,
 } as const;
+const T = COLUMN_TYPE;
 
 /** Event type codes of the rows events this module reads: v1 (MariaDB, MySQL 5.5) and v2 (MySQL 5.6+). */
 const ROWS_EVENTS: Record<number, { op: RowOperation; v2: boolean }> = {
@@ -322,7 +324,7 @@ function decimalReader(precision: number, scale: number): ValueReader {
 }
 
 /** Bytes of the fractional part of TIME2/DATETIME2/TIMESTAMP2 per number of decimals. */
-const FRACTION_BYTES = [0, 1, 1, 2, 2, 3, 3];
+export const FRACTION_BYTES = [0, 1, 1, 2, 2, 3, 3];
 
 /** ".ffffff" with `decimals` digits, stored big-endian in 1 to 3 bytes (an odd count stores one digit more). */
 function fraction(b: Buffer, p: number, decimals: number): string {
