@@ -294,7 +294,7 @@ export class BinlogReader {
         this.decodedFromPackets++;
         this.options.onEvent({ kind: "rows", change: rowChange(adjusted(entry), decoded.op, decoded.flags, decoded.rows, decoded.after, raw.end - raw.start), timestampMs: decoded.timestampMs });
       } catch (err) {
-        this.options.onError(err as Error);
+        this.options.onError(new Error(`cannot read the rows of ${entry.parentSchema}.${entry.tableName} from the binlog: ${(err as Error).message}`, { cause: err }));
       }
     };
   }

@@ -94,6 +94,7 @@ export function decodeRowsEvent(packet: RawPacket, checksum: boolean, readers: r
   c.pos += 2;
   if (kind.v2) c.pos += buf.readUInt16LE(c.pos);
   const columnCount = lengthCoded(c);
+  if (columnCount !== readers.length) throw new Error(`a rows event has ${columnCount} columns and its table map ${readers.length}`);
   const bitmapBytes = (columnCount + 7) >> 3;
   const present = buf.subarray(c.pos, c.pos + bitmapBytes);
   c.pos += bitmapBytes;

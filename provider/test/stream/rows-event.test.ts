@@ -8,6 +8,7 @@
 import * as assert from "node:assert/strict";
 import { parseServerUrl } from "../../src/core/connection-url";
 import { BinlogReader } from "../../src/stream/binlog-reader";
+import { type ValueReader, decodeRowsEvent } from "../../src/stream/rows-event";
 import type { RowChange, SourceEvent } from "../../src/stream/change-events";
 import { masterPosition, sql, waitFor } from "../support/daemon-process";
 import { type TestServer, describeEachBackend } from "../support/servers";
@@ -64,6 +65,20 @@ describeEachBackend("rows events decoded from the packet", (getPair) => {
     // MySQL's JSON column keeps all_types (and only it) on zongji's decoding.
     const onZongji = master.flavor === "mysql" ? fromPackets.changes.filter((c) => c.table === "all_types").length : 0;
     assert.equal(fromPackets.decodedFromPackets, fromPackets.changes.length - onZongji);
+  });
+});
+
+describe("rows events decoded from a constructed packet", () => {
+  it("refuses a rows event whose column count differs from its table map's, rather than misreading it", () => {
+    const header = Buffer.alloc(4 + 1 + 19);
+    header[4 + 1 + 4] = 23; // WRITE_ROWS_EVENT_V1
+    // Table id, flags, 2 columns, both present; one row: no NULLs, two 1-byte values.
+    const body = Buffer.from([1, 0, 0, 0, 0, 0, 0, 0, 2, 0b11, 0, 7, 8]);
+    const buffer = Buffer.concat([header, body]);
+    const oneByte: ValueReader = (c) => c.buf[c.pos++];
+    const packet = { buffer, start: 0, end: buffer.length };
+    assert.deepEqual(decodeRowsEvent(packet, false, [oneByte, oneByte]).rows, [[7, 8]]);
+    assert.throws(() => decodeRowsEvent(packet, false, [oneByte]), /a rows event has 2 columns and its table map 1/);
   });
 });
 
