@@ -277,6 +277,8 @@ export class BinlogReader {
    * zongji has handled (skipped) the packet. Undefined for any other packet: zongji decodes it.
    */
   private ownEvent(zongji: ZongJi, packet: RawPacket): (() => void) | undefined {
+    // Not ready before the dump runs, nor once stopped: the packets still in the chunk being read
+    // then go to zongji, which drops them, so nothing is handed on after stop().
     if (!zongji.ready) return undefined;
     const tableMap = tableMapBody(packet, zongji.useChecksum);
     if (tableMap) {

@@ -10,7 +10,7 @@ import { parseServerUrl } from "../../src/core/connection-url";
 import { BinlogReader } from "../../src/stream/binlog-reader";
 import { type ValueReader, decodeRowsEvent } from "../../src/stream/rows-event";
 import type { RowChange, SourceEvent } from "../../src/stream/change-events";
-import { masterPosition, sql, waitFor } from "../support/daemon-process";
+import { masterPosition, sleep, sql, waitFor } from "../support/daemon-process";
 import { type TestServer, describeEachBackend } from "../support/servers";
 import { insertTypeMatrix, typeMatrixDdl } from "../support/type-matrix";
 
@@ -65,6 +65,36 @@ describeEachBackend("rows events decoded from the packet", (getPair) => {
     // MySQL's JSON column keeps all_types (and only it) on zongji's decoding.
     const onZongji = master.flavor === "mysql" ? fromPackets.changes.filter((c) => c.table === "all_types").length : 0;
     assert.equal(fromPackets.decodedFromPackets, fromPackets.changes.length - onZongji);
+  });
+
+  it("hands on nothing once stopped, though the packets that follow are already read, as zongji", async () => {
+    const from = await masterPosition(master);
+    // Many small transactions in one go, so several rows events arrive in the chunk that holds the first.
+    await sql(master, `CREATE TABLE ${DB}.burst (id INT PRIMARY KEY); ${Array.from({ length: 200 }, (_, i) => `INSERT INTO ${DB}.burst VALUES (${i})`).join("; ")}`);
+    for (const rowDecoder of ["packet", "zongji"] as const) {
+      let after = 0;
+      let stopped = false;
+      const reader: BinlogReader = new BinlogReader({
+        source: parseServerUrl(master.url),
+        fromGtid: from,
+        replicaServerId: 4103,
+        charsetOf: () => "utf8mb4",
+        rowDecoder,
+        onEvent: (event: SourceEvent) => {
+          if (stopped) after++;
+          else if (event.kind === "rows" && event.change.table === "burst") {
+            stopped = true;
+            reader.stop();
+          }
+        },
+        onError: () => undefined,
+      });
+      await reader.start();
+      await waitFor(`the ${rowDecoder} reader to see the first row`, async () => stopped, 30_000, 20);
+      await sleep(300);
+      assert.equal(after, 0, `${rowDecoder}: events handed on after stop()`);
+      if (rowDecoder === "packet") assert.equal(reader.decodedFromPackets, 1);
+    }
   });
 });
 
