@@ -50,11 +50,16 @@ const EVENT_START = 5;
 const EVENT_HEADER_BYTES = 19;
 const CHECKSUM_BYTES = 4;
 
+/** The event type code of a binlog event packet, or undefined for any other packet (an error, EOF, a short one). */
+function eventType(packet: RawPacket): number | undefined {
+  const { buffer, start, end } = packet;
+  return end - start < EVENT_START + EVENT_HEADER_BYTES || buffer[start + 4] !== 0x00 ? undefined : buffer[start + EVENT_START + 4];
+}
+
 /** The rows event type of a binlog packet, or undefined for any other packet. */
 export function rowsEventKind(packet: RawPacket): { op: RowOperation; v2: boolean } | undefined {
-  const { buffer, start, end } = packet;
-  if (end - start < EVENT_START + EVENT_HEADER_BYTES || buffer[start + 4] !== 0x00) return undefined;
-  return ROWS_EVENTS[buffer[start + EVENT_START + 4]];
+  const type = eventType(packet);
+  return type === undefined ? undefined : ROWS_EVENTS[type];
 }
 
 /** The table id of a rows or table map event packet (6 bytes after the header). */
@@ -69,9 +74,8 @@ const TABLE_MAP_EVENT = 19;
  * other packet: two table maps with the same body describe the same columns.
  */
 export function tableMapBody(packet: RawPacket, checksum: boolean): Buffer | undefined {
-  const { buffer, start, end } = packet;
-  if (end - start < EVENT_START + EVENT_HEADER_BYTES || buffer[start + 4] !== 0x00 || buffer[start + EVENT_START + 4] !== TABLE_MAP_EVENT) return undefined;
-  return buffer.subarray(start + EVENT_START + EVENT_HEADER_BYTES, end - (checksum ? CHECKSUM_BYTES : 0));
+  if (eventType(packet) !== TABLE_MAP_EVENT) return undefined;
+  return packet.buffer.subarray(packet.start + EVENT_START + EVENT_HEADER_BYTES, packet.end - (checksum ? CHECKSUM_BYTES : 0));
 }
 
 export interface DecodedRows {
