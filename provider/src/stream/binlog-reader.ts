@@ -25,7 +25,7 @@ import { loadZongji } from "../core/gtid";
 import { PLAIN, type ValueKind } from "../sql/literals";
 import type { RowChange, RowOperation, RowValues, SourceEvent, TableColumns } from "./change-events";
 import { decodeQueryEvent, statementText } from "./query-event";
-import { COLUMN_TYPE, FRACTION_BYTES, type RawPacket, type ValueReader, decodeRowsEvent, eventTableId, planReaders, rowsEventKind, tableMapBody } from "./rows-event";
+import { COLUMN_TYPE, FRACTION_BYTES, type RawPacket, pad, type ValueReader, decodeRowsEvent, eventTableId, planReaders, rowsEventKind, tableMapBody } from "./rows-event";
 
 export interface BinlogReaderOptions {
   source: ServerAddress;
@@ -462,10 +462,6 @@ export function classicTime(bytes: Buffer): string {
   const value = bytes.readIntLE(0, 3);
   const abs = Math.abs(value);
   return `${value < 0 ? "-" : ""}${pad(BigInt(Math.floor(abs / 10000)), 2)}:${pad(BigInt(Math.floor(abs / 100) % 100), 2)}:${pad(BigInt(abs % 100), 2)}`;
-}
-
-function pad(n: bigint, digits: number): string {
-  return n.toString().padStart(digits, "0");
 }
 
 /** An array whose element at any integer index (negative ones too) is `at(index)`. */

@@ -366,6 +366,7 @@ function timestamp2Reader(decimals: number): ValueReader {
   });
 }
 
-function pad(n: number, digits: number): string {
+/** `n` in decimal with leading zeros to `digits` digits. */
+export function pad(n: number | bigint, digits: number): string {
   return String(n).padStart(digits, "0");
 }
