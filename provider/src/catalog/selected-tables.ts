@@ -6,6 +6,7 @@ import type { Connection } from "../core/db";
 import type { Flavor } from "../core/flavor";
 import { type ObjectFilter, SYSTEM_SCHEMAS } from "../core/object-filter";
 import { DrError } from "../core/errors";
+import { readForeignKeys } from "./foreign-keys";
 import { type TableShape, readTableShape, unsafeToApply } from "./table-shape";
 
 const INTEGER_TYPES = new Set(["tinyint", "smallint", "mediumint", "int", "integer", "bigint"]);
@@ -57,16 +58,12 @@ export async function refuseUnsafeTables(tables: SourceTable[], target: Connecti
 
 /** db.table -> the tables its foreign keys reference (self-references left out). */
 export async function foreignKeyParents(source: Connection): Promise<Map<string, string[]>> {
-  const [rows] = await source.query(
-    `SELECT DISTINCT TABLE_SCHEMA AS db, TABLE_NAME AS tbl, REFERENCED_TABLE_SCHEMA AS pdb, REFERENCED_TABLE_NAME AS ptbl
-      FROM information_schema.KEY_COLUMN_USAGE WHERE REFERENCED_TABLE_NAME IS NOT NULL /* mysql-dr copy */`,
-  );
   const parents = new Map<string, string[]>();
-  for (const r of rows as { db: string; tbl: string; pdb: string; ptbl: string }[]) {
-    const child = `${r.db}.${r.tbl}`;
-    const parent = `${r.pdb}.${r.ptbl}`;
-    if (parent !== child) parents.set(child, [...(parents.get(child) ?? []), parent]);
+  for (const fk of await readForeignKeys(source)) {
+    const child = `${fk.db}.${fk.table}`;
+    const parent = `${fk.parentDb}.${fk.parentTable}`;
+    const known = parents.get(child) ?? [];
+    if (parent !== child && !known.includes(parent)) parents.set(child, [...known, parent]);
   }
   return parents;
 }
-

@@ -19,6 +19,8 @@ export interface TableShape {
   columns: ColumnInfo[];
   /** The primary key, else the first unique key over NOT NULL, non-generated columns; undefined when none. */
   key: string[] | undefined;
+  /** How many unique indexes the table has (the primary key included, nullable ones too). */
+  uniqueIndexes: number;
   /** Storage engine (null for a table that does not exist). */
   engine: string | null;
   /** information_schema's TABLE_TYPE: BASE TABLE, SEQUENCE, SYSTEM VERSIONED... */
@@ -79,5 +81,5 @@ export async function readTableShape(conn: Connection, db: string, table: string
   const [tableRows] = await conn.query("SELECT ENGINE AS engine, TABLE_TYPE AS type FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? /* mysql-dr inspector */", [db, table]);
   const [triggerRows] = await conn.query("SELECT TRIGGER_NAME AS name FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = ? AND EVENT_OBJECT_TABLE = ? ORDER BY 1 /* mysql-dr inspector */", [db, table]);
   const info = (tableRows as { engine: string | null; type: string }[])[0];
-  return { columns, key, engine: info?.engine ?? null, tableType: info?.type ?? null, triggers: (triggerRows as { name: string }[]).map((r) => r.name) };
+  return { columns, key, uniqueIndexes: indexes.size, engine: info?.engine ?? null, tableType: info?.type ?? null, triggers: (triggerRows as { name: string }[]).map((r) => r.name) };
 }

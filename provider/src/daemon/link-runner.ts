@@ -478,6 +478,7 @@ export class LinkRunner {
         modes,
         applyLock,
         sourceSeen: () => this.sourceGtid,
+        log: (level, message, fields) => this.hooks.log(level, message, fields),
         onApplied: (batch) => {
           this.recordApplied(batch);
           this.ddlSkipped = assembler.ddlSkipped;

@@ -21,11 +21,12 @@ import { type PendingDdl, advanceCheckpoint, markDdlPending } from "../dr-state/
 import { definitionsDigest } from "./ddl-guard";
 import { deleteXa, loadXa, saveXa } from "../dr-state/xa-store";
 import { ValueWriter, needsRelaxedMode, statementForMessage, wire, wireId } from "../sql/literals";
-import { STATEMENT_MAX_BYTES, STATEMENT_MAX_ROWS } from "../sql/statements";
+import { STATEMENT_MAX_BYTES } from "../sql/statements";
 import type { ApplyMode, ApplyModes } from "./apply-modes";
 import type { BoundedQueue } from "./bounded-queue";
 import { type ApplyItem, type RowChange, itemWeight } from "./change-events";
 import { contextStatements } from "./session-context";
+import { type Footprint, type GroupKind, type Origin, type Outgoing, type SessionFlags, StatementWindow } from "./statement-window";
 import type { TablePlan, TablePlans } from "./table-plans";
 
 /**
@@ -38,6 +39,11 @@ export const BATCH_MAX_TRANSACTIONS = 1_000;
 export const BATCH_MAX_AGE_MS = 100;
 /** Statements sent to the DR server in one round trip (a multi-statement query). */
 export const ROUND_TRIP_MAX_STATEMENTS = 200;
+/**
+ * Rows gathered into multi-row statements before they are sent (see StatementWindow): more rows
+ * mean fewer statements, fewer mean the DR server starts on them sooner.
+ */
+export const WINDOW_MAX_ROWS = 1_000;
 /**
  * Round trips sent and not yet answered: while the DR server runs one, the applier builds the
  * next (the session queues them, in order, inside the batch's transaction). Their answers are all
@@ -82,6 +88,7 @@ export interface ApplierOptions {
   /** The master's position as last polled, recorded with each batch. */
   sourceSeen(): string | null;
   onApplied(batch: AppliedBatch): void;
+  log?(level: "warn", message: string, fields: Record<string, unknown>): void;
 }
 
 /**
@@ -100,32 +107,6 @@ interface PendingStop {
   gtid: string;
   reached(): void;
   passed: Promise<void>;
-}
-
-/** The source change a statement applies, for the message when it fails. */
-interface Origin {
-  /** One GTID, or "first to last" for a statement gathering rows of several transactions. */
-  gtid: string;
-  db: string;
-  table: string;
-  op: string;
-}
-
-/** A statement waiting to be sent, with the rows it must affect (UPDATE/DELETE: found rows). */
-interface Outgoing {
-  sql: string;
-  expect?: number;
-  origin?: Origin;
-}
-
-/** A multi-row statement being filled. */
-interface Pending {
-  kind: "insert" | "upsert" | "delete-in";
-  plan: TablePlan;
-  parts: string[];
-  bytes: number;
-  origin: Origin;
-  lastGtid: string;
 }
 
 /** An UPDATE or DELETE that found fewer rows than it had to change. */
@@ -157,7 +138,15 @@ export class Applier {
   /** A CREATE ... SELECT's DDL ran in this batch: its commit confirms it. */
   private batchConfirmsDdl = false;
   private batchRowsKept = 0;
-  private pending?: Pending;
+  private window = new StatementWindow();
+  /** Rows of this batch were gathered past other changes or applied as upserts (see gathering). */
+  private batchGathered = false;
+  /**
+   * Gathered statements once failed where the same changes one by one did not (a DR table that
+   * differs from the master's, say): the rest of this run applies rows in the master's order,
+   * one statement per update, as before gathering.
+   */
+  private gatherOff = false;
   private readonly values = new ValueWriter();
   private outgoing: Outgoing[] = [];
   private outgoingBytes = 0;
@@ -165,7 +154,7 @@ export class Applier {
   private inFlight: Promise<void>[] = [];
   /** Diagnosing: every row is its own statement, sent at once and checked. */
   private oneByOne = false;
-  private session = { foreignKeyChecks: true, uniqueChecks: true };
+  private session: SessionFlags = { foreignKeyChecks: true, uniqueChecks: true };
   private releaseLock?: () => void;
   /** Changes of XA transactions prepared in this run (the table keeps them across runs). */
   private readonly xaKept = new Map<string, RowChange[]>();
@@ -185,7 +174,7 @@ export class Applier {
         continue;
       }
       await this.begin();
-      this.keepForDiagnosis(item);
+      await this.keepForDiagnosis(item);
       await this.guard(() => this.applyChanges(item));
       if (item.kind === "commit" || item.kind === "xa-prepare" || item.kind === "xa-end") {
         this.o.progress.add(item.gtid);
@@ -291,31 +280,39 @@ export class Applier {
     });
     this.origin = { gtid, db: change.db, table: change.table, op: change.op.toUpperCase() };
     this.batchRows += change.rows.length;
-    await this.sessionFlags(change);
-    if (mode === "idempotent") return this.applyIdempotent(change, plan);
+    const flags: SessionFlags = { foreignKeyChecks: change.foreignKeyChecks, uniqueChecks: change.uniqueChecks };
+    if (mode === "idempotent") return this.applyIdempotent(change, plan, flags);
+    const gather = this.gathering();
     const kinds = change.columns.kinds;
     switch (change.op) {
-      case "insert":
+      case "insert": {
+        const footprint = gather ? plan.insertFootprint(flags) : inPlace(plan);
         for (const row of change.rows) {
-          if (needsRelaxedMode(row, kinds)) await this.relaxed(`${plan.insertPrefix}${plan.insertTuple(row, this.values)} /* mysql-dr applier */`);
-          else await this.append("insert", plan, plan.insertTuple(row, this.values));
+          if (needsRelaxedMode(row, kinds)) await this.place(relaxed({ sql: `${plan.insertPrefix}${plan.insertTuple(row, this.values)} /* mysql-dr applier */` }), footprint, flags);
+          else await this.gather("insert", plan, plan.insertTuple(row, this.values), footprint, flags);
         }
         return;
-      case "delete":
-        if (plan.deleteInPrefix) {
-          for (const row of change.rows) await this.append("delete-in", plan, plan.keyLiteral(row, this.values));
-          return;
+      }
+      case "delete": {
+        const footprint = gather ? plan.deleteFootprint : inPlace(plan);
+        for (const row of change.rows) {
+          if (plan.deleteInPrefix) await this.gather("delete-in", plan, plan.keyLiteral(row, this.values), footprint, flags);
+          else await this.place([{ sql: plan.delete(row, this.values), expect: 1 }], footprint, flags);
         }
-        await this.flush();
-        for (const row of change.rows) await this.execute(plan.delete(row, this.values), 1);
         return;
+      }
       case "update": {
-        await this.flush();
         const after = change.after!;
         for (let i = 0; i < change.rows.length; i++) {
+          const kind = plan.updateKind(change.rows[i], after[i]);
+          const footprint = gather ? plan.updateFootprint(kind) : inPlace(plan);
+          // As an upsert it needs no foreign key check: none of its foreign key columns changes.
+          if (gather && kind === "values" && plan.upsertUpdates && flags.uniqueChecks && !needsRelaxedMode(after[i], kinds)) {
+            await this.gather("update", plan, plan.insertTuple(after[i], this.values), footprint, { foreignKeyChecks: false, uniqueChecks: true });
+            continue;
+          }
           const sql = plan.update(change.rows[i], after[i], this.values);
-          if (needsRelaxedMode(after[i], kinds)) await this.relaxed(sql, 1);
-          else await this.execute(sql, 1);
+          await this.place(needsRelaxedMode(after[i], kinds) ? relaxed({ sql, expect: 1 }) : [{ sql, expect: 1 }], footprint, flags);
         }
         return;
       }
@@ -328,57 +325,60 @@ export class Applier {
    * moves the row it finds before upserting the new image (never a DELETE: ON DELETE CASCADE on
    * the DR server would remove children that the master only updated).
    */
-  private async applyIdempotent(change: RowChange, plan: TablePlan): Promise<void> {
+  private async applyIdempotent(change: RowChange, plan: TablePlan, flags: SessionFlags): Promise<void> {
+    const footprint = inPlace(plan);
     if (change.op === "delete") {
-      await this.flush();
-      for (const row of change.rows) await this.execute(plan.delete(row, this.values));
+      for (const row of change.rows) await this.place([{ sql: plan.delete(row, this.values) }], footprint, flags);
       return;
     }
     for (let i = 0; i < change.rows.length; i++) {
       const image = change.op === "insert" ? change.rows[i] : change.after![i];
-      if (change.op === "update") {
-        await this.flush();
-        await this.execute(plan.update(change.rows[i], image, this.values));
-      }
-      await this.append("upsert", plan, plan.insertTuple(image, this.values));
+      if (change.op === "update") await this.place([{ sql: plan.update(change.rows[i], image, this.values) }], footprint, flags);
+      await this.gather("upsert", plan, plan.insertTuple(image, this.values), footprint, flags);
     }
   }
 
-  /** The master session's foreign_key_checks and unique_checks for the statement that follows. */
-  private async sessionFlags(change: RowChange): Promise<void> {
-    if (change.foreignKeyChecks === this.session.foreignKeyChecks && change.uniqueChecks === this.session.uniqueChecks) return;
+  /**
+   * Whether rows may be gathered past other changes and updates applied as upserts: not while
+   * diagnosing, not once that failed in this run, and only while the batch can be replayed
+   * without it (see settleBeforeForgetting).
+   */
+  private gathering(): boolean {
+    const on = !this.oneByOne && !this.gatherOff && this.batchItems !== undefined;
+    if (on) this.batchGathered = true;
+    return on;
+  }
+
+  /** Adds a row to a multi-row statement of the window. */
+  private async gather(kind: GroupKind, plan: TablePlan, part: string, footprint: Footprint, flags: SessionFlags): Promise<void> {
+    await this.preambleFirst();
+    this.window.addRow(kind, plan, part, footprint, flags, this.origin!);
+    await this.windowCheck();
+  }
+
+  /** Adds statements that run where they are in the window. */
+  private async place(statements: Outgoing[], footprint: Footprint, flags: SessionFlags): Promise<void> {
+    await this.preambleFirst();
+    this.window.addStatements(statements.map((s) => ({ ...s, origin: this.origin })), footprint, flags);
+    await this.windowCheck();
+  }
+
+  /** Large values are assembled before the row that refers to them: whatever the window holds goes first. */
+  private async preambleFirst(): Promise<void> {
+    const preamble = this.values.takePreamble();
+    if (!preamble.length) return;
     await this.flush();
-    this.session = { foreignKeyChecks: change.foreignKeyChecks, uniqueChecks: change.uniqueChecks };
-    await this.execute(`SET SESSION foreign_key_checks = ${change.foreignKeyChecks ? 1 : 0}, unique_checks = ${change.uniqueChecks ? 1 : 0}`);
+    for (const sql of preamble) await this.enqueue({ sql });
   }
 
-  /** A statement holding ENUM's empty value, which strict mode refuses: alone, under the relaxed mode. */
-  private async relaxed(sql: string, expect?: number): Promise<void> {
-    await this.flush();
-    await this.execute(`SET SESSION sql_mode = '${RELAXED_WRITE_SQL_MODE}'`);
-    await this.execute(sql, expect);
-    await this.execute(`SET SESSION sql_mode = '${WRITE_SQL_MODE}'`);
+  private async windowCheck(): Promise<void> {
+    if (this.oneByOne || this.window.rows >= WINDOW_MAX_ROWS || this.window.bytes >= STATEMENT_MAX_BYTES) await this.flush();
   }
 
-  /** Adds a row to the pending multi-row statement, flushing it when the table, kind or size changes. */
-  private async append(kind: Pending["kind"], plan: TablePlan, part: string): Promise<void> {
-    for (const sql of this.values.takePreamble()) await this.enqueue({ sql });
-    if (this.pending && (this.pending.kind !== kind || this.pending.plan !== plan)) await this.flush();
-    const origin = this.origin!;
-    const p = (this.pending ??= { kind, plan, parts: [], bytes: 0, origin, lastGtid: origin.gtid });
-    p.lastGtid = origin.gtid;
-    p.parts.push(part);
-    p.bytes += part.length;
-    if (this.oneByOne || p.parts.length >= STATEMENT_MAX_ROWS || p.bytes >= STATEMENT_MAX_BYTES) await this.flush();
-  }
-
+  /** Moves the window's statements, in order, to the round trips being filled. */
   private async flush(): Promise<void> {
-    const p = this.pending;
-    if (!p) return;
-    this.pending = undefined;
-    const origin = p.lastGtid === p.origin.gtid ? p.origin : { ...p.origin, gtid: `${p.origin.gtid} to ${p.lastGtid}` };
-    if (p.kind === "delete-in") return this.execute(`${p.plan.deleteInPrefix}${p.parts.join(", ")}) /* mysql-dr applier */`, p.parts.length, origin);
-    await this.execute(`${p.plan.insertPrefix}${p.parts.join(", ")}${p.kind === "upsert" ? p.plan.upsertSuffix : ""} /* mysql-dr applier */`, undefined, origin);
+    if (this.window.empty) return;
+    for (const statement of this.window.take(this.session)) await this.enqueue(statement);
   }
 
   /** Queues a statement; the queue goes out when it is full and before the batch commits. */
@@ -429,13 +429,15 @@ export class Applier {
     const headers = (statements.length === 1 ? [results] : results) as { affectedRows?: number }[];
     let missing = 0;
     let first: Origin | undefined;
+    let skippable = true;
     statements.forEach((s, i) => {
       const short = s.expect === undefined ? 0 : Math.max(0, s.expect - (headers[i]?.affectedRows ?? 0));
       if (short && !first) first = s.origin;
+      if (short && s.neverSkip) skippable = false;
       missing += short;
     });
     if (missing === 0) return;
-    if (this.o.onMissingRow === "skip-and-count") this.batchMissing += missing;
+    if (this.o.onMissingRow === "skip-and-count" && skippable) this.batchMissing += missing;
     else throw new MissingRows(first);
   }
 
@@ -453,11 +455,7 @@ export class Applier {
 
   private async commitBatch(): Promise<void> {
     if (!this.inTransaction) return;
-    await this.guard(async () => {
-      await this.flush();
-      await this.send();
-      await this.drain();
-    });
+    await this.guard(() => this.settle());
     const gtid = this.o.progress.toString();
     if (!this.session.foreignKeyChecks || !this.session.uniqueChecks) await this.o.conn.query(RESET_SESSION);
     this.session = { foreignKeyChecks: true, uniqueChecks: true };
@@ -486,19 +484,41 @@ export class Applier {
     this.batchItems = [];
     this.batchRowsKept = 0;
     this.batchConfirmsDdl = false;
-    this.pending = undefined;
+    this.batchGathered = false;
+    this.clearStatements();
+  }
+
+  /** Forgets every statement not sent, and the round trips not answered. */
+  private clearStatements(): void {
+    this.window = new StatementWindow();
     this.outgoing = [];
     this.outgoingBytes = 0;
     this.inFlight = [];
     this.values.reset();
   }
 
-  /** Keeps the item for a replay of the batch, unless the batch has grown too large for that. */
-  private keepForDiagnosis(item: ApplyItem): void {
+  /** Sends everything built and checks every answer. */
+  private async settle(): Promise<void> {
+    await this.flush();
+    await this.send();
+    await this.drain();
+  }
+
+  /**
+   * Keeps the item for a replay of the batch, unless the batch has grown too large for that: then
+   * what was gathered so far is checked first, while a failure of it can still be replayed, and
+   * the rest of the batch is applied in the master's order.
+   */
+  private async keepForDiagnosis(item: ApplyItem): Promise<void> {
     if (!this.batchItems) return;
-    this.batchRowsKept += itemWeight(item);
-    if (this.batchRowsKept > DIAGNOSIS_MAX_ROWS) this.batchItems = undefined;
-    else this.batchItems.push(item);
+    const weight = itemWeight(item);
+    if (this.batchRowsKept + weight <= DIAGNOSIS_MAX_ROWS) {
+      this.batchRowsKept += weight;
+      this.batchItems.push(item);
+      return;
+    }
+    if (this.batchGathered) await this.guard(() => this.settle());
+    this.batchItems = undefined;
   }
 
   private unlock(): void {
@@ -508,8 +528,10 @@ export class Applier {
   }
 
   /**
-   * Runs batch work; when it fails for a reason a retry cannot fix, rolls the batch back and
-   * replays it one row at a time to say which change failed and why.
+   * Runs batch work; when it fails for a reason a retry cannot fix, rolls the batch back. A batch
+   * that gathered rows is first applied again in the master's order (replayInOrder), so gathering
+   * is never what stops a link; a failure without gathering is replayed one row at a time to say
+   * which change failed and why.
    */
   private async guard(work: () => Promise<void>): Promise<void> {
     try {
@@ -519,9 +541,38 @@ export class Applier {
       this.inFlight = [];
       if (this.oneByOne || isRetryableApplyError(err) || err instanceof DrError) throw err;
       await this.o.conn.query("ROLLBACK /* mysql-dr applier */");
+      if (this.batchGathered && this.batchItems) return this.guard(() => this.replayInOrder(err));
       // A missing row names its statement already; any other error needs the replay, when the batch was kept.
       throw err instanceof MissingRows || !this.batchItems ? describeFailure(err, err instanceof MissingRows ? err.origin : originOf(err, this.origin)) : await this.diagnose(err);
     }
+  }
+
+  /**
+   * Applies the rolled-back batch again without gathering, for the rest of this run, and checks
+   * it: the batch then goes on as if nothing had failed. A change that fails this way too is
+   * diagnosed like any other failure.
+   */
+  private async replayInOrder(failure: unknown): Promise<void> {
+    const items = this.batchItems!;
+    this.gatherOff = true;
+    this.batchRows = 0;
+    this.batchMissing = 0;
+    this.batchGathered = false;
+    await this.restartTransaction();
+    for (const item of items) if (item.kind !== "ddl") await this.applyChanges(item);
+    await this.settle();
+    const errno = (failure as { errno?: number }).errno;
+    this.o.log?.("warn", "gathered statements failed where the same changes in the master's order apply; applying in the master's order for the rest of this run", {
+      link: this.o.link,
+      reason: failure instanceof MissingRows ? "an upsert did not change every row it had to" : errno !== undefined ? `error ${errno}` : "unknown",
+    });
+  }
+
+  /** Rolled back: a new transaction, with nothing pending and the session as the applier keeps it. */
+  private async restartTransaction(): Promise<void> {
+    this.clearStatements();
+    this.session = { foreignKeyChecks: true, uniqueChecks: true };
+    await this.o.conn.query(`${RESET_SESSION}; START TRANSACTION /* mysql-dr applier */`);
   }
 
   /** Replays the failed batch's items one row at a time, in a transaction rolled back at the end. */
@@ -530,8 +581,7 @@ export class Applier {
     this.resetBatch();
     this.oneByOne = true;
     try {
-      this.session = { foreignKeyChecks: true, uniqueChecks: true };
-      await this.o.conn.query(`${RESET_SESSION}; START TRANSACTION /* mysql-dr applier */`);
+      await this.restartTransaction();
       for (const item of items) {
         if (item.kind === "ddl") continue;
         try {
@@ -642,6 +692,16 @@ export class Applier {
     const scratch = wireId(scratchSchema(this.o.link));
     await conn.query(`CREATE DATABASE IF NOT EXISTS ${scratch}; USE ${scratch}; DROP DATABASE ${scratch}`);
   }
+}
+
+/** Statements that run where they are: nothing moves past them. */
+function inPlace(plan: TablePlan): Footprint {
+  return { table: plan.id, barrier: true };
+}
+
+/** A statement holding ENUM's empty value, which strict mode refuses: under the relaxed mode. */
+function relaxed(statement: Outgoing): Outgoing[] {
+  return [{ sql: `SET SESSION sql_mode = '${RELAXED_WRITE_SQL_MODE}'` }, statement, { sql: `SET SESSION sql_mode = '${WRITE_SQL_MODE}'` }];
 }
 
 /** The change whose round trip failed, for errors answered after the applier moved on. */

@@ -4,12 +4,22 @@
  * until a DDL touches the schema. A table that cannot take rows exactly once (a non-transactional
  * engine, triggers, system versioning) has no plan: the link stops and says why.
  */
+import { ForeignKeyGraph, type ForeignKeyLinks, type TableId, readForeignKeys, tableId } from "../catalog/foreign-keys";
 import { type ColumnInfo, readTableShape, unsafeToApply } from "../catalog/table-shape";
 import { type Connection, quoteTable } from "../core/db";
 import { DrError } from "../core/errors";
 import type { Flavor } from "../core/flavor";
 import { type ValueKind, type ValueWriter, wireId, wireTable } from "../sql/literals";
 import type { RowValues, TableColumns } from "./change-events";
+import type { Footprint, SessionFlags } from "./statement-window";
+
+/**
+ * What an update changes, for how it may be applied: "values" only (the row keeps its key and
+ * its foreign keys: an upsert of the after image can apply it, and it moves past other tables'
+ * changes), its "key", its "foreign-key" columns (checks or cascades reach other tables), or
+ * nothing the DR server stores.
+ */
+export type UpdateKind = "values" | "key" | "foreign-key" | "unchanged";
 
 export class TablePlan {
   /** `db`.`table` for messages (UTF-8). */
@@ -22,9 +32,23 @@ export class TablePlan {
   /** The key's column names, for messages. */
   readonly keyNames: string[];
   readonly kinds: readonly ValueKind[];
+  readonly id: TableId;
+  /**
+   * An update of values can be written as an upsert of the after image (several rows in one
+   * statement): the key is the table's only unique index, so the upsert finds the row by it and
+   * by nothing else, and every column the DR server has comes from the binlog.
+   */
+  readonly upsertUpdates: boolean;
+  /** Deleting a row that foreign keys may reference checks or cascades into its children. */
+  readonly deleteFootprint: Footprint;
+  /** Its inserts' footprints, with and without foreign key checks. */
+  private readonly insertFootprints: { checked: Footprint; unchecked: Footprint };
   private readonly table: string;
   private readonly setColumns: string[];
   private readonly whereColumns: string[];
+  private readonly foreignKeyIdx: ReadonlySet<number>;
+  private readonly generatedForeignKey: boolean;
+  private readonly keyIdxSet: ReadonlySet<number>;
 
   constructor(
     db: string,
@@ -38,8 +62,21 @@ export class TablePlan {
     readonly keyless: boolean,
     /** Indexes of the columns an UPDATE always sets (ON UPDATE CURRENT_TIMESTAMP: left out, the DR server would set its own time). */
     private readonly alwaysSetIdx: ReadonlySet<number> = new Set(),
+    foreignKeys: ForeignKeyLinks = { parents: [], hasChildren: false, columns: new Set() },
+    onlyUniqueIndexIsKey = false,
   ) {
     this.name = quoteTable(db, table);
+    this.id = tableId(db, table);
+    this.foreignKeyIdx = new Set(columns.names.flatMap((c, i) => (foreignKeys.columns.has(c) ? [i] : [])));
+    // A generated column in a foreign key changes with columns that are not: any update may reach it.
+    this.generatedForeignKey = [...this.foreignKeyIdx].some((i) => !writeIdx.includes(i));
+    this.keyIdxSet = new Set(keyIdx);
+    this.upsertUpdates = !keyless && onlyUniqueIndexIsKey;
+    this.insertFootprints = {
+      checked: { table: this.id, adds: foreignKeys.hasChildren, needs: foreignKeys.parents },
+      unchecked: { table: this.id, adds: foreignKeys.hasChildren },
+    };
+    this.deleteFootprint = { table: this.id, barrier: foreignKeys.hasChildren };
     this.table = wireTable(db, table);
     this.kinds = columns.kinds;
     const ids = columns.names.map(wireId);
@@ -58,6 +95,28 @@ export class TablePlan {
 
   keyLiteral(row: RowValues, w: ValueWriter): string {
     return w.literal(row[this.keyIdx[0]], this.kinds[this.keyIdx[0]]);
+  }
+
+  /** What the update from `before` to `after` changes (see UpdateKind). */
+  updateKind(before: RowValues, after: RowValues): UpdateKind {
+    if (this.generatedForeignKey) return "foreign-key";
+    let kind: UpdateKind = "unchanged";
+    for (const i of this.writeIdx) {
+      if (sameValue(before[i], after[i])) continue;
+      if (this.foreignKeyIdx.has(i)) return "foreign-key";
+      if (this.keyIdxSet.has(i)) kind = "key";
+      else if (kind === "unchanged") kind = "values";
+    }
+    return kind;
+  }
+
+  /** The footprint of an update of the given kind (its own table, unless foreign keys reach further). */
+  updateFootprint(kind: UpdateKind): Footprint {
+    return kind === "foreign-key" ? { table: this.id, barrier: true } : { table: this.id };
+  }
+
+  insertFootprint(flags: SessionFlags): Footprint {
+    return flags.foreignKeyChecks ? this.insertFootprints.checked : this.insertFootprints.unchecked;
   }
 
   /**
@@ -90,9 +149,13 @@ export class TablePlans {
   /** `conn` reads the DR server's catalog (a plain connection, not the applier's). */
   constructor(private readonly conn: Connection, private readonly flavor: Flavor) {}
 
-  /** Forgets every plan: after DDL the tables' shapes may have changed. */
+  /** The DR server's foreign keys, read once per generation of plans. */
+  private foreignKeys?: Promise<ForeignKeyGraph>;
+
+  /** Forgets every plan: after DDL the tables' shapes (and foreign keys) may have changed. */
   invalidate(): void {
     this.plans.clear();
+    this.foreignKeys = undefined;
   }
 
   async plan(db: string, table: string, columns: TableColumns): Promise<TablePlan> {
@@ -125,7 +188,15 @@ export class TablePlans {
       throw new DrError("APPLY_FAILED", `The key of ${quoted} on the DR server uses columns the master does not write; align its definition with the master's.`);
     }
     const alwaysSetIdx = new Set(writeIdx.filter((i) => targetColumns.get(columns.names[i])!.autoUpdated));
-    return new TablePlan(db, table, columns, writeIdx, keyIdx, keyless, alwaysSetIdx);
+    const graph = await (this.foreignKeys ??= readForeignKeys(this.conn).then(
+      (keys) => new ForeignKeyGraph(keys),
+      (err: unknown) => {
+        this.foreignKeys = undefined;
+        throw err;
+      },
+    ));
+    const allFromBinlog = shape.columns.every((c) => c.generated || columns.names.includes(c.name));
+    return new TablePlan(db, table, columns, writeIdx, keyIdx, keyless, alwaysSetIdx, graph.of(db, table), shape.uniqueIndexes === 1 && allFromBinlog);
   }
 }
 

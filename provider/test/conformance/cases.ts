@@ -270,6 +270,18 @@ export const CASES: ConformanceCase[] = [
     why: "applied as SQL, the rows would fire the trigger and double its effects, which already arrive from the master; native row replication does not fire triggers. Drop the trigger on the DR server and keep its definition for promotion",
   },
   {
+    name: "gathered_foreign_keys", group: "constraints", lagging: true,
+    covers: "40 transactions applied behind the master, alternating tables linked by foreign keys (the applier gathers each table's rows into one statement): parents inserted just before their children, cascading deletes and key updates (a child then added to the renamed parent), rows deleted and inserted again, a child moved to another parent, a child written with checks off before its parent, a keyless child table, unique values swapped, hot rows updated in every transaction",
+    setup: `CREATE TABLE w (id INT PRIMARY KEY, ytd INT);
+      CREATE TABLE o (id INT PRIMARY KEY, w INT, note VARCHAR(10), FOREIGN KEY (w) REFERENCES w (id));
+      CREATE TABLE l (o INT, n INT, qty INT, PRIMARY KEY (o, n), FOREIGN KEY (o) REFERENCES o (id) ON DELETE CASCADE ON UPDATE CASCADE);
+      CREATE TABLE s (id INT PRIMARY KEY, qty INT, u INT, UNIQUE KEY (u));
+      CREATE TABLE h (w INT, amount INT, FOREIGN KEY (w) REFERENCES w (id));
+      INSERT INTO w VALUES (1, 0), (2, 0); INSERT INTO s VALUES (1, 100, 1), (2, 100, 2), (3, 100, 3)`,
+    script: Array.from({ length: 40 }, (_, k) => gatheredTransaction(k + 1)).join(";\n"),
+    daemon: "identical", native: "identical",
+  },
+  {
     name: "generated_invisible", group: "constraints", mysqlSince: [8, 0, 23], covers: "virtual and stored generated columns (one indexed), an invisible column",
     setup: "CREATE TABLE g (id INT PRIMARY KEY, a INT, v INT AS (a * 2) VIRTUAL, s VARCHAR(20) AS (CONCAT('s', a)) STORED, h INT INVISIBLE DEFAULT 7, INDEX iv (v))",
     script: "INSERT INTO g (id, a) VALUES (1, 1), (2, 2); INSERT INTO g (id, a, h) VALUES (3, 3, 33); UPDATE g SET a = a + 10, h = h + 1 WHERE id < 3; DELETE FROM g WHERE id = 1",
@@ -502,3 +514,26 @@ export const CASES: ConformanceCase[] = [
     daemon: "identical", native: "identical",
   },
 ];
+
+/** One transaction of gathered_foreign_keys: a TPC-C-like order, with a foreign key event every few. */
+function gatheredTransaction(i: number): string {
+  const w = 1 + (i % 2);
+  const steps = [
+    `UPDATE w SET ytd = ytd + ${i} WHERE id = ${w}`,
+    `INSERT INTO o VALUES (${i}, ${w}, 'new')`,
+    `UPDATE s SET qty = qty - 1 WHERE id = ${1 + (i % 3)}`,
+    `INSERT INTO l VALUES (${i}, 1, ${i})`,
+    `UPDATE s SET qty = qty + 2 WHERE id = ${1 + ((i + 1) % 3)}`,
+    `INSERT INTO l VALUES (${i}, 2, ${i * 2})`,
+    `INSERT INTO h VALUES (${w}, ${i})`,
+  ];
+  if (i % 5 === 0) steps.push(`UPDATE l SET qty = qty + 100 WHERE o = ${i - 2}`, `DELETE FROM o WHERE id = ${i - 4}`, `DELETE FROM h WHERE amount = ${i - 3}`);
+  if (i % 4 === 0) steps.push(`DELETE FROM l WHERE o = ${i} AND n = 1`, `INSERT INTO l VALUES (${i}, 1, ${i + 1})`);
+  if (i % 6 === 0) steps.push(`INSERT INTO w VALUES (${100 + i}, 0)`, `INSERT INTO o VALUES (${500 + i}, ${100 + i}, 'np')`, `INSERT INTO l VALUES (${500 + i}, 1, 1)`);
+  if (i % 7 === 0) steps.push(`UPDATE o SET id = id + 1000 WHERE id = ${i - 1}`, `INSERT INTO l VALUES (${i + 999}, 3, 1)`, `DELETE FROM l WHERE o = ${i} AND n = 2`);
+  if (i % 8 === 0) steps.push("UPDATE s SET u = 0 WHERE u = 1", "UPDATE s SET u = 1 WHERE u = 2", "UPDATE s SET u = 2 WHERE u = 0");
+  if (i % 9 === 0) steps.push(`UPDATE o SET w = 3 - w WHERE id = ${i - 2}`);
+  if (i === 20) steps.push("SET foreign_key_checks = 0", "INSERT INTO l VALUES (9999, 1, 1)", "SET foreign_key_checks = 1");
+  if (i === 30) steps.push("INSERT INTO o VALUES (9999, 1, 'late')");
+  return `BEGIN; ${steps.join("; ")}; COMMIT`;
+}
