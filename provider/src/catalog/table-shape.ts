@@ -19,8 +19,11 @@ export interface TableShape {
   columns: ColumnInfo[];
   /** The primary key, else the first unique key over NOT NULL, non-generated columns; undefined when none. */
   key: string[] | undefined;
-  /** How many unique indexes the table has (the primary key included, nullable ones too). */
-  uniqueIndexes: number;
+  /**
+   * The key is the table's only unique index (nullable ones counted), a B-tree: an upsert finds
+   * a row by the key and by nothing else (MariaDB's hash-based long unique keys are left out).
+   */
+  keyIsOnlyUniqueIndex: boolean;
   /** Storage engine (null for a table that does not exist). */
   engine: string | null;
   /** information_schema's TABLE_TYPE: BASE TABLE, SEQUENCE, SYSTEM VERSIONED... */
@@ -61,12 +64,12 @@ export async function readTableShape(conn: Connection, db: string, table: string
   }));
   const byName = new Map(columns.map((c) => [c.name, c]));
   const [rows] = await conn.query(
-    "SELECT INDEX_NAME AS idx, COLUMN_NAME AS col, NULLABLE AS nullable FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND NON_UNIQUE = 0 ORDER BY INDEX_NAME <> 'PRIMARY', INDEX_NAME, SEQ_IN_INDEX /* mysql-dr inspector */",
+    "SELECT INDEX_NAME AS idx, COLUMN_NAME AS col, NULLABLE AS nullable, INDEX_TYPE AS type FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND NON_UNIQUE = 0 ORDER BY INDEX_NAME <> 'PRIMARY', INDEX_NAME, SEQ_IN_INDEX /* mysql-dr inspector */",
     [db, table],
   );
-  const indexes = new Map<string, { cols: string[]; usable: boolean }>();
-  for (const r of rows as { idx: string; col: string | null; nullable: string }[]) {
-    const entry = indexes.get(r.idx) ?? { cols: [], usable: true };
+  const indexes = new Map<string, { cols: string[]; usable: boolean; btree: boolean }>();
+  for (const r of rows as { idx: string; col: string | null; nullable: string; type: string }[]) {
+    const entry = indexes.get(r.idx) ?? { cols: [], usable: true, btree: r.type === "BTREE" };
     if (r.col === null || r.nullable === "YES" || byName.get(r.col)?.generated) entry.usable = false;
     else entry.cols.push(r.col);
     indexes.set(r.idx, entry);
@@ -81,5 +84,6 @@ export async function readTableShape(conn: Connection, db: string, table: string
   const [tableRows] = await conn.query("SELECT ENGINE AS engine, TABLE_TYPE AS type FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? /* mysql-dr inspector */", [db, table]);
   const [triggerRows] = await conn.query("SELECT TRIGGER_NAME AS name FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = ? AND EVENT_OBJECT_TABLE = ? ORDER BY 1 /* mysql-dr inspector */", [db, table]);
   const info = (tableRows as { engine: string | null; type: string }[])[0];
-  return { columns, key, uniqueIndexes: indexes.size, engine: info?.engine ?? null, tableType: info?.type ?? null, triggers: (triggerRows as { name: string }[]).map((r) => r.name) };
+  const keyIsOnlyUniqueIndex = key !== undefined && indexes.size === 1 && [...indexes.values()][0].btree;
+  return { columns, key, keyIsOnlyUniqueIndex, engine: info?.engine ?? null, tableType: info?.type ?? null, triggers: (triggerRows as { name: string }[]).map((r) => r.name) };
 }

@@ -63,7 +63,7 @@ export class TablePlan {
     /** Indexes of the columns an UPDATE always sets (ON UPDATE CURRENT_TIMESTAMP: left out, the DR server would set its own time). */
     private readonly alwaysSetIdx: ReadonlySet<number> = new Set(),
     foreignKeys: ForeignKeyLinks = { parents: [], hasChildren: false, columns: new Set() },
-    onlyUniqueIndexIsKey = false,
+    keyIsOnlyUniqueIndex = false,
   ) {
     this.name = quoteTable(db, table);
     this.id = tableId(db, table);
@@ -71,7 +71,7 @@ export class TablePlan {
     // A generated column in a foreign key changes with columns that are not: any update may reach it.
     this.generatedForeignKey = [...this.foreignKeyIdx].some((i) => !writeIdx.includes(i));
     this.keyIdxSet = new Set(keyIdx);
-    this.upsertUpdates = !keyless && onlyUniqueIndexIsKey;
+    this.upsertUpdates = !keyless && keyIsOnlyUniqueIndex;
     this.insertFootprints = {
       checked: { table: this.id, adds: foreignKeys.hasChildren, needs: foreignKeys.parents },
       unchecked: { table: this.id, adds: foreignKeys.hasChildren },
@@ -196,7 +196,7 @@ export class TablePlans {
       },
     ));
     const allFromBinlog = shape.columns.every((c) => c.generated || columns.names.includes(c.name));
-    return new TablePlan(db, table, columns, writeIdx, keyIdx, keyless, alwaysSetIdx, graph.of(db, table), shape.uniqueIndexes === 1 && allFromBinlog);
+    return new TablePlan(db, table, columns, writeIdx, keyIdx, keyless, alwaysSetIdx, graph.of(db, table), shape.keyIsOnlyUniqueIndex && allFromBinlog);
   }
 }
 
