@@ -286,16 +286,16 @@ export class Applier {
     const kinds = change.columns.kinds;
     switch (change.op) {
       case "insert": {
-        const footprint = gather ? plan.insertFootprint(flags) : inPlace(plan);
         for (const row of change.rows) {
+          const footprint = gather ? plan.insertFootprint(row, flags) : inPlace(plan);
           if (needsRelaxedMode(row, kinds)) await this.place(relaxed({ sql: `${plan.insertPrefix}${plan.insertTuple(row, this.values)} /* mysql-dr applier */` }), footprint, flags);
           else await this.gather("insert", plan, plan.insertTuple(row, this.values), footprint, flags);
         }
         return;
       }
       case "delete": {
-        const footprint = gather ? plan.deleteFootprint : inPlace(plan);
         for (const row of change.rows) {
+          const footprint = gather ? plan.deleteFootprint(row) : inPlace(plan);
           if (plan.deleteInPrefix) await this.gather("delete-in", plan, plan.keyLiteral(row, this.values), footprint, flags);
           else await this.place([{ sql: plan.delete(row, this.values), expect: 1 }], footprint, flags);
         }
@@ -305,7 +305,7 @@ export class Applier {
         const after = change.after!;
         for (let i = 0; i < change.rows.length; i++) {
           const kind = plan.updateKind(change.rows[i], after[i]);
-          const footprint = gather ? plan.updateFootprint(kind) : inPlace(plan);
+          const footprint = gather ? plan.updateFootprint(kind, change.rows[i]) : inPlace(plan);
           // As an upsert it needs no foreign key check: none of its foreign key columns changes.
           if (gather && kind === "values" && plan.upsertUpdates && flags.uniqueChecks && !needsRelaxedMode(after[i], kinds)) {
             await this.gather("update", plan, plan.insertTuple(after[i], this.values), footprint, { foreignKeyChecks: false, uniqueChecks: true });

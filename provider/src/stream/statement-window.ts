@@ -14,8 +14,10 @@ import type { TablePlan } from "./table-plans";
 
 /** What a row change may disturb, and be disturbed by, when another change moves past it. */
 export interface Footprint {
-  /** The table whose rows it changes: changes of one table keep their order. */
+  /** The table whose rows it changes: changes of one row (of the whole table, without `row`) keep their order. */
   table: TableId;
+  /** The one row it changes, by key, where changes of different rows of the table commute. */
+  row?: string;
   /** It inserts into a table that foreign keys reference: a child may need the row. */
   adds?: boolean;
   /** Tables whose rows its foreign key checks need to exist. */
@@ -56,18 +58,29 @@ export type GroupKind = "insert" | "upsert" | "update" | "delete-in";
 
 /** What the changes placed after a group's statement did: a row joining the group moves past them. */
 class Passed {
+  /** Tables changed as a whole. */
   readonly tables = new Set<TableId>();
+  /** Rows changed, by table. */
+  readonly rows = new Map<TableId, Set<string>>();
   readonly adds = new Set<TableId>();
   barrier = false;
 
   add(f: Footprint): void {
     if (f.barrier) this.barrier = true;
-    this.tables.add(f.table);
+    if (f.row === undefined) this.tables.add(f.table);
+    else {
+      let rows = this.rows.get(f.table);
+      if (!rows) this.rows.set(f.table, (rows = new Set()));
+      rows.add(f.row);
+    }
     if (f.adds) this.adds.add(f.table);
   }
 
   mayPass(f: Footprint): boolean {
-    return !this.barrier && !f.barrier && !this.tables.has(f.table) && !(f.needs?.some((t) => this.adds.has(t)) ?? false);
+    if (this.barrier || f.barrier || this.tables.has(f.table)) return false;
+    const rows = this.rows.get(f.table);
+    if (rows && (f.row === undefined || rows.has(f.row))) return false;
+    return !(f.needs?.some((t) => this.adds.has(t)) ?? false);
   }
 }
 

@@ -9,7 +9,7 @@ import { type ColumnInfo, readTableShape, unsafeToApply } from "../catalog/table
 import { type Connection, quoteTable } from "../core/db";
 import { DrError } from "../core/errors";
 import type { Flavor } from "../core/flavor";
-import { type ValueKind, type ValueWriter, wireId, wireTable } from "../sql/literals";
+import { type ValueKind, type ValueWriter, literal, wireId, wireTable } from "../sql/literals";
 import type { RowValues, TableColumns } from "./change-events";
 import type { Footprint, SessionFlags } from "./statement-window";
 
@@ -40,9 +40,14 @@ export class TablePlan {
    */
   readonly upsertUpdates: boolean;
   /** Deleting a row that foreign keys may reference checks or cascades into its children. */
-  readonly deleteFootprint: Footprint;
-  /** Its inserts' footprints, with and without foreign key checks. */
-  private readonly insertFootprints: { checked: Footprint; unchecked: Footprint };
+  private readonly deleteReaches: boolean;
+  private readonly parents: readonly TableId[];
+  private readonly hasChildren: boolean;
+  /**
+   * Changes of different rows commute: the key is the only unique index, so no other row's
+   * change can collide with this one's (foreign keys aside, which footprints cover).
+   */
+  private readonly rowsCommute: boolean;
   private readonly table: string;
   private readonly setColumns: string[];
   private readonly whereColumns: string[];
@@ -72,11 +77,10 @@ export class TablePlan {
     this.generatedForeignKey = [...this.foreignKeyIdx].some((i) => !writeIdx.includes(i));
     this.keyIdxSet = new Set(keyIdx);
     this.upsertUpdates = !keyless && keyIsOnlyUniqueIndex;
-    this.insertFootprints = {
-      checked: { table: this.id, adds: foreignKeys.hasChildren, needs: foreignKeys.parents },
-      unchecked: { table: this.id, adds: foreignKeys.hasChildren },
-    };
-    this.deleteFootprint = { table: this.id, barrier: foreignKeys.hasChildren };
+    this.rowsCommute = !keyless && keyIsOnlyUniqueIndex;
+    this.parents = foreignKeys.parents;
+    this.hasChildren = foreignKeys.hasChildren;
+    this.deleteReaches = foreignKeys.hasChildren;
     this.table = wireTable(db, table);
     this.kinds = columns.kinds;
     const ids = columns.names.map(wireId);
@@ -110,13 +114,28 @@ export class TablePlan {
     return kind;
   }
 
-  /** The footprint of an update of the given kind (its own table, unless foreign keys reach further). */
-  updateFootprint(kind: UpdateKind): Footprint {
-    return kind === "foreign-key" ? { table: this.id, barrier: true } : { table: this.id };
+  /** An insert of `row`: it may be a parent children need, and it needs its own parents when checked. */
+  insertFootprint(row: RowValues, flags: SessionFlags): Footprint {
+    return { table: this.id, row: this.rowId(row), adds: this.hasChildren, needs: flags.foreignKeyChecks ? this.parents : undefined };
   }
 
-  insertFootprint(flags: SessionFlags): Footprint {
-    return flags.foreignKeyChecks ? this.insertFootprints.checked : this.insertFootprints.unchecked;
+  /** A delete of `row`: its own row, unless foreign keys reach its children. */
+  deleteFootprint(row: RowValues): Footprint {
+    return this.deleteReaches ? { table: this.id, barrier: true } : { table: this.id, row: this.rowId(row) };
+  }
+
+  /** An update of `before`, of the given kind: its own row, or its whole table when the key moves, unless foreign keys reach further. */
+  updateFootprint(kind: UpdateKind, before: RowValues): Footprint {
+    if (kind === "foreign-key") return { table: this.id, barrier: true };
+    return kind === "key" ? { table: this.id } : { table: this.id, row: this.rowId(before) };
+  }
+
+  /** The row's key as text, where changes of different rows commute; undefined (the whole table) elsewhere. */
+  private rowId(row: RowValues): string | undefined {
+    if (!this.rowsCommute) return undefined;
+    let id = "";
+    for (const i of this.keyIdx) id += `${literal(row[i], this.kinds[i])},`;
+    return id;
   }
 
   /**

@@ -34,35 +34,63 @@ function shapes(window: StatementWindow, session: SessionFlags = { ...CHECKED })
   });
 }
 
+/** Row `id` of a table (id, parent, v). */
+const row = (id: number) => [id, 1, "v"];
+
+function insert(w: StatementWindow, p: TablePlan, id: number, flags = CHECKED): void {
+  w.addRow("insert", p, `(${id})`, p.insertFootprint(row(id), flags), flags, origin(id));
+}
+
+function remove(w: StatementWindow, p: TablePlan, id: number): void {
+  w.addRow("delete-in", p, `${id}`, p.deleteFootprint(row(id)), CHECKED, origin(id));
+}
+
+function update(w: StatementWindow, p: TablePlan, id: number): void {
+  w.addRow("update", p, `(${id})`, p.updateFootprint("values", row(id)), UNCHECKED, origin(id));
+}
+
 describe("StatementWindow (statement order only, no server)", () => {
   it("gathers the rows of one table past another table's rows", () => {
     const a = plan("a");
     const b = plan("b");
     const w = new StatementWindow();
     for (let i = 1; i <= 2; i++) {
-      w.addRow("insert", a, `(${i})`, a.insertFootprint(CHECKED), CHECKED, origin(i));
-      w.addRow("insert", b, `(${i})`, b.insertFootprint(CHECKED), CHECKED, origin(i));
+      insert(w, a, i);
+      insert(w, b, i);
     }
     assert.deepEqual(shapes(w), ["insert a (1), (2)", "insert b (1), (2)"]);
   });
 
-  it("keeps the changes of one table in their order", () => {
+  it("keeps the changes of one row in their order, and gathers those of other rows past them", () => {
     const a = plan("a");
     const w = new StatementWindow();
-    w.addRow("insert", a, "(1)", a.insertFootprint(CHECKED), CHECKED, origin(1));
-    w.addRow("delete-in", a, "1", a.deleteFootprint, CHECKED, origin(2));
-    w.addRow("insert", a, "(1)", a.insertFootprint(CHECKED), CHECKED, origin(3));
-    assert.deepEqual(shapes(w), ["insert a (1)", "delete a 1", "insert a (1)"]);
+    insert(w, a, 1);
+    remove(w, a, 2);
+    insert(w, a, 2);
+    remove(w, a, 3);
+    insert(w, a, 3);
+    remove(w, a, 2);
+    insert(w, a, 4);
+    assert.deepEqual(shapes(w), ["insert a (1)", "delete a 2, 3", "insert a (2), (3), (4)", "delete a 2"]);
+  });
+
+  it("keeps every change of a table with another unique index in its order (rows may collide through it)", () => {
+    const a = new TablePlan("db", "a", COLUMNS, [0, 1, 2], [0], false, new Set(), undefined, false);
+    const w = new StatementWindow();
+    insert(w, a, 1);
+    remove(w, a, 2);
+    insert(w, a, 3);
+    assert.deepEqual(shapes(w), ["insert a (1)", "delete a 2", "insert a (3)"]);
   });
 
   it("never moves a child's insert above an insert into its parent table; a parent's insert moves above children", () => {
     const parent = plan("p", { hasChildren: true });
     const child = plan("c", { parents: ["p"] });
     const w = new StatementWindow();
-    w.addRow("insert", child, "(1)", child.insertFootprint(CHECKED), CHECKED, origin(1));
-    w.addRow("insert", parent, "(2)", parent.insertFootprint(CHECKED), CHECKED, origin(2));
-    w.addRow("insert", child, "(2)", child.insertFootprint(CHECKED), CHECKED, origin(2));
-    w.addRow("insert", parent, "(3)", parent.insertFootprint(CHECKED), CHECKED, origin(3));
+    insert(w, child, 1);
+    insert(w, parent, 2);
+    insert(w, child, 2);
+    insert(w, parent, 3);
     assert.deepEqual(shapes(w), ["insert c (1)", "insert p (2), (3)", "insert c (2)"]);
   });
 
@@ -70,9 +98,9 @@ describe("StatementWindow (statement order only, no server)", () => {
     const parent = plan("p", { hasChildren: true });
     const child = plan("c", { parents: ["p"] });
     const w = new StatementWindow();
-    w.addRow("insert", child, "(1)", child.insertFootprint(UNCHECKED), UNCHECKED, origin(1));
-    w.addRow("insert", parent, "(2)", parent.insertFootprint(CHECKED), CHECKED, origin(2));
-    w.addRow("insert", child, "(2)", child.insertFootprint(UNCHECKED), UNCHECKED, origin(2));
+    insert(w, child, 1, UNCHECKED);
+    insert(w, parent, 2);
+    insert(w, child, 2, UNCHECKED);
     assert.deepEqual(shapes(w), ["SET SESSION foreign_key_checks = 0, unique_checks = 1", "insert c (1), (2)", "SET SESSION foreign_key_checks = 1, unique_checks = 1", "insert p (2)"]);
   });
 
@@ -80,26 +108,26 @@ describe("StatementWindow (statement order only, no server)", () => {
     const parent = plan("p", { hasChildren: true });
     const other = plan("o");
     const w = new StatementWindow();
-    w.addRow("update", other, "(1)", other.updateFootprint("values"), UNCHECKED, origin(1));
-    w.addRow("delete-in", parent, "7", parent.deleteFootprint, CHECKED, origin(2));
-    w.addRow("update", other, "(2)", other.updateFootprint("values"), UNCHECKED, origin(3));
+    update(w, other, 1);
+    remove(w, parent, 7);
+    update(w, other, 2);
     assert.deepEqual(shapes(w, { ...UNCHECKED }), ["upsert o (1)", "SET SESSION foreign_key_checks = 1, unique_checks = 1", "delete p 7", "SET SESSION foreign_key_checks = 0, unique_checks = 1", "upsert o (2)"]);
   });
 
   it("moves nothing past statements that run in place, nor them past anything", () => {
     const a = plan("a");
     const w = new StatementWindow();
-    w.addRow("insert", a, "(1)", a.insertFootprint(CHECKED), CHECKED, origin(1));
+    insert(w, a, 1);
     w.addStatements([{ sql: "UPDATE b" }], { table: "db\u0000b", barrier: true }, CHECKED);
-    w.addRow("insert", a, "(2)", a.insertFootprint(CHECKED), CHECKED, origin(2));
+    insert(w, a, 2);
     assert.deepEqual(shapes(w), ["insert a (1)", "UPDATE b", "insert a (2)"]);
   });
 
   it("an upsert of updates must change two rows per row; a statement of several transactions names the first and last", () => {
     const a = plan("a");
     const w = new StatementWindow();
-    w.addRow("update", a, "(1)", a.updateFootprint("values"), UNCHECKED, origin(1));
-    w.addRow("update", a, "(1)", a.updateFootprint("values"), UNCHECKED, origin(2));
+    w.addRow("update", a, "(1)", a.updateFootprint("values", row(1)), UNCHECKED, origin(1));
+    w.addRow("update", a, "(1)", a.updateFootprint("values", row(1)), UNCHECKED, origin(2));
     const [set, upsert] = w.take({ ...CHECKED });
     assert.equal(set.sql, "SET SESSION foreign_key_checks = 0, unique_checks = 1");
     assert.deepEqual({ expect: upsert.expect, neverSkip: upsert.neverSkip, gtid: upsert.origin?.gtid }, { expect: 4, neverSkip: true, gtid: "0-1-1 to 0-1-2" });
@@ -108,7 +136,7 @@ describe("StatementWindow (statement order only, no server)", () => {
   it("closes a statement at STATEMENT_MAX_ROWS rows and goes on in a new one", () => {
     const a = plan("a");
     const w = new StatementWindow();
-    for (let i = 0; i <= STATEMENT_MAX_ROWS; i++) w.addRow("insert", a, `(${i})`, a.insertFootprint(CHECKED), CHECKED, origin(i));
+    for (let i = 0; i <= STATEMENT_MAX_ROWS; i++) insert(w, a, i);
     const statements = w.take({ ...CHECKED });
     assert.equal(statements.length, 2);
     assert.match(statements[1].sql, new RegExp(`VALUES \\(${STATEMENT_MAX_ROWS}\\) `));
@@ -124,7 +152,8 @@ describe("TablePlan.updateKind (no server)", () => {
     assert.equal(child.updateKind([1, 5, Buffer.from("x")], [1, 5, Buffer.from("x")]), "unchanged");
     const parent = plan("p", { hasChildren: true });
     assert.equal(parent.updateKind([1, 5, "x"], [2, 5, "x"]), "foreign-key", "a referenced key changing reaches the children");
-    assert.deepEqual(child.updateFootprint("foreign-key"), { table: "db\u0000c", barrier: true });
+    assert.deepEqual(child.updateFootprint("foreign-key", [1, 5, "x"]), { table: "db\u0000c", barrier: true });
+    assert.deepEqual(child.updateFootprint("key", [1, 5, "x"]), { table: "db\u0000c" }, "a key that moves: the whole table");
   });
 
   it("treats every update as reaching other tables when a foreign key uses a generated column", () => {
