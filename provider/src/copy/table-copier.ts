@@ -161,8 +161,16 @@ export class TableCopier {
     // A row the applier already wrote (newer than the copy's) is kept; any other error stops the copy.
     const keep = wireId(keys[0]);
     const statements = new InsertBuilder(columns.insertPrefix, columns.read.kinds, ` ON DUPLICATE KEY UPDATE ${keep} = ${keep}`);
-    const write = async () => {
-      for (const sql of statements.take()) await w.target.query(sql);
+    // One statement is written while the next one's rows are read: the read waits for the one before.
+    let writing: Promise<void> = Promise.resolve();
+    const write = () => {
+      const before = writing;
+      const ready = statements.take();
+      writing = before.then(async () => {
+        for (const sql of ready) await w.target.query(sql);
+      });
+      writing.catch(() => undefined);
+      return before;
     };
     let rows = 0;
     let last: unknown[] | null = null;
@@ -174,7 +182,8 @@ export class TableCopier {
       return statements.pending ? write() : undefined;
     });
     statements.end();
-    await write();
+    write();
+    await writing;
     const keyIdx = keys.map((k) => columns.names.indexOf(k));
     const lastRow = last as unknown[] | null;
     const lastKey = lastRow ? keyIdx.map((i) => lastRow[i]) : u.lastKey;
