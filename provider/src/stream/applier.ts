@@ -341,7 +341,7 @@ export class Applier {
   /**
    * Whether rows may be gathered past other changes and updates applied as upserts: not while
    * diagnosing, not once that failed in this run, and only while the batch can be replayed
-   * without it (see settleBeforeForgetting).
+   * without it (see keepForDiagnosis).
    */
   private gathering(): boolean {
     const on = !this.oneByOne && !this.gatherOff && this.batchItems !== undefined;

@@ -77,6 +77,8 @@ class Passed {
   }
 
   mayPass(f: Footprint): boolean {
+    // Nothing placed after the group: joining it moves the row past nothing.
+    if (!this.barrier && this.tables.size === 0 && this.rows.size === 0) return true;
     if (this.barrier || f.barrier || this.tables.has(f.table)) return false;
     const rows = this.rows.get(f.table);
     if (rows && (f.row === undefined || rows.has(f.row))) return false;

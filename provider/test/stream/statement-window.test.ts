@@ -123,6 +123,17 @@ describe("StatementWindow (statement order only, no server)", () => {
     assert.deepEqual(shapes(w), ["insert a (1)", "UPDATE b", "insert a (2)"]);
   });
 
+  it("still puts consecutive rows of one kind and table in one statement when they may pass nothing", () => {
+    const a = plan("a");
+    const w = new StatementWindow();
+    const inPlace = { table: a.id, barrier: true };
+    w.addRow("upsert", a, "(1)", inPlace, CHECKED, origin(1));
+    w.addRow("upsert", a, "(2)", inPlace, CHECKED, origin(2));
+    w.addStatements([{ sql: "UPDATE a" }], inPlace, CHECKED);
+    w.addRow("upsert", a, "(3)", inPlace, CHECKED, origin(3));
+    assert.deepEqual(shapes(w), ["upsert a (1), (2)", "UPDATE a", "upsert a (3)"]);
+  });
+
   it("an upsert of updates must change two rows per row; a statement of several transactions names the first and last", () => {
     const a = plan("a");
     const w = new StatementWindow();
