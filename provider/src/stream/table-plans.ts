@@ -34,20 +34,16 @@ export class TablePlan {
   readonly kinds: readonly ValueKind[];
   readonly id: TableId;
   /**
-   * An update of values can be written as an upsert of the after image (several rows in one
-   * statement): the key is the table's only unique index, so the upsert finds the row by it and
-   * by nothing else, and every column the DR server has comes from the binlog.
+   * The key is the table's only unique index and every column the DR server has comes from the
+   * binlog. So an update of values can be written as an upsert of the after image (several rows
+   * in one statement), which finds the row by the key and by nothing else; and changes of
+   * different rows commute, since no other row's change can collide with this one's (foreign
+   * keys aside, which footprints cover).
    */
   readonly upsertUpdates: boolean;
-  /** Deleting a row that foreign keys may reference checks or cascades into its children. */
-  private readonly deleteReaches: boolean;
   private readonly parents: readonly TableId[];
+  /** Some foreign key references the table: deleting a row checks or cascades into its children. */
   private readonly hasChildren: boolean;
-  /**
-   * Changes of different rows commute: the key is the only unique index, so no other row's
-   * change can collide with this one's (foreign keys aside, which footprints cover).
-   */
-  private readonly rowsCommute: boolean;
   private readonly table: string;
   private readonly setColumns: string[];
   private readonly whereColumns: string[];
@@ -67,7 +63,9 @@ export class TablePlan {
     readonly keyless: boolean,
     /** Indexes of the columns an UPDATE always sets (ON UPDATE CURRENT_TIMESTAMP: left out, the DR server would set its own time). */
     private readonly alwaysSetIdx: ReadonlySet<number> = new Set(),
+    /** The DR server's foreign keys to and from the table. */
     foreignKeys: ForeignKeyLinks = { parents: [], hasChildren: false, columns: new Set() },
+    /** See upsertUpdates. */
     keyIsOnlyUniqueIndex = false,
   ) {
     this.name = quoteTable(db, table);
@@ -77,10 +75,8 @@ export class TablePlan {
     this.generatedForeignKey = [...this.foreignKeyIdx].some((i) => !writeIdx.includes(i));
     this.keyIdxSet = new Set(keyIdx);
     this.upsertUpdates = !keyless && keyIsOnlyUniqueIndex;
-    this.rowsCommute = !keyless && keyIsOnlyUniqueIndex;
     this.parents = foreignKeys.parents;
     this.hasChildren = foreignKeys.hasChildren;
-    this.deleteReaches = foreignKeys.hasChildren;
     this.table = wireTable(db, table);
     this.kinds = columns.kinds;
     const ids = columns.names.map(wireId);
@@ -121,7 +117,7 @@ export class TablePlan {
 
   /** A delete of `row`: its own row, unless foreign keys reach its children. */
   deleteFootprint(row: RowValues): Footprint {
-    return this.deleteReaches ? { table: this.id, barrier: true } : { table: this.id, row: this.rowId(row) };
+    return this.hasChildren ? { table: this.id, barrier: true } : { table: this.id, row: this.rowId(row) };
   }
 
   /** An update of `before`, of the given kind: its own row, or its whole table when the key moves, unless foreign keys reach further. */
@@ -132,7 +128,7 @@ export class TablePlan {
 
   /** The row's key as text, where changes of different rows commute; undefined (the whole table) elsewhere. */
   private rowId(row: RowValues): string | undefined {
-    if (!this.rowsCommute) return undefined;
+    if (!this.upsertUpdates) return undefined;
     let id = "";
     for (const i of this.keyIdx) id += `${literal(row[i], this.kinds[i])},`;
     return id;
