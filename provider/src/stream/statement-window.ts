@@ -3,10 +3,11 @@
  * statement, and a transaction alternates tables (a stock row, then an order line, ...), so rows
  * of one table and kind are gathered into one multi-row statement across the window, even past
  * changes of other tables. A row only moves up past changes it cannot disturb (`mayPass`): the
- * changes of one table keep their order, an insert never moves above a row it may need as a
- * foreign key parent, and a change that may reach other tables through foreign keys (a cascade,
- * a check of children) lets nothing pass it. The final state is the same as in the master's
- * order, and every statement that checks a foreign key finds what it found on the master.
+ * changes of one row keep their order (of one table, unless its key is its only unique index), an
+ * insert never moves above a row it may need as a foreign key parent, and a change that may reach
+ * other tables through foreign keys (a cascade, a check of children) lets nothing pass it. The
+ * final state is the same as in the master's order, and every statement that checks a foreign key
+ * finds what it found on the master.
  */
 import type { TableId } from "../catalog/foreign-keys";
 import { STATEMENT_MAX_BYTES, STATEMENT_MAX_ROWS } from "../sql/statements";
