@@ -12,6 +12,8 @@ import { DRILL_REQUEST_SCHEMA, LINK_REQUEST_SCHEMA, LINK_UPDATE_SCHEMA, VERIFY_R
 
 export const MAX_BODY_BYTES = 1024 * 1024;
 const HTTP_PAYLOAD_TOO_LARGE = 413;
+/** How long the rest of a refused body is discarded before its connection is dropped (see closeUnread). */
+export const REFUSED_BODY_LINGER_MS = 1000;
 
 export interface ControlApiOptions {
   token: string;
@@ -45,7 +47,7 @@ function withoutBody(method: string, path: RegExp, handle: (params: string[]) =>
   return { method, path, takesBody: false, run: (params) => handle(params) };
 }
 
-/** The body exceeded MAX_BODY_BYTES: answered with 413, and the connection is closed unread. */
+/** The body exceeded MAX_BODY_BYTES: answered with 413, and the connection is closed (closeUnread). */
 class BodyTooLargeError extends DrError {
   constructor() {
     super("BAD_INPUT", `The request body exceeds ${MAX_BODY_BYTES} bytes; send a smaller one.`);
@@ -117,13 +119,27 @@ function sendError(req: http.IncomingMessage, res: http.ServerResponse, err: unk
     return;
   }
   if (e instanceof BodyTooLargeError) {
-    // The rest of the body is never read: answer, then close instead of draining it.
-    res.writeHead(HTTP_PAYLOAD_TOO_LARGE, { "content-type": "application/json", connection: "close" });
-    res.end(payload, () => req.socket.destroy());
+    res.writeHead(HTTP_PAYLOAD_TOO_LARGE, { "content-type": "application/json" });
+    res.end(payload, () => closeUnread(req));
     return;
   }
   res.writeHead(HTTP_STATUS[e.code], { "content-type": "application/json" });
   res.end(payload);
+}
+
+/**
+ * Ends a connection whose request body is refused: the side that answers closes, and what the
+ * client still sends is discarded until it stops or REFUSED_BODY_LINGER_MS pass, then the
+ * connection is dropped. Dropping it at once, with bytes unread, makes the kernel answer them
+ * with a reset, which can wipe the answer from the client's buffer before it is read.
+ */
+function closeUnread(req: http.IncomingMessage): void {
+  const socket = req.socket;
+  req.resume();
+  socket.end();
+  const drop = setTimeout(() => socket.destroy(), REFUSED_BODY_LINGER_MS);
+  drop.unref();
+  socket.once("close", () => clearTimeout(drop));
 }
 
 function decodePathPart(part: string, pathname: string): string {
