@@ -17,8 +17,8 @@ import type { CopyModes } from "./copy-modes";
 import { type CopyUnit, type KeyValues, recordCatchupTarget, recordChunk } from "../dr-state/copy-state";
 import { writeAsLink } from "../dr-state/link-writer";
 import { wireId, wireTable } from "../sql/literals";
-import { InsertBuilder } from "../sql/statements";
-import { type CopiedColumns, copiedColumns, forEachRow, streamTableRows } from "./table-stream";
+import { LoadRefused, loadRows } from "./load-data";
+import { type CopiedColumns, type RowSelect, copiedColumns, insertRows, selectRows } from "./table-stream";
 import { CopyWindow } from "./copy-window";
 import type { ApplyLock } from "../stream/apply-lock";
 
@@ -40,6 +40,7 @@ export interface TableCopierOptions {
   modes: CopyModes;
   signal: AbortSignal;
   onChunk(unit: CopyUnit, rows: number): void;
+  log?(level: "info" | "warn", msg: string, fields?: Record<string, unknown>): void;
 }
 
 interface Worker {
@@ -75,7 +76,7 @@ export class TableCopier {
       const work = async (w: Worker): Promise<void> => {
         for (;;) {
           if (this.o.signal.aborted) return;
-          const u = this.readyUnits().find((x) => !claimed.has(x));
+          const u = this.nextUnit(claimed);
           if (!u) {
             if (this.o.units.every((x) => x.done)) return;
             if (claimed.size === 0) throw new Error("copy cannot proceed: the remaining tables wait on each other through foreign keys");
@@ -127,6 +128,22 @@ export class TableCopier {
     return { source, target };
   }
 
+  /**
+   * The next unit to copy: ready, not claimed, of a table the fewest workers are on. Workers on
+   * one table wait on each other (InnoDB takes a table's AUTO_INCREMENT lock for a whole LOAD
+   * DATA under innodb_autoinc_lock_mode 1), so a table's ranges are the last to be shared.
+   */
+  private nextUnit(claimed: Map<CopyUnit, unknown>): CopyUnit | undefined {
+    const onTable = new Map<string, number>();
+    for (const c of claimed.keys()) onTable.set(`${c.db}.${c.table}`, (onTable.get(`${c.db}.${c.table}`) ?? 0) + 1);
+    let best: CopyUnit | undefined;
+    for (const u of this.readyUnits()) {
+      if (claimed.has(u)) continue;
+      if (!best || (onTable.get(`${u.db}.${u.table}`) ?? 0) < (onTable.get(`${best.db}.${best.table}`) ?? 0)) best = u;
+    }
+    return best;
+  }
+
   /** Units not done whose foreign key parents are fully copied, one per table range. */
   private readyUnits(): CopyUnit[] {
     const doneTables = new Set<string>();
@@ -137,8 +154,8 @@ export class TableCopier {
   }
 
   /**
-   * One chunk: its rows are read with one bounded keyset query and written as they arrive (the
-   * read pauses while a statement is written), in one target transaction with the unit's progress.
+   * One chunk: its rows are read with one bounded keyset query and written as they arrive, in one
+   * target transaction with the unit's progress.
    */
   private async copyChunk(u: CopyUnit, w: Worker): Promise<void> {
     const keys = u.keyColumns!;
@@ -157,36 +174,11 @@ export class TableCopier {
       conditions.push(`${quoteId(keys[0])} < ?`);
       params.push(u.rangeHi);
     }
-    const where = conditions.length ? `WHERE ${conditions.join(" AND ")}` : "";
-    // A row the applier already wrote (newer than the copy's) is kept; any other error stops the copy.
-    const keep = wireId(keys[0]);
-    const statements = new InsertBuilder(columns.insertPrefix, columns.read.kinds, ` ON DUPLICATE KEY UPDATE ${keep} = ${keep}`);
-    // One statement is written while the next one's rows are read: the read waits for the one before.
-    let writing: Promise<void> = Promise.resolve();
-    const write = () => {
-      const before = writing;
-      const ready = statements.take();
-      writing = before.then(async () => {
-        for (const sql of ready) await w.target.query(sql);
-      });
-      writing.catch(() => undefined);
-      return before;
-    };
-    let rows = 0;
-    let last: unknown[] | null = null;
+    const where = conditions.length ? { sql: conditions.join(" AND "), params } : undefined;
+    const select = selectRows(u.db, u.table, columns, where, ` ORDER BY ${keys.map(quoteId).join(", ")} LIMIT ${this.chunkRows}`);
     await w.target.query("START TRANSACTION /* mysql-dr copy */");
-    await forEachRow(w.source, `SELECT ${columns.read.select.join(", ")} FROM ${quoteTable(u.db, u.table)} ${where} ORDER BY ${keys.map(quoteId).join(", ")} LIMIT ${this.chunkRows} /* mysql-dr copy */`, params, (row) => {
-      statements.add(row);
-      rows++;
-      last = row;
-      return statements.pending ? write() : undefined;
-    });
-    statements.end();
-    write();
-    await writing;
-    const keyIdx = keys.map((k) => columns.names.indexOf(k));
-    const lastRow = last as unknown[] | null;
-    const lastKey = lastRow ? keyIdx.map((i) => lastRow[i]) : u.lastKey;
+    const { rows, last } = await this.writeRows(w, u, columns, select);
+    const lastKey = last ? keys.map((k) => last[columns.names.indexOf(k)]) : u.lastKey;
     const done = rows < this.chunkRows;
     await recordChunk(w.target, this.o.link, u, lastKey, rows, done);
     await w.target.query("COMMIT /* mysql-dr copy */");
@@ -210,7 +202,7 @@ export class TableCopier {
       await w.target.query("START TRANSACTION /* mysql-dr copy */");
       // A sequence cannot be emptied, and needs not be: writing its one row resets it.
       if (!columns.sequence) await w.target.query(`DELETE FROM ${wireTable(u.db, u.table)} /* mysql-dr copy */`);
-      rows = await streamTableRows(w.source, w.target, u.db, u.table, columns);
+      rows = (await this.writeRows(w, u, columns, selectRows(u.db, u.table, columns))).rows;
       await recordChunk(w.target, this.o.link, u, null, rows, true, snapshotGtid);
       await w.target.query("COMMIT /* mysql-dr copy */");
     } finally {
@@ -221,6 +213,42 @@ export class TableCopier {
     u.done = true;
     u.snapshotGtid = snapshotGtid;
     this.o.onChunk(u, rows);
+  }
+
+  /**
+   * Writes the rows `select` reads inside the target's open transaction: by LOAD DATA where the DR
+   * server takes them exactly, else (and after a refused load, rolled back) by INSERTs. A row the
+   * applier already wrote is kept either way. Returns how many rows and the last one, decoded.
+   */
+  private async writeRows(w: Worker, u: CopyUnit, columns: CopiedColumns, select: RowSelect): Promise<{ rows: number; last: unknown[] | null }> {
+    const table = `${u.db}.${u.table}`;
+    if (columns.load && this.loading && !this.insertOnly.has(table)) {
+      await w.target.query("SAVEPOINT mysql_dr_load");
+      try {
+        return await loadRows(w.source, w.target, select, columns.load);
+      } catch (err) {
+        if (!(err instanceof LoadRefused)) throw err;
+        await w.target.query("ROLLBACK TO SAVEPOINT mysql_dr_load");
+        this.loadRefused(table, err);
+      }
+    }
+    const keep = u.keyColumns ? wireId(u.keyColumns[0]) : null;
+    return insertRows(w.source, w.target, select, columns, keep ? ` ON DUPLICATE KEY UPDATE ${keep} = ${keep}` : "");
+  }
+
+  /** Whether chunks are loaded (until the DR server refuses LOCAL). */
+  private loading = true;
+  /** Tables whose rows a load did not write exactly: they go on with INSERTs. */
+  private readonly insertOnly = new Set<string>();
+
+  private loadRefused(table: string, err: LoadRefused): void {
+    if (err.scope === "server" && this.loading) {
+      this.loading = false;
+      this.o.log?.("info", "initial copy writes with INSERT", { link: this.o.link, reason: err.message });
+    } else if (err.scope === "table" && !this.insertOnly.has(table)) {
+      this.insertOnly.add(table);
+      this.o.log?.("info", "initial copy writes a table with INSERT", { link: this.o.link, table, reason: err.message });
+    }
   }
 
   /** When every unit of a table is done: the master position after which its changes apply exactly. */

@@ -1,22 +1,28 @@
 /**
- * Streams rows from a read session into another server in multi-row INSERTs as they arrive, reading
- * the exact forms (row-reads.ts) so that the written rows equal the read ones. The read runs inside
+ * Streams rows from a read session into another server in multi-row INSERTs as they arrive (or, for
+ * the copy, with LOAD DATA: load-data.ts), reading the exact forms (row-reads.ts) so that the
+ * written rows equal the read ones. The read runs inside
  * whatever transaction the read session holds: the copier's snapshot of a keyless table on the
  * master, or the drill's snapshot of the DR copy.
  */
 import type { Connection } from "../core/db";
 import { quoteTable } from "../core/db";
-import type { TableShape } from "../catalog/table-shape";
+import type { ColumnInfo, TableShape } from "../catalog/table-shape";
 import { wireId, wireTable } from "../sql/literals";
 import { type ExactRead, exactRead } from "../sql/row-reads";
 import { InsertBuilder } from "../sql/statements";
+import { loadStatement } from "./load-data";
+import { forEachRow } from "./row-source";
 
-/** What a copy of one table writes: its stored columns, read exactly, and the INSERT that takes them. */
+/** What a copy of one table writes: its stored columns, read exactly, and the statements that take them. */
 export interface CopiedColumns {
   names: string[];
+  stored: ColumnInfo[];
   read: ExactRead;
   /** `INSERT INTO t (columns) VALUES ` in wire text. */
   insertPrefix: string;
+  /** The LOAD DATA statement (load-data.ts), or null where a load could not write the rows exactly. */
+  load: string | null;
   sequence: boolean;
 }
 
@@ -24,77 +30,54 @@ export interface CopiedColumns {
 export function copiedColumns(shape: TableShape, db: string, table: string): CopiedColumns {
   const stored = shape.columns.filter((c) => !c.generated);
   const names = stored.map((c) => c.name);
-  return { names, read: exactRead(stored), insertPrefix: `INSERT INTO ${wireTable(db, table)} (${names.map(wireId).join(", ")}) VALUES `, sequence: shape.tableType === "SEQUENCE" };
+  const sequence = shape.tableType === "SEQUENCE";
+  return { names, stored, read: exactRead(stored), insertPrefix: `INSERT INTO ${wireTable(db, table)} (${names.map(wireId).join(", ")}) VALUES `, load: loadStatement(db, table, stored, sequence), sequence };
+}
+
+/** A read of rows to copy: the SELECT (UTF-8 SQL for the reading session) and its parameters. */
+export interface RowSelect {
+  sql: string;
+  params: unknown[];
+}
+
+/** The SELECT of a table's copied columns, with an optional condition and a tail (ORDER BY, LIMIT). */
+export function selectRows(db: string, table: string, columns: CopiedColumns, where?: { sql: string; params: unknown[] }, tail = ""): RowSelect {
+  return { sql: `SELECT ${columns.read.select.join(", ")} FROM ${quoteTable(db, table)}${where ? ` WHERE ${where.sql}` : ""}${tail} /* mysql-dr copy */`, params: where?.params ?? [] };
 }
 
 /**
- * Runs a SELECT on `source` and hands each row (an array) to `onRow` as it arrives, keeping no
- * result set; while the promise `onRow` may return is pending, the read pauses. Resolves once
- * the result has ended and the last promise settled; fails with the first error.
+ * Reads `select`'s rows on `source` and inserts them on `target` (a wire connection with multiple
+ * statements) in multi-row INSERTs, each ending with `suffix`; one statement is written while the
+ * next one's rows are read. Returns the rows written and the last one, decoded. Transactions are
+ * the caller's: this only reads and inserts.
  */
-export function forEachRow(source: Connection, sql: string, values: unknown[], onRow: (row: unknown[]) => Promise<void> | undefined): Promise<void> {
-  const conn = rawConnection(source);
-  return new Promise((resolve, reject) => {
-    let failed = false;
-    let waiting: Promise<void> | undefined;
-    let ended = false;
-    const fail = (err: unknown) => {
-      failed = true;
-      reject(err);
-    };
-    conn
-      .query({ sql, values, rowsAsArray: true })
-      .on("result", (row) => {
-        if (failed) return;
-        try {
-          waiting = onRow(row as unknown as unknown[]);
-        } catch (err) {
-          return fail(err);
-        }
-        if (!waiting) return;
-        conn.pause();
-        waiting.then(
-          () => {
-            waiting = undefined;
-            conn.resume();
-            if (ended) resolve();
-          },
-          (err: unknown) => {
-            conn.resume();
-            fail(err);
-          },
-        );
-      })
-      .on("error", fail)
-      .on("end", () => {
-        ended = true;
-        if (!waiting && !failed) resolve();
-      });
-  });
-}
-
-/** The callback connection under the promise wrapper: only it can hand rows out as they arrive. */
-function rawConnection(conn: Connection): import("mysql2").Connection {
-  return (conn as unknown as { connection: import("mysql2").Connection }).connection;
-}
-
-/**
- * Reads every row of `db.table` (optionally only those matching `where`) from `source` and
- * inserts them on `target` (a wire connection with multiple statements). Returns the rows written.
- * Transactions are the caller's: this only reads and inserts.
- */
-export async function streamTableRows(source: Connection, target: Connection, db: string, table: string, columns: CopiedColumns, where?: { sql: string; params: unknown[] }): Promise<number> {
-  const statements = new InsertBuilder(columns.insertPrefix, columns.read.kinds);
-  const write = async () => {
-    for (const sql of statements.take()) await target.query(sql);
+export async function insertRows(source: Connection, target: Connection, select: RowSelect, columns: CopiedColumns, suffix = ""): Promise<{ rows: number; last: unknown[] | null }> {
+  const statements = new InsertBuilder(columns.insertPrefix, columns.read.kinds, suffix);
+  let writing: Promise<void> = Promise.resolve();
+  const write = () => {
+    const before = writing;
+    const ready = statements.take();
+    writing = before.then(async () => {
+      for (const sql of ready) await target.query(sql);
+    });
+    writing.catch(() => undefined);
+    return before;
   };
   let rows = 0;
-  await forEachRow(source, `SELECT ${columns.read.select.join(", ")} FROM ${quoteTable(db, table)}${where ? ` WHERE ${where.sql}` : ""} /* mysql-dr copy */`, where?.params ?? [], (row) => {
+  let last: unknown[] | null = null;
+  await forEachRow(source, select.sql, select.params, (row) => {
     statements.add(row);
     rows++;
+    last = row;
     return statements.pending ? write() : undefined;
   });
   statements.end();
-  await write();
-  return rows;
+  write();
+  await writing;
+  return { rows, last };
+}
+
+/** Copies every row of `db.table` (optionally only those matching `where`) by INSERTs; returns how many. */
+export async function streamTableRows(source: Connection, target: Connection, db: string, table: string, columns: CopiedColumns, where?: { sql: string; params: unknown[] }): Promise<number> {
+  return (await insertRows(source, target, selectRows(db, table, columns, where), columns)).rows;
 }

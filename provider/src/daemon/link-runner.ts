@@ -515,6 +515,7 @@ export class LinkRunner {
           modes,
           signal: abort.signal,
           onChunk: (_unit, rows) => (this.rowsCopiedThisRun += rows),
+          log: (level, message, fields) => this.hooks.log(level, message, fields),
         });
         // A copy failure ends this run like an apply failure: through the queue the applier reads.
         const copying = copier.run().then(

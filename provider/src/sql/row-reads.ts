@@ -8,7 +8,7 @@ import type { ColumnInfo } from "../catalog/table-shape";
 import { quoteId } from "../core/db";
 import { PLAIN, type ValueKind } from "./literals";
 
-const SPATIAL = new Set(["geometry", "point", "linestring", "polygon", "multipoint", "multilinestring", "multipolygon", "geometrycollection", "geomcollection"]);
+export const SPATIAL_TYPES: ReadonlySet<string> = new Set(["geometry", "point", "linestring", "polygon", "multipoint", "multilinestring", "multipolygon", "geometrycollection", "geomcollection"]);
 
 export interface ExactRead {
   /** SELECT list expressions (UTF-8 SQL for the master's ordinary connection). */
@@ -26,7 +26,7 @@ export function exactRead(columns: readonly ColumnInfo[]): ExactRead {
     if (c.type === "enum" || c.type === "set") {
       select.push(`(${id} + 0) AS ${id}`);
       kinds.push({ kind: c.type });
-    } else if (SPATIAL.has(c.type)) {
+    } else if (SPATIAL_TYPES.has(c.type)) {
       select.push(`CAST(${id} AS BINARY) AS ${id}`);
       kinds.push({ kind: "binary" });
     } else if (c.type === "float") {

@@ -101,7 +101,28 @@ describeEachBackend("initial copy", (getPair) => {
     }
     await waitCaughtUp(client, "live", master);
     await assertSameTables("live", ["skipped"]);
+    // Loaded, not written by the INSERT fallback (which would say so).
+    assert.doesNotMatch(daemon.log(), /initial copy writes/);
     await client.deleteLink("live");
+  });
+
+  it("copies with INSERTs when the DR server refuses LOCAL INFILE, and says so once", async function () {
+    this.timeout(300_000);
+    await sql(master, "CREATE DATABASE noload; CREATE TABLE noload.a (id INT PRIMARY KEY, v VARCHAR(20)); CREATE TABLE noload.b (id INT PRIMARY KEY, v BLOB)");
+    await fill(master, "noload.a", CHUNK_ROWS + 500, (i) => `(${i}, 'a\\t${i}')`);
+    await fill(master, "noload.b", 3_000, (i) => `(${i}, UNHEX('00090A5C${(i % 256).toString(16).padStart(2, "0")}'))`);
+    const [{ was }] = await sql(replica, "SELECT @@GLOBAL.local_infile AS was");
+    await sql(replica, "SET GLOBAL local_infile = 0");
+    try {
+      await client.createLink({ name: "noload", source: master.url, target: replica.url, include: ["noload"], initial: "full", parallel: 2 });
+      await inSync("noload");
+    } finally {
+      await sql(replica, `SET GLOBAL local_infile = ${Number(was)}`);
+    }
+    await assertSameTables("noload");
+    const said = daemon.log().split("\n").filter((l) => l.includes('"link":"noload"') && l.includes("initial copy writes with INSERT"));
+    assert.equal(said.length, 1, said.join("\n"));
+    await client.deleteLink("noload");
   });
 
   it("copies every column type value for value", async () => {
