@@ -60,10 +60,10 @@ export function loadStatement(db: string, table: string, stored: readonly Column
 /**
  * Reads `select` on `source` (its rows as raw field bytes) and loads them on `target` with
  * `statement`, both at once. Returns how many rows and the last one, decoded (`fieldValue`).
- * Throws LoadRefused when the DR server would not take every row exactly; the rows it did write
- * are the caller's to roll back.
+ * Throws LoadRefused when the DR server would not take every row exactly (a duplicate key counts
+ * as taken only with `keepDuplicates`); the rows it did write are the caller's to roll back.
  */
-export async function loadRows(source: Connection, target: Connection, select: { sql: string; params: unknown[] }, statement: string): Promise<{ rows: number; last: unknown[] | null }> {
+export async function loadRows(source: Connection, target: Connection, select: { sql: string; params: unknown[] }, statement: string, keepDuplicates: boolean): Promise<{ rows: number; last: unknown[] | null }> {
   const file = new RowFile((rawConnection(target) as unknown as { stream: Socket }).stream);
   const loading = target.query({ sql: statement, infileStreamFactory: () => file.stream } as never) as unknown as Promise<[{ affectedRows: number; warningStatus: number }]>;
   // A load that ends early (refused, or the server failed) must not leave the read waiting for room.
@@ -94,7 +94,7 @@ export async function loadRows(source: Connection, target: Connection, select: {
   file.close();
   const result = await loaded;
   if (!result) throw refusal(loadError) ?? loadError;
-  await checkWarnings(target, result.warningStatus);
+  await checkWarnings(target, result.warningStatus, keepDuplicates);
   const lastRow = last as (Buffer | null)[] | null;
   return { rows, last: lastRow && lastRow.map((bytes, i) => fieldValue(bytes, fields[i])) };
 }
@@ -105,12 +105,12 @@ function refusal(err: unknown): LoadRefused | undefined {
   return errno !== undefined && LOCAL_REFUSED.has(errno) ? new LoadRefused("server", `LOCAL INFILE is disabled (error ${errno}); set local_infile = ON on the DR server for faster copies`) : undefined;
 }
 
-/** Accepts a load whose warnings are all duplicate keys, each of them read. */
-async function checkWarnings(target: Connection, count: number): Promise<void> {
+/** Accepts a load without warnings, or (with `keepDuplicates`) whose warnings are all duplicate keys, each of them read. */
+async function checkWarnings(target: Connection, count: number, keepDuplicates: boolean): Promise<void> {
   if (count === 0) return;
   const [rows] = await target.query("SHOW WARNINGS /* mysql-dr copy */");
   const codes = (rows as { Code: number }[]).map((r) => Number(r.Code));
-  const other = codes.filter((c) => c !== ER_DUP_ENTRY);
+  const other = codes.filter((c) => !keepDuplicates || c !== ER_DUP_ENTRY);
   // Messages can quote row values: only the codes are named.
   if (other.length) throw new LoadRefused("table", `the DR server reported warning ${[...new Set(other)].join(", ")} while loading`);
   if (codes.length < count) throw new LoadRefused("chunk", `${count} warnings, more than the server lists`);

@@ -9,7 +9,7 @@
 import * as os from "node:os";
 import type { ServerAddress } from "../core/connection-url";
 import { readTableShape } from "../catalog/table-shape";
-import { type Connection, openConnection, openWireConnection, quoteId, quoteTable } from "../core/db";
+import { type Connection, openConnection, openWireConnection, quoteId } from "../core/db";
 import type { Flavor } from "../core/flavor";
 import { snapshotGtidPosition } from "../core/snapshot-position";
 import { currentGtidPosition } from "../core/server-inspector";
@@ -217,22 +217,24 @@ export class TableCopier {
 
   /**
    * Writes the rows `select` reads inside the target's open transaction: by LOAD DATA where the DR
-   * server takes them exactly, else (and after a refused load, rolled back) by INSERTs. A row the
-   * applier already wrote is kept either way. Returns how many rows and the last one, decoded.
+   * server takes them exactly, else (and after a refused load, rolled back) by INSERTs. In a keyed
+   * chunk a row the applier already wrote is kept either way; a table copied whole was emptied
+   * first, so there a duplicate key is an error (a unique key the master lacks). Returns how many
+   * rows and the last one, decoded.
    */
   private async writeRows(w: Worker, u: CopyUnit, columns: CopiedColumns, select: RowSelect): Promise<{ rows: number; last: unknown[] | null }> {
     const table = `${u.db}.${u.table}`;
+    const keep = u.keyColumns ? wireId(u.keyColumns[0]) : null;
     if (columns.load && this.loading && !this.insertOnly.has(table)) {
       await w.target.query("SAVEPOINT mysql_dr_load");
       try {
-        return await loadRows(w.source, w.target, select, columns.load);
+        return await loadRows(w.source, w.target, select, columns.load, keep !== null);
       } catch (err) {
         if (!(err instanceof LoadRefused)) throw err;
         await w.target.query("ROLLBACK TO SAVEPOINT mysql_dr_load");
         this.loadRefused(table, err);
       }
     }
-    const keep = u.keyColumns ? wireId(u.keyColumns[0]) : null;
     return insertRows(w.source, w.target, select, columns, keep ? ` ON DUPLICATE KEY UPDATE ${keep} = ${keep}` : "");
   }
 

@@ -41,13 +41,13 @@ describeEachBackend("copy by LOAD DATA", (getPair) => {
   }
 
   /** Loads every row of db.table in one transaction; a refusal rolls back to before the load. */
-  async function load(db: string, table: string): Promise<number> {
+  async function load(db: string, table: string, keepDuplicates = true): Promise<number> {
     const columns = await columnsOf(db, table);
     assert.ok(columns.load, `${db}.${table} is loadable`);
     await target.query("START TRANSACTION");
     await target.query("SAVEPOINT before_load");
     try {
-      const { rows } = await loadRows(source, target, selectRows(db, table, columns), columns.load);
+      const { rows } = await loadRows(source, target, selectRows(db, table, columns), columns.load, keepDuplicates);
       await target.query("COMMIT");
       return rows;
     } catch (err) {
@@ -100,6 +100,12 @@ describeEachBackend("copy by LOAD DATA", (getPair) => {
     ]);
   });
 
+  it("refuses a duplicate key where none may be kept (a table copied whole into an emptied one)", async () => {
+    await sql(replica, "DELETE FROM load_dup.t WHERE id <> 3");
+    await assert.rejects(load("load_dup", "t", false), (err: unknown) => err instanceof LoadRefused && err.scope === "table");
+    assert.deepEqual(await sql(replica, "SELECT id, v FROM load_dup.t ORDER BY id"), [{ id: 3, v: "m3" }]);
+  });
+
   it("refuses a load with more duplicate keys than the server lists (the chunk goes by INSERT), leaving nothing behind", async () => {
     await sql(master, "CREATE DATABASE load_many; CREATE TABLE load_many.t (id INT PRIMARY KEY, v INT)");
     await sql(master, `INSERT INTO load_many.t VALUES ${Array.from({ length: 300 }, (_, i) => `(${i}, ${i})`).join(", ")}`);
@@ -147,7 +153,7 @@ describeEachBackend("copy by LOAD DATA", (getPair) => {
     const columns = await columnsOf("load_types", "text_types");
     await sql(replica, "DELETE FROM load_types.text_types");
     await target.query("START TRANSACTION");
-    const { rows, last } = await loadRows(source, target, selectRows("load_types", "text_types", columns, undefined, " ORDER BY id"), columns.load!);
+    const { rows, last } = await loadRows(source, target, selectRows("load_types", "text_types", columns, undefined, " ORDER BY id"), columns.load!, true);
     await target.query("COMMIT");
     assert.equal(rows, 3);
     assert.equal(last![0], "18446744073709551615");
