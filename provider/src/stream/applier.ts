@@ -371,8 +371,15 @@ export class Applier {
     for (const sql of preamble) await this.enqueue({ sql });
   }
 
+  /**
+   * A full window goes out as a round trip of its own, so the DR server works on it while the next
+   * one is gathered (gathered statements are few: waiting for ROUND_TRIP_MAX_STATEMENTS of them
+   * would send a whole batch at its end, the DR server idle while it was built).
+   */
   private async windowCheck(): Promise<void> {
-    if (this.oneByOne || this.window.rows >= WINDOW_MAX_ROWS || this.window.bytes >= STATEMENT_MAX_BYTES) await this.flush();
+    if (!this.oneByOne && this.window.rows < WINDOW_MAX_ROWS && this.window.bytes < STATEMENT_MAX_BYTES) return;
+    await this.flush();
+    await this.send();
   }
 
   /** Moves the window's statements, in order, to the round trips being filled. */
