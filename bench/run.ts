@@ -84,7 +84,8 @@ interface Results {
   catchup: Record<CatchupContender, { txPerSec: number[]; rowsPerSec: number[] }>;
   catchupRuns: CatchupRun[];
   lag: LagWindow[];
-  copy: { rows: number; daemon: number[]; mydumperMyloader: number[]; mariadbDump: number[] };
+  /** mydumperMyloader: myloader -e (binlogged, as the daemon's copy and mariadb-dump are); mydumperMyloaderUnlogged: its default, sql_log_bin=0. */
+  copy: { rows: number; daemon: number[]; mydumperMyloader: number[]; mydumperMyloaderUnlogged: number[]; mariadbDump: number[] };
   verify: { rows: number; daemon: number[]; ptTableChecksum: number[] };
   tpcc?: TpccResult;
   scaling?: ScalingResults;
@@ -101,7 +102,7 @@ async function main(): Promise<void> {
     catchup: { nativeSingle: { txPerSec: [], rowsPerSec: [] }, nativeParallel4: { txPerSec: [], rowsPerSec: [] }, daemon: { txPerSec: [], rowsPerSec: [] } },
     catchupRuns: [],
     lag: [],
-    copy: { rows: 0, daemon: [], mydumperMyloader: [], mariadbDump: [] },
+    copy: { rows: 0, daemon: [], mydumperMyloader: [], mydumperMyloaderUnlogged: [], mariadbDump: [] },
     verify: { rows: 0, daemon: [], ptTableChecksum: [] },
     promote: { plannedMs: NaN, forcedMs: NaN },
     peakRssMiB: {},
@@ -205,7 +206,7 @@ async function main(): Promise<void> {
       for (let run = 0; run < SIZE.runs; run++) {
         log(`initial copy ${run + 1}/${SIZE.runs} of ${rowsToCopy} rows`);
         // An empty target each time (the daemon keeps a deleted link's checkpoint on its target).
-        await copyTarget.sql("DROP DATABASE IF EXISTS sbtest; DROP DATABASE IF EXISTS sbtest_mydumper; DROP DATABASE IF EXISTS sbtest_dump; DROP DATABASE IF EXISTS mysql_dr");
+        await copyTarget.sql("DROP DATABASE IF EXISTS sbtest; DROP DATABASE IF EXISTS sbtest_mydumper; DROP DATABASE IF EXISTS sbtest_unlogged; DROP DATABASE IF EXISTS sbtest_dump; DROP DATABASE IF EXISTS mysql_dr");
         const copyStart = Date.now();
         await daemon.createLink({ name: "copy", source: master.url, target: copyTarget.url, include: ["sbtest"], initial: "full", parallel: THREADS });
         for (;;) {
@@ -219,8 +220,11 @@ async function main(): Promise<void> {
         const dumpDir = path.join(lab.dir, "mydumper");
         fs.rmSync(dumpDir, { recursive: true, force: true });
         const mydump = timed("mydumper", ["-h", "127.0.0.1", "-P", String(master.port), "-u", "root", "-B", "sbtest", "-t", String(THREADS), "-o", dumpDir]);
-        const myload = timed("myloader", ["-h", "127.0.0.1", "-P", String(copyTarget.port), "-u", "root", "-d", dumpDir, "-t", String(THREADS), "-B", "sbtest_mydumper", "-o"]);
-        results.copy.mydumperMyloader.push(mydump + myload);
+        // Like for like: the daemon's copy goes into the DR server's binlog, as every write there does,
+        // and so does mariadb-dump's; myloader skips it unless given -e, so it runs both ways.
+        const myloader = (db: string, binlog: boolean) => timed("myloader", ["-h", "127.0.0.1", "-P", String(copyTarget.port), "-u", "root", "-d", dumpDir, "-t", String(THREADS), "-B", db, "-o", ...(binlog ? ["-e"] : [])]);
+        results.copy.mydumperMyloader.push(mydump + myloader("sbtest_mydumper", true));
+        results.copy.mydumperMyloaderUnlogged.push(mydump + myloader("sbtest_unlogged", false));
         await copyTarget.sql("CREATE DATABASE sbtest_dump");
         results.copy.mariadbDump.push(timed("sh", ["-c", `mariadb-dump -h127.0.0.1 -P${master.port} -uroot --single-transaction sbtest | mariadb -h127.0.0.1 -P${copyTarget.port} -uroot sbtest_dump`]));
       }
@@ -342,6 +346,7 @@ async function report(r: Results): Promise<void> {
     catchupVsNativeParallel4: round(median(perRun("nativeParallel4"))),
     lagP99Ms: Math.round(percentile(lagAt(SIZE.lagRates[0]).daemonMs, 99)),
     copyVsMydumper: round(median(r.copy.mydumperMyloader) / median(r.copy.daemon)),
+    copyVsMydumperUnlogged: round(median(r.copy.mydumperMyloaderUnlogged) / median(r.copy.daemon)),
     verifyVsPtTableChecksum: round(median(r.verify.ptTableChecksum) / median(r.verify.daemon)),
     promotePlannedMs: r.promote.plannedMs,
     promoteForcedMs: r.promote.forcedMs,
@@ -374,7 +379,7 @@ async function report(r: Results): Promise<void> {
       const l = lagAt(rate);
       return `| steady lag at ${rate} tx/s (master achieved ${spread(l.windows.map((w) => w.achievedTps))}), p50 / p95 / p99 / max ms; drained after, s | ${pcts(l.daemonMs)}; ${spread(l.windows.map((w) => w.drainSeconds.daemon), 2)} | native 1 thread (pt-heartbeat) ${pcts(l.nativeMs)}; ${spread(l.windows.map((w) => w.drainSeconds.native), 2)} | p99 ${lagRatios[String(rate)]}x (lower is better) |`;
     }),
-    `| initial copy of ${r.copy.rows} rows, s | ${spread(r.copy.daemon, 1)} | mydumper+myloader ${spread(r.copy.mydumperMyloader, 1)}, mariadb-dump ${spread(r.copy.mariadbDump, 1)} | ${ratios.copyVsMydumper}x (of medians) |`,
+    `| initial copy of ${r.copy.rows} rows, s | ${spread(r.copy.daemon, 1)} | mydumper+myloader -e (binlogged, as the daemon's copy) ${spread(r.copy.mydumperMyloader, 1)}; without -e (unlogged) ${spread(r.copy.mydumperMyloaderUnlogged, 1)}; mariadb-dump ${spread(r.copy.mariadbDump, 1)} | ${ratios.copyVsMydumper}x (of medians; ${ratios.copyVsMydumperUnlogged}x against unlogged) |`,
     `| verification of ${r.verify.rows} rows, s | ${spread(r.verify.daemon, 1)} | pt-table-checksum ${spread(r.verify.ptTableChecksum, 1)} | ${ratios.verifyVsPtTableChecksum}x (of medians) |`,
     `| promotion, ms | planned ${r.promote.plannedMs}, forced ${r.promote.forcedMs} | | |`,
     `| daemon peak RSS, MiB | ${Object.entries(r.peakRssMiB).map(([k, v]) => `${k} ${Math.round(v)}`).join(", ")} | | |`,
