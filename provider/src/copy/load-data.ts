@@ -94,7 +94,9 @@ export async function loadRows(source: Connection, target: Connection, select: {
   file.close();
   const result = await loaded;
   if (!result) throw refusal(loadError) ?? loadError;
-  await checkWarnings(target, result.warningStatus, keepDuplicates);
+  const duplicates = await checkWarnings(target, result.warningStatus, keepDuplicates);
+  // Every row read is written or a duplicate kept: a row lost to a misread line would show here.
+  if (result.affectedRows + duplicates !== rows) throw new LoadRefused("table", `the DR server wrote ${result.affectedRows} of ${rows} rows (${duplicates} duplicate keys kept)`);
   const lastRow = last as (Buffer | null)[] | null;
   return { rows, last: lastRow && lastRow.map((bytes, i) => fieldValue(bytes, fields[i])) };
 }
@@ -105,15 +107,19 @@ function refusal(err: unknown): LoadRefused | undefined {
   return errno !== undefined && LOCAL_REFUSED.has(errno) ? new LoadRefused("server", `LOCAL INFILE is disabled (error ${errno}); set local_infile = ON on the DR server for faster copies`) : undefined;
 }
 
-/** Accepts a load without warnings, or (with `keepDuplicates`) whose warnings are all duplicate keys, each of them read. */
-async function checkWarnings(target: Connection, count: number, keepDuplicates: boolean): Promise<void> {
-  if (count === 0) return;
+/**
+ * Accepts a load without warnings, or (with `keepDuplicates`) whose warnings are all duplicate
+ * keys, each of them read; returns how many duplicates were kept.
+ */
+async function checkWarnings(target: Connection, count: number, keepDuplicates: boolean): Promise<number> {
+  if (count === 0) return 0;
   const [rows] = await target.query("SHOW WARNINGS /* mysql-dr copy */");
   const codes = (rows as { Code: number }[]).map((r) => Number(r.Code));
   const other = codes.filter((c) => !keepDuplicates || c !== ER_DUP_ENTRY);
   // Messages can quote row values: only the codes are named.
   if (other.length) throw new LoadRefused("table", `the DR server reported warning ${[...new Set(other)].join(", ")} while loading`);
   if (codes.length < count) throw new LoadRefused("chunk", `${count} warnings, more than the server lists`);
+  return codes.length;
 }
 
 const BINARY_CHARSET = 63;
