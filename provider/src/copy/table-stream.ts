@@ -1,13 +1,13 @@
 /**
  * Streams rows from a read session into another server in multi-row INSERTs as they arrive (or, for
  * the copy, with LOAD DATA: load-data.ts), reading the exact forms (row-reads.ts) so that the
- * written rows equal the read ones. The read runs inside
- * whatever transaction the read session holds: the copier's snapshot of a keyless table on the
- * master, or the drill's snapshot of the DR copy.
+ * written rows equal the read ones. The read runs inside whatever transaction the read session
+ * holds: the copier's snapshot of a keyless table on the master, or the drill's snapshot of the DR
+ * copy.
  */
 import type { Connection } from "../core/db";
 import { quoteTable } from "../core/db";
-import type { ColumnInfo, TableShape } from "../catalog/table-shape";
+import type { TableShape } from "../catalog/table-shape";
 import { wireId, wireTable } from "../sql/literals";
 import { type ExactRead, exactRead } from "../sql/row-reads";
 import { InsertBuilder } from "../sql/statements";
@@ -17,7 +17,6 @@ import { forEachRow } from "./row-source";
 /** What a copy of one table writes: its stored columns, read exactly, and the statements that take them. */
 export interface CopiedColumns {
   names: string[];
-  stored: ColumnInfo[];
   read: ExactRead;
   /** `INSERT INTO t (columns) VALUES ` in wire text. */
   insertPrefix: string;
@@ -31,7 +30,7 @@ export function copiedColumns(shape: TableShape, db: string, table: string): Cop
   const stored = shape.columns.filter((c) => !c.generated);
   const names = stored.map((c) => c.name);
   const sequence = shape.tableType === "SEQUENCE";
-  return { names, stored, read: exactRead(stored), insertPrefix: `INSERT INTO ${wireTable(db, table)} (${names.map(wireId).join(", ")}) VALUES `, load: loadStatement(db, table, stored, sequence), sequence };
+  return { names, read: exactRead(stored), insertPrefix: `INSERT INTO ${wireTable(db, table)} (${names.map(wireId).join(", ")}) VALUES `, load: loadStatement(db, table, stored, sequence), sequence };
 }
 
 /** A read of rows to copy: the SELECT (UTF-8 SQL for the reading session) and its parameters. */
