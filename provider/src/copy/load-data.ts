@@ -29,6 +29,13 @@ const BLOCK_BYTES = 64 * 1024;
 /** Unsent bytes on the DR server's socket past which the master's rows wait. */
 const MAX_UNSENT_BYTES = 4 * 1024 * 1024;
 
+/** The byte after the backslash for each byte LOAD DATA's format gives a meaning (tab, newline, NUL, backslash); 0 for the rest. */
+const ESCAPE = new Uint8Array(256);
+ESCAPE[0x09] = 0x74;
+ESCAPE[0x0a] = 0x6e;
+ESCAPE[0x00] = 0x30;
+ESCAPE[0x5c] = 0x5c;
+
 const ER_DUP_ENTRY = 1062;
 /** The server or the client refuses LOCAL (MySQL 1148, 3948; MariaDB 4166; client 2068). */
 const LOCAL_REFUSED = new Set([1148, 3948, 4166, 2068]);
@@ -221,8 +228,8 @@ class RowFile {
   }
 
   /**
-   * The bytes with LOAD DATA's escapes for the four bytes the format gives a meaning. A field that
-   * fits a block is escaped byte by byte straight into it (cheaper than a copy call per field).
+   * The bytes with LOAD DATA's escapes (ESCAPE). A field that fits a block is escaped byte by byte
+   * straight into it (cheaper than a copy call per field).
    */
   private escaped(bytes: Buffer): void {
     const n = bytes.length;
@@ -234,9 +241,10 @@ class RowFile {
     let used = this.used;
     for (let i = 0; i < n; i++) {
       const b = bytes[i];
-      if (b === 0x5c || b === 0x09 || b === 0x0a || b === 0x00) {
+      const escape = ESCAPE[b];
+      if (escape !== 0) {
         block[used++] = 0x5c;
-        block[used++] = b === 0x09 ? 0x74 : b === 0x0a ? 0x6e : b === 0x00 ? 0x30 : 0x5c;
+        block[used++] = escape;
       } else block[used++] = b;
     }
     this.used = used;
@@ -247,11 +255,11 @@ class RowFile {
   private escapedLarge(bytes: Buffer): void {
     let start = 0;
     for (let i = 0; i < bytes.length; i++) {
-      const b = bytes[i];
-      if (b !== 0x5c && b !== 0x09 && b !== 0x0a && b !== 0x00) continue;
+      const escape = ESCAPE[bytes[i]];
+      if (escape === 0) continue;
       this.raw(bytes, start, i);
       this.byte(0x5c);
-      this.byte(b === 0x09 ? 0x74 : b === 0x0a ? 0x6e : b === 0x00 ? 0x30 : 0x5c);
+      this.byte(escape);
       start = i + 1;
     }
     this.raw(bytes, start, bytes.length);

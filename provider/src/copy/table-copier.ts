@@ -136,11 +136,11 @@ export class TableCopier {
    */
   private nextUnit(claimed: Map<CopyUnit, unknown>): CopyUnit | undefined {
     const onTable = new Map<string, number>();
-    for (const c of claimed.keys()) onTable.set(`${c.db}.${c.table}`, (onTable.get(`${c.db}.${c.table}`) ?? 0) + 1);
+    for (const c of claimed.keys()) onTable.set(tableOf(c), (onTable.get(tableOf(c)) ?? 0) + 1);
+    const workersOn = (u: CopyUnit) => onTable.get(tableOf(u)) ?? 0;
     let best: CopyUnit | undefined;
     for (const u of this.readyUnits()) {
-      if (claimed.has(u)) continue;
-      if (!best || (onTable.get(`${u.db}.${u.table}`) ?? 0) < (onTable.get(`${best.db}.${best.table}`) ?? 0)) best = u;
+      if (!claimed.has(u) && (!best || workersOn(u) < workersOn(best))) best = u;
     }
     return best;
   }
@@ -149,9 +149,9 @@ export class TableCopier {
   private readyUnits(): CopyUnit[] {
     const doneTables = new Set<string>();
     const byTable = new Map<string, CopyUnit[]>();
-    for (const u of this.o.units) byTable.set(`${u.db}.${u.table}`, [...(byTable.get(`${u.db}.${u.table}`) ?? []), u]);
+    for (const u of this.o.units) byTable.set(tableOf(u), [...(byTable.get(tableOf(u)) ?? []), u]);
     for (const [t, us] of byTable) if (us.every((u) => u.done)) doneTables.add(t);
-    return this.o.units.filter((u) => !u.done && (this.o.parents.get(`${u.db}.${u.table}`) ?? []).every((p) => doneTables.has(p) || !byTable.has(p)));
+    return this.o.units.filter((u) => !u.done && (this.o.parents.get(tableOf(u)) ?? []).every((p) => doneTables.has(p) || !byTable.has(p)));
   }
 
   /**
@@ -224,7 +224,7 @@ export class TableCopier {
    * rows and the last one, decoded.
    */
   private async writeRows(w: Worker, u: CopyUnit, columns: CopiedColumns, select: RowSelect): Promise<{ rows: number; last: unknown[] | null }> {
-    const table = `${u.db}.${u.table}`;
+    const table = tableOf(u);
     const keep = u.keyColumns ? wireId(u.keyColumns[0]) : null;
     if (columns.load && this.loading && !this.insertOnly.has(table)) {
       await w.target.query("SAVEPOINT mysql_dr_load");
@@ -257,7 +257,7 @@ export class TableCopier {
   /** When every unit of a table is done: the master position after which its changes apply exactly. */
   private async recordFinishedTable(source: Connection, target: Connection, u: CopyUnit): Promise<void> {
     const units = this.o.units.filter((x) => x.db === u.db && x.table === u.table);
-    const key = `${u.db}.${u.table}`;
+    const key = tableOf(u);
     if (u.keyColumns === null || !units.every((x) => x.done) || units[0].catchupGtid !== null || this.finishing.has(key)) return;
     this.finishing.add(key);
     const position = await currentGtidPosition(source, this.o.flavor);
@@ -271,7 +271,7 @@ export class TableCopier {
   private readonly columnCache = new Map<string, CopiedColumns>();
 
   private async copiedColumns(source: Connection, u: CopyUnit): Promise<CopiedColumns> {
-    const key = `${u.db}.${u.table}`;
+    const key = tableOf(u);
     let cols = this.columnCache.get(key);
     if (!cols) {
       cols = copiedColumns(await readTableShape(source, u.db, u.table, this.o.flavor), u.db, u.table);
@@ -279,6 +279,11 @@ export class TableCopier {
     }
     return cols;
   }
+}
+
+/** A unit's table as `db.table`, the key of the parents map and of the per-table sets here. */
+function tableOf(u: CopyUnit): string {
+  return `${u.db}.${u.table}`;
 }
 
 /** `(k1, k2, ...) > (v1, v2, ...)` spelled out, so every server uses the key's index for it. */
