@@ -1,8 +1,8 @@
 /**
  * The copy's fast path: a chunk's rows stream to the DR server as one LOAD DATA LOCAL INFILE
  * instead of multi-row INSERTs. The server parses tab-separated fields far more cheaply than
- * SQL literals, and the daemon passes the master's bytes through (read with mysql2's
- * `typeCast: false`: no decoding, no literals), escaping only tab, newline, NUL and backslash.
+ * SQL literals, and the daemon passes the master's bytes through (each row packet as it came,
+ * row-source.ts: no decoding, no literals), escaping only tab, newline, NUL and backslash.
  *
  * Exactness: the master sends text in the read session's utf8mb4 and binary columns as they are;
  * the load reads the file as utf8mb4, so the DR server converts text to each column's character
@@ -22,7 +22,7 @@ import type { ColumnInfo } from "../catalog/table-shape";
 import type { Connection } from "../core/db";
 import { wireId, wireTable } from "../sql/literals";
 import { SPATIAL_TYPES } from "../sql/row-reads";
-import { forEachRow, rawConnection } from "./row-source";
+import { type RowPacket, forEachRowPacket, rawConnection } from "./row-source";
 
 /** Bytes gathered before they are handed to the connection as one packet. */
 const BLOCK_BYTES = 64 * 1024;
@@ -84,15 +84,20 @@ export async function loadRows(source: Connection, target: Connection, select: {
     },
   );
   let rows = 0;
-  let last: (Buffer | null)[] | null = null;
+  // The last row's place in its bytes (the packet object is mysql2's to reuse).
+  let lastBuffer = null as Buffer | null;
+  let lastOffset = 0;
+  let lastEnd = 0;
   let fields: FieldPacket[] = [];
   try {
-    await forEachRow(source, select.sql, select.params, (row) => {
+    await forEachRowPacket(source, select.sql, select.params, (row) => {
       if (loadError !== undefined) throw loadError;
       rows++;
-      last = row as (Buffer | null)[];
-      return file.add(last);
-    }, { raw: true, onFields: (f) => (fields = f) });
+      lastBuffer = row.buffer;
+      lastOffset = row.offset;
+      lastEnd = row.end;
+      return file.add(row, fields.length);
+    }, (f) => (fields = f));
   } catch (err) {
     file.close(err);
     await loaded;
@@ -104,8 +109,8 @@ export async function loadRows(source: Connection, target: Connection, select: {
   const duplicates = await checkWarnings(target, result.warningStatus, keepDuplicates);
   // Every row read is written or a duplicate kept: a row lost to a misread line would show here.
   if (result.affectedRows + duplicates !== rows) throw new LoadRefused("table", `the DR server wrote ${result.affectedRows} of ${rows} rows (${duplicates} duplicate keys kept)`);
-  const lastRow = last as (Buffer | null)[] | null;
-  return { rows, last: lastRow && lastRow.map((bytes, i) => fieldValue(bytes, fields[i])) };
+  const last = lastBuffer && rowFields({ buffer: lastBuffer, offset: lastOffset, end: lastEnd }, fields.length);
+  return { rows, last: last && last.map((bytes, i) => fieldValue(bytes, fields[i])) };
 }
 
 /** A load error that says LOCAL is off, as a refusal for the whole copy. */
@@ -161,6 +166,58 @@ export function fieldValue(bytes: Buffer | null, field: Pick<FieldPacket, "colum
   }
 }
 
+/** A row packet's fields, each its bytes as sent, or null. */
+export function rowFields(row: RowPacket, columns: number): (Buffer | null)[] {
+  const fields = new PacketFields(row);
+  const values: (Buffer | null)[] = [];
+  for (let i = 0; i < columns; i++) {
+    const length = fields.next();
+    values.push(length < 0 ? null : row.buffer.subarray(fields.at, (fields.at += length)));
+  }
+  fields.end();
+  return values;
+}
+
+/**
+ * Walks a text-protocol row: `next()` reads a field's length-encoded header and leaves `at` on its
+ * first byte (the caller moves `at` past the field); -1 for NULL.
+ */
+class PacketFields {
+  at: number;
+
+  constructor(private readonly row: RowPacket) {
+    this.at = row.offset;
+  }
+
+  next(): number {
+    const bytes = this.row.buffer;
+    const first = bytes[this.at];
+    if (first < 0xfb) {
+      this.at += 1;
+      return first;
+    }
+    if (first === 0xfb) {
+      this.at += 1;
+      return -1;
+    }
+    if (first === 0xfc) {
+      this.at += 3;
+      return bytes.readUInt16LE(this.at - 2);
+    }
+    if (first === 0xfd) {
+      this.at += 4;
+      return bytes.readUIntLE(this.at - 3, 3);
+    }
+    this.at += 9;
+    return bytes.readUInt32LE(this.at - 8) + bytes.readUInt32LE(this.at - 4) * 2 ** 32;
+  }
+
+  /** Every column read: a row that does not end where its packet ends was misread, and nothing of it may load. */
+  end(): void {
+    if (this.at !== this.row.end) throw new Error(`a row packet of the master's read ended at byte ${this.at - this.row.offset} of ${this.row.end - this.row.offset}: the copy's field count does not match the result`);
+  }
+}
+
 /**
  * The rows as LOAD DATA's tab-separated file, handed out in blocks through a Readable that mysql2
  * sends on. `add` returns a promise while the DR server's socket holds more than MAX_UNSENT_BYTES:
@@ -179,16 +236,19 @@ class RowFile {
     this.stream = new Readable({ highWaterMark: 1024 * 1024, read: () => this.wake() });
   }
 
-  add(row: readonly (Buffer | null)[]): Promise<void> | undefined {
+  /** One row's line: its `columns` fields, read from the packet and escaped into the block. */
+  add(row: RowPacket, columns: number): Promise<void> | undefined {
     if (this.closed) return undefined;
-    for (let i = 0; i < row.length; i++) {
+    const fields = new PacketFields(row);
+    for (let i = 0; i < columns; i++) {
       if (i > 0) this.byte(0x09);
-      const value = row[i];
-      if (value === null) {
+      const length = fields.next();
+      if (length < 0) {
         this.byte(0x5c);
         this.byte(0x4e);
-      } else this.escaped(value);
+      } else this.escaped(row.buffer, fields.at, (fields.at += length));
     }
+    fields.end();
     this.byte(0x0a);
     return this.room();
   }
@@ -228,18 +288,18 @@ class RowFile {
   }
 
   /**
-   * The bytes with LOAD DATA's escapes (ESCAPE). A field that fits a block is escaped byte by byte
-   * straight into it (cheaper than a copy call per field).
+   * `bytes[start..end)` with LOAD DATA's escapes (ESCAPE). A field that fits a block is escaped
+   * byte by byte straight into it (cheaper than a copy call per field).
    */
-  private escaped(bytes: Buffer): void {
-    const n = bytes.length;
+  private escaped(bytes: Buffer, start: number, end: number): void {
+    const n = end - start;
     if (2 * n > BLOCK_BYTES - this.used) {
-      if (2 * n > BLOCK_BYTES) return this.escapedLarge(bytes);
+      if (2 * n > BLOCK_BYTES) return this.escapedLarge(bytes, start, end);
       this.hand();
     }
     const block = this.block;
     let used = this.used;
-    for (let i = 0; i < n; i++) {
+    for (let i = start; i < end; i++) {
       const b = bytes[i];
       const escape = ESCAPE[b];
       if (escape !== 0) {
@@ -252,17 +312,17 @@ class RowFile {
   }
 
   /** A field larger than half a block: clean runs copied, blocks handed out as they fill. */
-  private escapedLarge(bytes: Buffer): void {
-    let start = 0;
-    for (let i = 0; i < bytes.length; i++) {
+  private escapedLarge(bytes: Buffer, start: number, end: number): void {
+    let clean = start;
+    for (let i = start; i < end; i++) {
       const escape = ESCAPE[bytes[i]];
       if (escape === 0) continue;
-      this.raw(bytes, start, i);
+      this.raw(bytes, clean, i);
       this.byte(0x5c);
       this.byte(escape);
-      start = i + 1;
+      clean = i + 1;
     }
-    this.raw(bytes, start, bytes.length);
+    this.raw(bytes, clean, end);
   }
 
   private raw(bytes: Buffer, start: number, end: number): void {

@@ -5,11 +5,41 @@ import type { Connection } from "../core/db";
 /**
  * Runs a SELECT on `source` and hands each row (an array) to `onRow` as it arrives, keeping no
  * result set; while the promise `onRow` may return is pending, the read pauses. Resolves once
- * the result has ended and the last promise settled; fails with the first error. With `raw`,
- * every value is its field's bytes as sent (or null), undecoded; `onFields` receives the
- * result's column metadata before the first row.
+ * the result has ended and the last promise settled; fails with the first error. `onFields`
+ * receives the result's column metadata before the first row.
  */
-export function forEachRow(source: Connection, sql: string, values: unknown[], onRow: (row: unknown[]) => Promise<void> | undefined, options: { raw?: boolean; onFields?: (fields: FieldPacket[]) => void } = {}): Promise<void> {
+export function forEachRow(source: Connection, sql: string, values: unknown[], onRow: (row: unknown[]) => Promise<void> | undefined, options: { onFields?: (fields: FieldPacket[]) => void } = {}): Promise<void> {
+  return forEachResult(source, { sql, values, rowsAsArray: true }, false, onRow as (row: unknown) => Promise<void> | undefined, options.onFields);
+}
+
+/**
+ * A row as the server sent it (text protocol): one length-encoded string per column, 0xFB for
+ * NULL, from `offset` to `end` of `buffer`. mysql2 reuses the object for the next packet, not the
+ * bytes: keep `buffer`, `offset` and `end` (not the object) to read a row after `onRow` returned.
+ */
+export interface RowPacket {
+  readonly buffer: Buffer;
+  readonly offset: number;
+  readonly end: number;
+}
+
+/**
+ * forEachRow, each row handed out as its packet, undecoded: no value, array or Buffer per field is
+ * made, so a copy that only passes the bytes on does not pay mysql2's row parsing.
+ */
+export function forEachRowPacket(source: Connection, sql: string, values: unknown[], onRow: (row: RowPacket) => Promise<void> | undefined, onFields: (fields: FieldPacket[]) => void): Promise<void> {
+  return forEachResult(source, { sql, values }, true, onRow as (row: unknown) => Promise<void> | undefined, onFields);
+}
+
+/**
+ * mysql2 turns each row packet into values with the parser it builds once the columns are known
+ * (Query._rowParser, read by Query.row only). Pinning that property to a parser that hands back the
+ * packet itself keeps mysql2's protocol handling and skips the decoding; copy/load-data.test checks
+ * the bytes end to end, so a mysql2 that changes this fails there.
+ */
+const PACKET_PASSTHROUGH = { next: (packet: RowPacket) => packet };
+
+function forEachResult(source: Connection, query: { sql: string; values: unknown[]; rowsAsArray?: boolean }, packets: boolean, onRow: (row: unknown) => Promise<void> | undefined, onFields?: (fields: FieldPacket[]) => void): Promise<void> {
   const conn = rawConnection(source);
   return new Promise((resolve, reject) => {
     let failed = false;
@@ -19,12 +49,13 @@ export function forEachRow(source: Connection, sql: string, values: unknown[], o
       failed = true;
       reject(err);
     };
-    conn
-      .query({ sql, values, rowsAsArray: true, ...(options.raw ? { typeCast: false } : {}) })
+    const command = conn.query(query);
+    if (packets) Object.defineProperty(command, "_rowParser", { get: () => PACKET_PASSTHROUGH, set: () => undefined });
+    command
       .on("result", (row) => {
         if (failed) return;
         try {
-          waiting = onRow(row as unknown as unknown[]);
+          waiting = onRow(row);
         } catch (err) {
           return fail(err);
         }
@@ -42,7 +73,7 @@ export function forEachRow(source: Connection, sql: string, values: unknown[], o
           },
         );
       })
-      .on("fields", (fields) => options.onFields?.(fields as unknown as FieldPacket[]))
+      .on("fields", (fields) => onFields?.(fields as unknown as FieldPacket[]))
       .on("error", fail)
       .on("end", () => {
         ended = true;

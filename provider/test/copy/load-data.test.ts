@@ -7,8 +7,8 @@ import * as assert from "node:assert/strict";
 import type { FieldPacket } from "mysql2";
 import { readTableShape } from "../../src/catalog/table-shape";
 import { type Connection, openConnection, openWireConnection } from "../../src/core/db";
-import { LoadRefused, fieldValue, loadRows } from "../../src/copy/load-data";
-import { forEachRow } from "../../src/copy/row-source";
+import { LoadRefused, fieldValue, loadRows, rowFields } from "../../src/copy/load-data";
+import { forEachRow, forEachRowPacket } from "../../src/copy/row-source";
 import { type CopiedColumns, copiedColumns, selectRows } from "../../src/copy/table-stream";
 import { serverAddress, sql, tableContents } from "../support/daemon-process";
 import { type TestServer, describeEachBackend } from "../support/servers";
@@ -140,7 +140,7 @@ describeEachBackend("copy by LOAD DATA", (getPair) => {
       for (const { id } of await sql(master, `SELECT id FROM load_types.${table} ORDER BY id`)) {
         const select = selectRows("load_types", table, columns, { sql: "id = ?", params: [id] });
         await forEachRow(source, select.sql, select.params, (row) => void decoded.push(row));
-        await forEachRow(source, select.sql, select.params, (row) => void raw.push(row as (Buffer | null)[]), { raw: true, onFields: (f) => (fields = f) });
+        await forEachRowPacket(source, select.sql, select.params, (row) => void raw.push(rowFields(row, fields.length)), (f) => (fields = f));
       }
       assert.ok(raw.length >= 3);
       raw.forEach((row, r) => row.forEach((bytes, i) => {
