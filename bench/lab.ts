@@ -211,9 +211,10 @@ export async function positionProbe(server: Server, link?: string): Promise<{ ap
 }
 
 /**
- * Flushes the dirty InnoDB pages of these servers and waits until they are written (or
- * `timeoutMs`): the next contender does not share the disk with the master's flushing of the
- * backlog it just received, nor with the previous contender's. Returns the seconds it took.
+ * Flushes the dirty InnoDB pages of these servers and waits until they are written and their
+ * purge has caught up (or `timeoutMs`): the next contender does not share the disk with the
+ * master's flushing of the backlog it just received, nor the two cores with the servers' purge
+ * of it, nor with the previous contender's. Returns the seconds it took.
  */
 export async function quiesce(servers: Server[], timeoutMs = 60_000): Promise<number> {
   const started = Date.now();
@@ -225,7 +226,7 @@ export async function quiesce(servers: Server[], timeoutMs = 60_000): Promise<nu
       await s.sql("SET GLOBAL innodb_io_capacity_max = 20000; SET GLOBAL innodb_io_capacity = 20000; SET GLOBAL innodb_max_dirty_pages_pct = 0");
       try {
         while (Date.now() - started < timeoutMs) {
-          if ((await statusCounter(s, "Innodb_buffer_pool_pages_dirty")) <= 16) break;
+          if ((await statusCounter(s, "Innodb_buffer_pool_pages_dirty")) <= 16 && (await undoHistory(s)) <= 64) break;
           await sleep(100);
         }
       } finally {
@@ -235,6 +236,12 @@ export async function quiesce(servers: Server[], timeoutMs = 60_000): Promise<nu
     }),
   );
   return (Date.now() - started) / 1000;
+}
+
+/** Undo log records not yet purged (InnoDB's history list; the metric is on by default in MySQL and MariaDB). */
+async function undoHistory(server: Server): Promise<number> {
+  const rows = await server.sql("SELECT `COUNT` AS n FROM information_schema.INNODB_METRICS WHERE NAME = 'trx_rseg_history_len'");
+  return Number(rows[0]?.n ?? 0);
 }
 
 /** A global status counter of a server. */
