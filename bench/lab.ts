@@ -11,6 +11,7 @@ import * as path from "node:path";
 import * as mysql from "mysql2/promise";
 import { DaemonClient } from "../provider/src/cli/daemon-client";
 import { gtidCovers } from "../provider/src/core/gtid";
+import { DAEMON_NODE_FLAGS } from "../provider/src/daemon/defaults";
 import { type SandboxInfo, startSandbox, stopSandbox } from "../provider/src/sandbox/sandbox";
 
 export const REPO = path.resolve(__dirname, "../..");
@@ -80,7 +81,8 @@ export class Lab {
     const flagsAt = process.argv.indexOf("--daemon-node-flags");
     if (flagsAt >= 0 && process.argv[flagsAt + 1] === undefined) throw new Error('--daemon-node-flags needs a value, e.g. --daemon-node-flags "--max-semi-space-size=16"');
     const nodeFlags = flagsAt >= 0 ? process.argv[flagsAt + 1].split(/\s+/).filter(Boolean) : [];
-    this.daemonProcess = spawn(process.execPath, [...profile, ...nodeFlags, CLI, "daemon", "--listen", "127.0.0.1:0", "--state-dir", stateDir], { stdio: ["ignore", fs.openSync(path.join(stateDir, "out.log"), "a"), "inherit"] });
+    // Started as the product starts it (pulumi/local-daemon.ts); --daemon-node-flags come after, so they win.
+    this.daemonProcess = spawn(process.execPath, [...profile, ...DAEMON_NODE_FLAGS, ...nodeFlags, CLI, "daemon", "--listen", "127.0.0.1:0", "--state-dir", stateDir], { stdio: ["ignore", fs.openSync(path.join(stateDir, "out.log"), "a"), "inherit"] });
     // A daemon gone mid-run shows up as "cannot reach the daemon" later: say here how it ended.
     this.daemonProcess.once("exit", (code, signal) => this.closing || log(`the daemon exited (${signal ?? `code ${code}`}) before the lab closed`));
     for (let i = 0; i < 200 && !fs.existsSync(path.join(stateDir, "daemon.address")); i++) await sleep(50);

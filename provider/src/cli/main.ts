@@ -360,12 +360,8 @@ if (require.main === module) {
 }
 
 /**
- * The daemon's rows live a few hundred milliseconds (queue, batch, replay set) and so outlive
- * young-generation collections; V8 then grows the old generation by up to 4x per major collection
- * while catch-up allocates fast, and the process keeps that memory. Growing it by 20% instead held
- * the peak RSS of a TPC-C-like catch-up at 142 MiB against 233 (bench/tpcc.ts, same throughput). It
- * is a growth rate, not a cap: a link that needs more heap still gets it. Left alone when the
- * operator set it (NODE_OPTIONS or node's own flags).
+ * A daemon started without DAEMON_NODE_FLAGS (daemon/defaults.ts: why) still gets the heap growth,
+ * the one of them V8 takes after start; an operator's own setting is left alone.
  */
 function boundDaemonHeapGrowth(): void {
   const set = [...process.execArgv, process.env.NODE_OPTIONS ?? ""].some((flag) => flag.includes("heap-growing-percent"));

@@ -23,6 +23,7 @@ import { errorMessage } from "../core/errors";
 import type { Flavor } from "../core/flavor";
 import { currentGtidPosition } from "../core/server-inspector";
 import { STATE_FILES } from "../core/state-dir";
+import { DAEMON_NODE_FLAGS } from "../daemon/defaults";
 import type { LinkStatus } from "../daemon/link-runner";
 import { type SandboxInfo, startSandbox, stopSandbox } from "../sandbox/sandbox";
 
@@ -187,7 +188,7 @@ function spawnDaemon(stateDir: string): ChildProcess {
   say("starting the replication daemon: mysql-dr daemon --listen 127.0.0.1:0 --state-dir <temp dir>");
   const log = fs.openSync(path.join(stateDir, STATE_FILES.log), "a", 0o600);
   try {
-    return spawn(process.execPath, [CLI, "daemon", "--listen", "127.0.0.1:0", "--state-dir", stateDir], {
+    return spawn(process.execPath, [...DAEMON_NODE_FLAGS, CLI, "daemon", "--listen", "127.0.0.1:0", "--state-dir", stateDir], {
       stdio: ["ignore", log, log],
       env: withoutDaemonOverrides(process.env),
     });

@@ -13,6 +13,7 @@ import type { DaemonConnection } from "../../../sdk/types.generated";
 import { DaemonClient } from "../cli/daemon-client";
 import { DrError } from "../core/errors";
 import { STATE_FILES, ensurePrivateDir, resolveStateDir } from "../core/state-dir";
+import { DAEMON_NODE_FLAGS } from "../daemon/defaults";
 
 const START_TIMEOUT_MS = 20_000;
 const POLL_MS = 100;
@@ -28,7 +29,7 @@ export async function daemonClient(daemon: DaemonConnection | undefined): Promis
   if (running) return running;
   ensurePrivateDir(stateDir);
   const log = fs.openSync(path.join(stateDir, STATE_FILES.log), "a", 0o600);
-  const child = spawn(process.execPath, [CLI, "daemon", "--listen", "127.0.0.1:0", "--state-dir", stateDir], {
+  const child = spawn(process.execPath, [...DAEMON_NODE_FLAGS, CLI, "daemon", "--listen", "127.0.0.1:0", "--state-dir", stateDir], {
     detached: true,
     stdio: ["ignore", log, log],
     env: daemonEnvironment(stateDir),
