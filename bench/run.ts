@@ -235,8 +235,9 @@ async function main(): Promise<void> {
       };
       for (let run = 0; run < SIZE.runs; run++) {
         // The order rotates between runs and every contender starts on servers whose dirty pages
-        // are flushed: the first copy after the lag scenario otherwise shares the disk with the
-        // master's flushing of it (the quick run's single daemon copy took 15 s against 8 alone).
+        // are flushed and whose purge has caught up: the first copy after the lag scenario otherwise
+        // shares the machine with the servers' flushing and purging of it (the quick run's single
+        // daemon copy took 14 to 15 s there, against 7.7 s run alone).
         const order = rotated(["daemon", "dumpers"] as const, run);
         log(`initial copy ${run + 1}/${SIZE.runs} of ${rowsToCopy} rows, ${order.join(" then ")}`);
         // An empty target each time (the daemon keeps a deleted link's checkpoint on its target).

@@ -22,7 +22,7 @@ import type { ColumnInfo } from "../catalog/table-shape";
 import type { Connection } from "../core/db";
 import { wireId, wireTable } from "../sql/literals";
 import { SPATIAL_TYPES } from "../sql/row-reads";
-import { type RowPacket, forEachRowPacket, rawConnection } from "./row-source";
+import { PacketFields, type RowPacket, forEachRowPacket, rawConnection, rowFields } from "./row-source";
 
 /** Bytes gathered before they are handed to the connection as one packet. */
 const BLOCK_BYTES = 64 * 1024;
@@ -163,58 +163,6 @@ export function fieldValue(bytes: Buffer | null, field: Pick<FieldPacket, "colum
       return bytes.toString("latin1");
     default:
       return field.characterSet === BINARY_CHARSET ? Buffer.from(bytes) : bytes.toString("utf8");
-  }
-}
-
-/** A row packet's fields, each its bytes as sent, or null. */
-export function rowFields(row: RowPacket, columns: number): (Buffer | null)[] {
-  const fields = new PacketFields(row);
-  const values: (Buffer | null)[] = [];
-  for (let i = 0; i < columns; i++) {
-    const length = fields.next();
-    values.push(length < 0 ? null : row.buffer.subarray(fields.at, (fields.at += length)));
-  }
-  fields.end();
-  return values;
-}
-
-/**
- * Walks a text-protocol row: `next()` reads a field's length-encoded header and leaves `at` on its
- * first byte (the caller moves `at` past the field); -1 for NULL.
- */
-class PacketFields {
-  at: number;
-
-  constructor(private readonly row: RowPacket) {
-    this.at = row.offset;
-  }
-
-  next(): number {
-    const bytes = this.row.buffer;
-    const first = bytes[this.at];
-    if (first < 0xfb) {
-      this.at += 1;
-      return first;
-    }
-    if (first === 0xfb) {
-      this.at += 1;
-      return -1;
-    }
-    if (first === 0xfc) {
-      this.at += 3;
-      return bytes.readUInt16LE(this.at - 2);
-    }
-    if (first === 0xfd) {
-      this.at += 4;
-      return bytes.readUIntLE(this.at - 3, 3);
-    }
-    this.at += 9;
-    return bytes.readUInt32LE(this.at - 8) + bytes.readUInt32LE(this.at - 4) * 2 ** 32;
-  }
-
-  /** Every column read: a row that does not end where its packet ends was misread, and nothing of it may load. */
-  end(): void {
-    if (this.at !== this.row.end) throw new Error(`a row packet of the master's read ended at byte ${this.at - this.row.offset} of ${this.row.end - this.row.offset}: the copy's field count does not match the result`);
   }
 }
 

@@ -1,4 +1,4 @@
-/** Rows of a SELECT handed out as they arrive, for the copy's writers (table-stream.ts, load-data.ts). */
+/** Rows of a SELECT handed out as they arrive, decoded or as the packets they came in, for the copy's writers (table-stream.ts, load-data.ts). */
 import type { FieldPacket } from "mysql2";
 import type { Connection } from "../core/db";
 
@@ -29,6 +29,58 @@ export interface RowPacket {
  */
 export function forEachRowPacket(source: Connection, sql: string, values: unknown[], onRow: (row: RowPacket) => Promise<void> | undefined, onFields: (fields: FieldPacket[]) => void): Promise<void> {
   return forEachResult(source, { sql, values }, true, onRow as (row: unknown) => Promise<void> | undefined, onFields);
+}
+
+/** A row packet's fields, each its bytes as sent, or null. */
+export function rowFields(row: RowPacket, columns: number): (Buffer | null)[] {
+  const fields = new PacketFields(row);
+  const values: (Buffer | null)[] = [];
+  for (let i = 0; i < columns; i++) {
+    const length = fields.next();
+    values.push(length < 0 ? null : row.buffer.subarray(fields.at, (fields.at += length)));
+  }
+  fields.end();
+  return values;
+}
+
+/**
+ * Walks a text-protocol row: `next()` reads a field's length-encoded header and leaves `at` on its
+ * first byte (the caller moves `at` past the field); -1 for NULL.
+ */
+export class PacketFields {
+  at: number;
+
+  constructor(private readonly row: RowPacket) {
+    this.at = row.offset;
+  }
+
+  next(): number {
+    const bytes = this.row.buffer;
+    const first = bytes[this.at];
+    if (first < 0xfb) {
+      this.at += 1;
+      return first;
+    }
+    if (first === 0xfb) {
+      this.at += 1;
+      return -1;
+    }
+    if (first === 0xfc) {
+      this.at += 3;
+      return bytes.readUInt16LE(this.at - 2);
+    }
+    if (first === 0xfd) {
+      this.at += 4;
+      return bytes.readUIntLE(this.at - 3, 3);
+    }
+    this.at += 9;
+    return bytes.readUInt32LE(this.at - 8) + bytes.readUInt32LE(this.at - 4) * 2 ** 32;
+  }
+
+  /** Every column read: a row that does not end where its packet ends was misread, and nothing of it may load. */
+  end(): void {
+    if (this.at !== this.row.end) throw new Error(`a row packet ended at byte ${this.at - this.row.offset} of ${this.row.end - this.row.offset}: the field count does not match the result`);
+  }
 }
 
 /**
