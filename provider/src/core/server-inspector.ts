@@ -76,6 +76,13 @@ export async function holdsHistory(conn: Connection, flavor: Flavor, applied: st
   });
 }
 
+/** The PROCESSLIST state of the server's thread for connection `id` (its own user's threads are visible without PROCESS); null when there is none. */
+export async function threadState(conn: Connection, id: number): Promise<string | null> {
+  const [rows] = await conn.query("SELECT STATE AS state FROM information_schema.PROCESSLIST WHERE ID = ? /* mysql-dr inspector */", [id]);
+  const row = (rows as { state: string | null }[])[0];
+  return row ? (row.state ?? "") : null;
+}
+
 /** Collation id -> character set name, as this server defines them (to read statements in their client's set). */
 export async function collationCharsets(conn: Connection): Promise<Map<number, string>> {
   const [rows] = await conn.query("SELECT ID AS id, CHARACTER_SET_NAME AS charset FROM information_schema.COLLATIONS /* mysql-dr inspector */");

@@ -14,7 +14,7 @@ import { DrError, errorMessage } from "../core/errors";
 import type { Flavor } from "../core/flavor";
 import { gtidMissingCount, parseGtidProgress } from "../core/gtid";
 import { ObjectFilter } from "../core/object-filter";
-import { type ServerFacts, checkSource, collationCharsets, currentGtidPosition, holdsHistory, inspectServer, refuseServerIdInUse } from "../core/server-inspector";
+import { type ServerFacts, checkSource, collationCharsets, currentGtidPosition, holdsHistory, inspectServer, refuseServerIdInUse, threadState } from "../core/server-inspector";
 import { type Checkpoint, acquireLinkLock, ensureCheckpointTable, readCheckpoint, recordSourceIdentity } from "../dr-state/checkpoint-store";
 import { type CopyUnit, loadCopyUnits } from "../dr-state/copy-state";
 import type { LastDrill, LastVerification } from "../dr-state/link-records";
@@ -408,6 +408,9 @@ export class LinkRunner {
         };
       });
       failed.catch(() => undefined);
+      // The liveness probe of the master; it also asks the master, when the stream falls silent, what its dump thread is doing.
+      const sourceProbe = await openConnection(def.source, "source", { queryTimeoutMs: LIVENESS_TIMEOUT_MS });
+      closers.push(() => sourceProbe.destroy());
       const reader = new BinlogReader({
         source: def.source,
         fromGtid: checkpoint.sourceGtid,
@@ -415,6 +418,7 @@ export class LinkRunner {
         charsetOf: (id) => charsets.get(id),
         onEvent: (event) => assembler.accept(event),
         onError: (err) => fail(onSide("source", def.source, err)),
+        dumpState: (id) => threadState(sourceProbe, id),
       });
       const queue = new BoundedQueue<ApplyItem>({
         highWater: QUEUE_HIGH_WATER_ROWS,
@@ -443,8 +447,6 @@ export class LinkRunner {
       closers.push(() => reader.stop());
       await reader.start();
 
-      const sourceProbe = await openConnection(def.source, "source", { queryTimeoutMs: LIVENESS_TIMEOUT_MS });
-      closers.push(() => sourceProbe.destroy());
       const targetProbe = await openConnection(def.target, "target", { queryTimeoutMs: LIVENESS_TIMEOUT_MS });
       closers.push(() => targetProbe.destroy());
       // A probe that fails ends this run like any other failure, through the queue the applier reads.

@@ -20,7 +20,7 @@ import type { AnyBinlogEvent, BinlogEventByName, RowData, TableMapEntry, UpdateR
 import type { ConnectionOptions } from "mysql2";
 import { type ServerAddress, formatHostPort } from "../core/connection-url";
 import { CONTROL_QUERY_TIMEOUT_MS, unresponsive, withTlsFallback } from "../core/db";
-import { DrError } from "../core/errors";
+import { DrError, errorMessage } from "../core/errors";
 import { loadZongji } from "../core/gtid";
 import { PLAIN, type ValueKind } from "../sql/literals";
 import type { RowChange, RowOperation, RowValues, SourceEvent, TableColumns } from "./change-events";
@@ -38,6 +38,15 @@ export interface BinlogReaderOptions {
   onEvent(event: SourceEvent): void;
   onError(err: Error): void;
   /**
+   * The PROCESSLIST state of the master's thread for connection `id` (this dump); null when the
+   * master has no such thread. Asked when the stream has been silent too long: a master still
+   * reading its binlog for this dump (the GTID seek through a long binlog file sends nothing,
+   * heartbeats included) is working, not unresponsive. Without it, silence alone ends the stream.
+   */
+  dumpState?(id: number): Promise<string | null>;
+  /** How long the stream may be silent before the master is asked or, without `dumpState`, the stream ends (SOURCE_SILENCE_LIMIT_MS). */
+  silenceLimitMs?: number;
+  /**
    * Who decodes rows events: "packet" (default) reads the tables it can from the packet's bytes
    * (rows-event.ts) and leaves the rest to zongji; "zongji" leaves all to zongji, the reference the
    * tests compare the other with.
@@ -54,6 +63,13 @@ export interface BinlogReaderOptions {
 export const BINLOG_HEARTBEAT_PERIOD_MS = 1_000;
 export const SOURCE_SILENCE_LIMIT_MS = 5_000;
 const SILENCE_CHECK_MS = 500;
+/**
+ * A dump thread in this state has sent everything and waits for new events (MariaDB: "Master has
+ * sent all binlog to slave; waiting for more updates", older: "...waiting for binlog to be
+ * updated"; MySQL 8.0.26+: "Source has sent all binlog to replica; ..."): it sends heartbeats,
+ * so silence then is the path's or the master's fault. Any other state is the master at work.
+ */
+const DUMP_CAUGHT_UP = /has sent all binlog/i;
 
 const EVENTS = [
   // Compressed payloads and partial JSON updates are reported by zongji as errors naming the
@@ -103,8 +119,12 @@ export class BinlogReader {
   /** When bytes last arrived on the dump connection (or reading resumed after a pause). */
   private lastHeardAt = 0;
   private silenceTimer?: NodeJS.Timeout;
+  /** When the master last said its dump thread was at work while the stream was silent. */
+  private excusedAt = 0;
   /** Rows events this reader decoded from their packets (the rest went through zongji). */
   decodedFromPackets = 0;
+  /** Silences the master explained by its dump thread being at work (the stream went on). */
+  silencesExcused = 0;
 
   constructor(private readonly options: BinlogReaderOptions) {}
 
@@ -181,15 +201,40 @@ export class BinlogReader {
     connection.stream?.on("data", () => (this.lastHeardAt = Date.now()));
   }
 
+  /**
+   * Ends the stream when nothing arrived for the silence limit and the master cannot explain it:
+   * its dump thread is gone, waits with everything sent (its heartbeats did not arrive), or the
+   * question itself fails (dumpState's session has a time limit).
+   */
   private watchForSilence(): void {
-    this.silenceTimer = setInterval(() => {
-      const silent = this.silenceMs();
-      if (silent <= SOURCE_SILENCE_LIMIT_MS) return;
+    const limit = this.options.silenceLimitMs ?? SOURCE_SILENCE_LIMIT_MS;
+    let asking = false;
+    const endSilent = (silent: number, why: string) => {
       clearInterval(this.silenceTimer);
       this.options.onError(Object.assign(
-        new DrError("UNREACHABLE", `Source unresponsive: no binlog event or heartbeat from the master at ${formatHostPort(this.options.source)} for ${Math.round(silent / 1000)} s; reconnecting.`),
+        new DrError("UNREACHABLE", `Source unresponsive: no binlog event or heartbeat from the master at ${formatHostPort(this.options.source)} for ${Math.round(silent / 1000)} s${why}; reconnecting.`),
         { retryable: true },
       ));
+    };
+    this.silenceTimer = setInterval(() => {
+      const now = Date.now();
+      if (asking || this.silenceMs(now) <= limit || now - this.excusedAt <= limit) return;
+      const id = this.zongji?.connection?.threadId;
+      if (!this.options.dumpState || id === undefined || id === null) return endSilent(this.silenceMs(now), "");
+      asking = true;
+      this.options.dumpState(id).then(
+        (state) => {
+          const silent = this.silenceMs();
+          if (!this.zongji || silent <= limit) return;
+          if (state !== null && !DUMP_CAUGHT_UP.test(state)) {
+            this.excusedAt = Date.now();
+            this.silencesExcused++;
+            return;
+          }
+          endSilent(silent, state === null ? " (the master has no dump thread for this stream)" : " (the master says it sent everything)");
+        },
+        (err: Error) => this.zongji && endSilent(this.silenceMs(), ` (and it did not say why: ${errorMessage(err)})`),
+      ).finally(() => (asking = false));
     }, SILENCE_CHECK_MS);
   }
 
