@@ -418,6 +418,7 @@ export class LinkRunner {
         charsetOf: (id) => charsets.get(id),
         onEvent: (event) => assembler.accept(event),
         onError: (err) => fail(onSide("source", def.source, err)),
+        rowsWanted: (db, table) => assembler.wantsRows(db, table),
         dumpState: (id) => threadState(sourceProbe, id),
       });
       const queue = new BoundedQueue<ApplyItem>({

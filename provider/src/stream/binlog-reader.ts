@@ -38,6 +38,12 @@ export interface BinlogReaderOptions {
   onEvent(event: SourceEvent): void;
   onError(err: Error): void;
   /**
+   * Whether the rows of `db`.`table` are wanted (default: every table's). The rows of other
+   * tables are skipped undecoded, their table maps read no further than the table's name: a link
+   * of one database among many on a busy master decodes only its own rows.
+   */
+  rowsWanted?(db: string, table: string): boolean;
+  /**
    * The PROCESSLIST state of the master's thread for connection `id` (this dump); null when the
    * master has no such thread. Asked when the stream has been silent too long: a master still
    * reading its binlog for this dump (the GTID seek through a long binlog file sends nothing,
@@ -172,6 +178,7 @@ export class BinlogReader {
           includeEvents: EVENTS,
         });
         tapPackets(zongji, tap, this.options.rowDecoder === "zongji" ? undefined : (packet) => this.ownEvent(zongji, packet));
+        if (this.options.rowsWanted) skipUnwantedTables(zongji, this.options.rowsWanted);
         this.askForHeartbeats(zongji);
       });
     } catch (err) {
@@ -377,6 +384,21 @@ function tapPackets(zongji: ZongJi, tap: PacketTap, ownEvent?: (packet: RawPacke
     }
     own?.();
     return handled;
+  };
+}
+
+/**
+ * Has zongji skip the table maps of tables whose rows are not wanted, which skips their rows
+ * events too (zongji drops rows without a table map entry, and `ownEvent` leaves them to it).
+ * The answer is kept per table: zongji asks at every table map, one per table per transaction.
+ */
+function skipUnwantedTables(zongji: ZongJi, wanted: (db: string, table: string) => boolean): void {
+  const answers = new Map<string, boolean>();
+  (zongji as unknown as { _skipSchema(db: string, table: string): boolean })._skipSchema = (db, table) => {
+    const key = `${db}\0${table}`;
+    let skip = answers.get(key);
+    if (skip === undefined) answers.set(key, (skip = !wanted(db, table)));
+    return skip;
   };
 }
 

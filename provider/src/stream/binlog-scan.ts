@@ -64,7 +64,7 @@ export async function scanSelectedTransactions(o: ScanOptions): Promise<ScannedT
       }
     },
   }, { accounts: o.accounts });
-  const reader = new BinlogReader({ source: o.server, fromGtid: o.from, replicaServerId: o.replicaServerId, charsetOf: o.charsetOf, onEvent: (e) => assembler.accept(e), onError: (err) => finish(err) });
+  const reader = new BinlogReader({ source: o.server, fromGtid: o.from, replicaServerId: o.replicaServerId, charsetOf: o.charsetOf, onEvent: (e) => assembler.accept(e), onError: (err) => finish(err), rowsWanted: (db, table) => assembler.wantsRows(db, table) });
   const timer = setTimeout(() => finish(new Error(`the binlog was not read up to ${o.to} within ${o.timeoutMs / 1000} s`)), o.timeoutMs);
   try {
     await reader.start();

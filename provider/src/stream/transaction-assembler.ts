@@ -117,8 +117,16 @@ export class TransactionAssembler {
     }
   }
 
+  /**
+   * Whether rows of `db`.`table` can matter to this link (its heartbeat row, a grant table it
+   * refuses, a selected table): the reader leaves every other table's rows undecoded.
+   */
+  wantsRows(db: string, table: string): boolean {
+    return isHeartbeatTable(db, table) || this.guardsGrantTable(db, table) || this.filter.tableSelected(db, table);
+  }
+
   private acceptRows(group: Group, change: RowChange): void {
-    if (change.db === HEARTBEAT_TABLE.db && change.table === HEARTBEAT_TABLE.table) {
+    if (isHeartbeatTable(change.db, change.table)) {
       const linkIdx = change.columns.names.indexOf("link");
       const tsIdx = change.columns.names.indexOf("ts_ms");
       for (const row of change.after ?? change.rows) {
@@ -127,7 +135,7 @@ export class TransactionAssembler {
       }
       return;
     }
-    if (this.options.accounts && change.db.toLowerCase() === "mysql" && GRANT_TABLES.has(change.table.toLowerCase())) {
+    if (this.guardsGrantTable(change.db, change.table)) {
       return this.refuse(group, `The master changed the grant table mysql.${change.table} directly (GTID ${group.gtid}), which the link cannot follow as it follows account statements; change users, roles and grants with CREATE/ALTER/DROP USER, GRANT and REVOKE, then make the DR server's accounts match the master's and resume the link.`);
     }
     if (!this.filter.tableSelected(change.db, change.table)) return;
@@ -136,6 +144,11 @@ export class TransactionAssembler {
       group.emitted = true;
       this.out.push({ kind: "rows", gtid: group.gtid, change });
     }
+  }
+
+  /** A link that follows accounts stops on a grant table changed by hand. */
+  private guardsGrantTable(db: string, table: string): boolean {
+    return this.options.accounts !== undefined && db.toLowerCase() === "mysql" && GRANT_TABLES.has(table.toLowerCase());
   }
 
   private acceptStatement(group: Group, statement: QueryStatement, timestampMs: number): void {
@@ -364,3 +377,6 @@ export class TransactionAssembler {
   }
 }
 
+function isHeartbeatTable(db: string, table: string): boolean {
+  return db === HEARTBEAT_TABLE.db && table === HEARTBEAT_TABLE.table;
+}

@@ -67,6 +67,28 @@ describeEachBackend("rows events decoded from the packet", (getPair) => {
     assert.equal(fromPackets.decodedFromPackets, fromPackets.changes.length - onZongji);
   });
 
+  it("skips the rows of tables it does not want, undecoded, and still hands on every transaction's GTID and commit", async () => {
+    await sql(master, `DROP TABLE IF EXISTS ${DB}.done`);
+    const from = await masterPosition(master);
+    await sql(master, `CREATE TABLE ${DB}.wanted (id INT PRIMARY KEY, v VARCHAR(20)); CREATE TABLE ${DB}.unwanted (id INT PRIMARY KEY, v VARCHAR(20));
+      INSERT INTO ${DB}.wanted VALUES (1, 'a'); INSERT INTO ${DB}.unwanted VALUES (1, 'b');
+      START TRANSACTION; INSERT INTO ${DB}.unwanted VALUES (2, 'c'); INSERT INTO ${DB}.wanted VALUES (2, 'd'); UPDATE ${DB}.unwanted SET v = 'e'; COMMIT;
+      START TRANSACTION; UPDATE ${DB}.wanted SET v = 'f' WHERE id = 1; DELETE FROM ${DB}.unwanted WHERE id = 1; COMMIT;
+      CREATE TABLE ${DB}.done (id INT PRIMARY KEY); INSERT INTO ${DB}.done VALUES (1)`);
+    const asked = new Map<string, number>();
+    const wanted = (db: string, table: string) => {
+      asked.set(`${db}.${table}`, (asked.get(`${db}.${table}`) ?? 0) + 1);
+      return db !== DB || table !== "unwanted";
+    };
+    const [all, some] = await Promise.all([readChanges(master, from, "packet"), readChanges(master, from, "packet", wanted)]);
+    const tables = (r: ReadChanges) => r.changes.map((c) => c.table);
+    assert.deepEqual(tables(all), ["wanted", "unwanted", "unwanted", "wanted", "unwanted", "wanted", "unwanted", "done"]);
+    assert.deepEqual(some.changes, all.changes.filter((c) => c.table !== "unwanted"));
+    assert.equal(some.decodedFromPackets, some.changes.length, "the unwanted table's rows were decoded");
+    assert.deepEqual([some.gtids, some.commits], [all.gtids, all.commits]);
+    assert.equal(asked.get(`${DB}.unwanted`), 1, "the answer for a table is kept, not asked again at each of its table maps");
+  });
+
   it("hands on nothing once stopped, though the packets that follow are already read, as zongji", async () => {
     const from = await masterPosition(master);
     // Many small transactions in one go, so several rows events arrive in the chunk that holds the first.
@@ -112,17 +134,34 @@ describe("rows events decoded from a constructed packet", () => {
   });
 });
 
-/** The row changes of the rows_event database from `from` until the `done` table's row, read with `rowDecoder` (the packet reader pausing after each). */
-async function readChanges(master: TestServer, from: string, rowDecoder: "packet" | "zongji"): Promise<{ changes: RowChange[]; decodedFromPackets: number }> {
+interface ReadChanges {
+  changes: RowChange[];
+  decodedFromPackets: number;
+  /** GTID and commit events up to the `done` row. */
+  gtids: number;
+  commits: number;
+}
+
+/**
+ * The row changes of the rows_event database from `from` until the `done` table's row, read with
+ * `rowDecoder` (the packet reader pausing after each), of the tables `rowsWanted` wants.
+ */
+async function readChanges(master: TestServer, from: string, rowDecoder: "packet" | "zongji", rowsWanted?: (db: string, table: string) => boolean): Promise<ReadChanges> {
   const changes: RowChange[] = [];
+  let gtids = 0;
+  let commits = 0;
   let failure: Error | undefined;
   const reader = new BinlogReader({
     source: parseServerUrl(master.url),
     fromGtid: from,
-    replicaServerId: rowDecoder === "packet" ? 4101 : 4102,
+    replicaServerId: rowsWanted ? 4104 : rowDecoder === "packet" ? 4101 : 4102,
     charsetOf: () => "utf8mb4",
     rowDecoder,
+    rowsWanted,
     onEvent: (event: SourceEvent) => {
+      const done = changes.some((c) => c.table === "done");
+      if (event.kind === "gtid" && !done) gtids++;
+      if (event.kind === "xid" && !done) commits++;
       if (event.kind !== "rows" || event.change.db !== DB) return;
       changes.push(event.change);
       if (rowDecoder === "packet") {
@@ -141,5 +180,5 @@ async function readChanges(master: TestServer, from: string, rowDecoder: "packet
   } finally {
     reader.stop();
   }
-  return { changes, decodedFromPackets: reader.decodedFromPackets };
+  return { changes, decodedFromPackets: reader.decodedFromPackets, gtids, commits };
 }
