@@ -10,7 +10,7 @@ import { accountPolicy } from "../catalog/accounts";
 import { dropTriggers, keptTriggers } from "../dr-state/trigger-store";
 import { rewaitReplicaEvents } from "../promote/replica-events";
 import { deleteCopyUnits, ensureCopyStateTable, insertCopyUnits } from "../dr-state/copy-state";
-import { formatHostPort } from "../core/connection-url";
+import { type ServerAddress, formatHostPort } from "../core/connection-url";
 import { ObjectFilter } from "../core/object-filter";
 import { type VerifyReport, verificationResult, verify } from "../verify/verifier";
 import { type BarrierReport, verifyAtBarrier } from "../verify/barrier-verifier";
@@ -22,7 +22,7 @@ import { type ServerFacts, checkSource, checkTarget, currentGtidPosition, inspec
 import { deleteCheckpoint, fencedLinks, initCheckpoint, lockName, readCheckpoint } from "../dr-state/checkpoint-store";
 import { writeAsLink } from "../dr-state/link-writer";
 import { type LastDrill, type LastVerification, type LinkRecordKind, type LinkRecords, saveLinkRecord } from "../dr-state/link-records";
-import { HEARTBEAT_TABLE, heartbeatKey } from "../stream/heartbeat";
+import { HEARTBEAT_TABLE, HeartbeatWriters, heartbeatKey, linkHeartbeatKey, masterLogin } from "../stream/heartbeat";
 import { type LinkDefinition, RECORD_FIELDS, parseFailback, parseLinkRequest, parseOnMissingRow, parseSelection, parseServers, validateLinkName } from "./link-definition";
 import { type LinkRunnerHooks, type LinkStatus, LinkRunner } from "./link-runner";
 import type { LinkStore } from "./link-store";
@@ -38,8 +38,9 @@ export class LinkManager {
 
   private readonly hooks: LinkRunnerHooks;
 
-  constructor(private readonly store: LinkStore, hooks: Omit<LinkRunnerHooks, "persist" | "resynced">) {
-    this.hooks = { ...hooks, persist: () => this.persist(), resynced: (link) => this.verifyResync(link) };
+  /** `owner`: which process runs the links (host, pid, state directory), written beside the heartbeat for conflict messages. */
+  constructor(private readonly store: LinkStore, { owner, ...hooks }: Omit<LinkRunnerHooks, "persist" | "resynced" | "heartbeats"> & { owner: string }) {
+    this.hooks = { ...hooks, heartbeats: new HeartbeatWriters(hooks.daemonId, owner), persist: () => this.persist(), resynced: (link) => this.verifyResync(link) };
   }
 
   /**
@@ -255,7 +256,11 @@ export class LinkManager {
     await runner.stop("paused");
     this.runners.delete(name);
     this.persist();
-    await removeHeartbeatRow(directed(runner.definition), heartbeatKey(name, this.hooks.daemonId)).catch(() => undefined);
+    // The daemon's row on this master login stays while another of its links reads from that login.
+    const { source } = directed(runner.definition);
+    const sameLogin = [...this.runners.values()].some((r) => masterLogin(directed(r.definition).source) === masterLogin(source));
+    const keys = [linkHeartbeatKey(name, this.hooks.daemonId), ...(sameLogin ? [] : [heartbeatKey(this.hooks.daemonId, source.user)])];
+    await removeHeartbeatRows(source, keys).catch(() => undefined);
   }
 
   async shutdown(): Promise<void> {
@@ -373,10 +378,10 @@ function verificationRecord(report: VerifyReport): Omit<LastVerification, "mode"
   };
 }
 
-async function removeHeartbeatRow(def: LinkDefinition, key: string): Promise<void> {
-  const source = await openConnection(def.source, "source");
+async function removeHeartbeatRows(master: ServerAddress, keys: string[]): Promise<void> {
+  const source = await openConnection(master, "source");
   try {
-    await source.query(`DELETE FROM ${HEARTBEAT_TABLE.db}.${HEARTBEAT_TABLE.table} WHERE link = ? /* mysql-dr heartbeat */`, [key]);
+    await source.query(`DELETE FROM ${HEARTBEAT_TABLE.db}.${HEARTBEAT_TABLE.table} WHERE link IN (?) /* mysql-dr heartbeat */`, [keys]);
   } finally {
     await source.end().catch(() => undefined);
   }

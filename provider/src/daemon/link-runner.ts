@@ -28,7 +28,7 @@ import { ApplyBarrier, type ApplyHold } from "../stream/apply-barrier";
 import { BINLOG_HEARTBEAT_PERIOD_MS, BinlogReader } from "../stream/binlog-reader";
 import { BoundedQueue } from "../stream/bounded-queue";
 import { type ApplyItem, endsTransaction, itemWeight } from "../stream/change-events";
-import { HeartbeatWriter, type LagSource, LagTracker, heartbeatKey } from "../stream/heartbeat";
+import { type HeartbeatWriters, type LagSource, LagTracker } from "../stream/heartbeat";
 import { TablePlans } from "../stream/table-plans";
 import { TransactionAssembler } from "../stream/transaction-assembler";
 import { accountPolicy, accountsSummary } from "../catalog/accounts";
@@ -130,14 +130,14 @@ class StopRequested extends Error {}
 
 export interface LinkRunnerHooks {
   log(level: "info" | "warn" | "error", msg: string, fields?: Record<string, unknown>): void;
-  /** This daemon's identity (kept in its state directory): with the link name it makes the replica server_id and the heartbeat row's key. */
+  /** This daemon's identity (kept in its state directory): with the link name it makes the replica server_id. */
   daemonId: string;
+  /** The daemon's heartbeat writers, one per master login, shared by the links. */
+  heartbeats: HeartbeatWriters;
   /** Saves the link definitions (the runner changes its direction when the link turns around). */
   persist(): void;
   /** Tables re-copied over a divergence (failback.onDivergence "resync") have caught up: verify them. */
   resynced(link: string): void;
-  /** Which process runs the links (host, pid, state directory), for conflict messages. */
-  owner: string;
 }
 
 export class LinkRunner {
@@ -394,9 +394,8 @@ export class LinkRunner {
       this.copyPlanned = false;
       const applyLock = new ApplyLock();
 
-      const heartbeat = new HeartbeatWriter(def.source, heartbeatKey(def.name, this.hooks.daemonId), this.hooks.owner, this.heartbeatLag);
-      closers.push(() => heartbeat.stop());
-      await heartbeat.start();
+      const heartbeat = await this.hooks.heartbeats.acquire(def.source, this.heartbeatLag);
+      closers.push(() => heartbeat.release());
       this.lagSource = heartbeat.source;
 
       // Everything that can end this run (reader, probes, copier, stop) goes through here.
@@ -438,7 +437,7 @@ export class LinkRunner {
       const stopQueue = () => fail(new StopRequested("stopped"));
       if (abort.signal.aborted) stopQueue();
       else abort.signal.addEventListener("abort", stopQueue, { once: true });
-      const assembler = new TransactionAssembler(heartbeatKey(def.name, this.hooks.daemonId), new ObjectFilter(def.objects), (g) => progress.contains(g), {
+      const assembler = new TransactionAssembler(heartbeat.key, new ObjectFilter(def.objects), (g) => progress.contains(g), {
         push: (item) => {
           if (endsTransaction(item) && "timestampMs" in item) this.eventLag.written(item.timestampMs);
           queue.push(item);

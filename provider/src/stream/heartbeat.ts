@@ -2,10 +2,11 @@
  * Lag measurement. The heartbeat writer stamps a row on the master with the daemon's clock; the
  * assembler recognizes the row when it comes back through the binlog and the applier reports it
  * applied. Lag is the age of the oldest change written but not yet applied: 0 when caught up,
- * millisecond resolution. Without write rights on the master, binlog event timestamps (second
- * resolution, a lower bound) stand in, and status says so.
+ * millisecond resolution. One writer per daemon and master login serves every link reading from
+ * that login (HeartbeatWriters). Without write rights on the master, binlog event timestamps
+ * (second resolution, a lower bound) stand in, and status says so.
  */
-import type { ServerAddress } from "../core/connection-url";
+import { type ServerAddress, formatHostPort } from "../core/connection-url";
 import { type Connection, openConnection } from "../core/db";
 import { DrError } from "../core/errors";
 
@@ -18,10 +19,17 @@ export type LagSource = (typeof LAG_SOURCES)[number];
 const CLAIM_CHECK_MS = 1_000;
 
 /**
- * The heartbeat row's key: per link and per daemon, so two daemons that run links of the same
- * name from one master (each to its own DR server) never take each other's markers for their own.
+ * The heartbeat row's key: one per daemon and master login, so the links a daemon runs from one
+ * master with one user share one row (a row per link made 32 links write 128 commits a second on
+ * the master, each read back by all 32), and two daemons on one master never take each other's
+ * markers for their own. The user is hashed to keep the key within the column's 64 characters.
  */
-export function heartbeatKey(link: string, daemonId: string): string {
+export function heartbeatKey(daemonId: string, user: string): string {
+  return `${daemonId}/${fnv1a(user).toString(16).padStart(8, "0")}`;
+}
+
+/** The per-link key of releases before the row was shared, still removed when its link is deleted. */
+export function linkHeartbeatKey(link: string, daemonId: string): string {
   return `${link}@${daemonId}`;
 }
 
@@ -56,12 +64,73 @@ export class LagTracker {
   }
 }
 
+/** Which heartbeat writer (and row) serves links reading from `master`: one per server and user. */
+export function masterLogin(master: ServerAddress): string {
+  return `${formatHostPort(master)}/${master.user}`;
+}
+
+/** A link's share of its master login's heartbeat: markers go to its tracker until released. */
+export interface HeartbeatLease {
+  /** The row's key, which the link's assembler recognizes in the binlog. */
+  readonly key: string;
+  readonly source: LagSource;
+  release(): Promise<void>;
+}
+
+/** The daemon's heartbeat writers, one per master login, each shared by the links that read from that login. */
+export class HeartbeatWriters {
+  private readonly writers = new Map<string, { writer: HeartbeatWriter; started: Promise<void> }>();
+
+  /** `owner` names this process in the row, so a second process writing it is caught (HeartbeatWriter). */
+  constructor(private readonly daemonId: string, private readonly owner: string) {}
+
+  /** Starts the login's writer if it is not running, and stamps `tracker` with its markers from now on. */
+  async acquire(master: ServerAddress, tracker: LagTracker): Promise<HeartbeatLease> {
+    const login = masterLogin(master);
+    let entry = this.writers.get(login);
+    if (!entry) {
+      const writer = new HeartbeatWriter(master, heartbeatKey(this.daemonId, master.user), this.owner);
+      const started = writer.start();
+      const created = { writer, started };
+      this.writers.set(login, created);
+      // A writer that failed to start is forgotten: the next link to start tries again.
+      started.catch(() => this.writers.get(login) === created && this.writers.delete(login));
+      entry = created;
+    }
+    const { writer, started } = entry;
+    writer.trackers.add(tracker);
+    try {
+      await started;
+    } catch (err) {
+      writer.trackers.delete(tracker);
+      throw err;
+    }
+    return {
+      key: writer.key,
+      source: writer.source,
+      release: async () => {
+        writer.trackers.delete(tracker);
+        if (writer.trackers.size || this.writers.get(login)?.writer !== writer) return;
+        this.writers.delete(login);
+        await writer.stop();
+      },
+    };
+  }
+}
+
+/** How long after losing its connection the writer opens a new one (a master that is down is not asked four times a second). */
+const RECONNECT_AFTER_MS = 1_000;
+
 export class HeartbeatWriter {
   private conn?: Connection;
   private timer?: NodeJS.Timeout;
   private writing = false;
+  /** When the connection was lost; the next connection is opened RECONNECT_AFTER_MS later. */
+  private lostAt = 0;
   source: LagSource = "heartbeat";
   lastError?: string;
+  /** The links' trackers: each beat is a marker for every one. */
+  readonly trackers = new Set<LagTracker>();
 
   /**
    * `key` names the row (heartbeatKey); `owner` the writing process, so a second process that
@@ -69,9 +138,8 @@ export class HeartbeatWriter {
    */
   constructor(
     private readonly master: ServerAddress,
-    private readonly key: string,
+    readonly key: string,
     private readonly owner: string,
-    private readonly tracker: LagTracker,
   ) {}
 
   /** Prepares the table; falls back to event timestamps when the master refuses the write. */
@@ -83,7 +151,7 @@ export class HeartbeatWriter {
       const [columns] = await this.conn.query(`SHOW COLUMNS FROM ${HEARTBEAT_TABLE.db}.${HEARTBEAT_TABLE.table} LIKE 'owner' /* mysql-dr heartbeat */`);
       if (!(columns as unknown[]).length) await this.conn.query(`ALTER TABLE ${HEARTBEAT_TABLE.db}.${HEARTBEAT_TABLE.table} ADD COLUMN owner VARCHAR(255) NULL /* mysql-dr heartbeat */`);
       await this.refuseLiveOtherWriter();
-      await this.beat();
+      await this.stamp(this.conn);
     } catch (err) {
       if (!NO_WRITE_RIGHTS_ERRNOS.has((err as { errno?: number }).errno ?? -1)) throw err;
       this.source = "event-timestamps";
@@ -92,7 +160,7 @@ export class HeartbeatWriter {
       this.conn = undefined;
       return;
     }
-    this.timer = setInterval(() => void this.beat().catch(() => undefined), HEARTBEAT_INTERVAL_MS);
+    this.timer = setInterval(() => void this.beat(), HEARTBEAT_INTERVAL_MS);
   }
 
   /** Another process writing this row right now shares this daemon's identity: refuse before both corrupt each other's lag and binlog dump. */
@@ -107,19 +175,41 @@ export class HeartbeatWriter {
     const second = await read();
     if (second?.owner === first.owner && String(second.ts_ms) !== String(first.ts_ms)) {
       throw Object.assign(
-        new DrError("CONFLICT", `Another daemon (${second.owner}) is running link ${this.key.split("@")[0]} from this master with the same daemon identity and replica server_id; it was probably started from a copy of this daemon's state directory: give each daemon its own state directory (delete the daemon-id file in the copy).`),
+        new DrError("CONFLICT", `Another daemon (${second.owner}) is writing this daemon's heartbeat row on this master, so it has this daemon's identity; it was probably started from a copy of this daemon's state directory: give each daemon its own state directory (delete the daemon-id file in the copy).`),
         { retryable: false },
       );
     }
   }
 
+  /** Stamps the row; a marker for every tracker once the master has it. */
+  private async stamp(conn: Connection): Promise<void> {
+    const now = Date.now();
+    await conn.query(`INSERT INTO ${HEARTBEAT_TABLE.db}.${HEARTBEAT_TABLE.table} (link, ts_ms, owner) VALUES (?, ?, ?) ON DUPLICATE KEY UPDATE ts_ms = VALUES(ts_ms), owner = VALUES(owner) /* mysql-dr heartbeat */`, [this.key, now, this.owner]);
+    for (const tracker of this.trackers) tracker.written(now);
+  }
+
+  /**
+   * A beat that fails is no marker (the links' lag grows meanwhile). The writer outlives the
+   * pipelines of the links that share it, so a lost connection is opened again for a later beat.
+   */
   private async beat(): Promise<void> {
-    if (!this.conn || this.writing) return;
+    if (this.writing || !this.timer) return;
     this.writing = true;
     try {
-      const now = Date.now();
-      await this.conn.query(`INSERT INTO ${HEARTBEAT_TABLE.db}.${HEARTBEAT_TABLE.table} (link, ts_ms, owner) VALUES (?, ?, ?) ON DUPLICATE KEY UPDATE ts_ms = VALUES(ts_ms), owner = VALUES(owner) /* mysql-dr heartbeat */`, [this.key, now, this.owner]);
-      this.tracker.written(now);
+      if (!this.conn) {
+        if (Date.now() - this.lostAt < RECONNECT_AFTER_MS) return;
+        const conn = await openConnection(this.master, "source");
+        if (!this.timer) return conn.destroy();
+        this.conn = conn;
+      }
+      await this.stamp(this.conn);
+    } catch (err) {
+      this.lastError = (err as Error).message;
+      if ((err as { fatal?: boolean }).fatal || !this.conn) {
+        this.conn?.destroy();
+        this.conn = undefined;
+        this.lostAt = Date.now();
+      }
     } finally {
       this.writing = false;
     }
@@ -132,4 +222,11 @@ export class HeartbeatWriter {
     this.conn?.destroy();
     this.conn = undefined;
   }
+}
+
+/** FNV-1a, 32 bits. */
+function fnv1a(text: string): number {
+  let h = 2166136261;
+  for (const ch of Buffer.from(text, "utf8")) h = Math.imul(h ^ ch, 16777619) >>> 0;
+  return h;
 }

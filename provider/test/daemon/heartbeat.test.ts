@@ -1,9 +1,16 @@
 /**
  * LagTracker: lag is the age of the oldest heartbeat marker written but not yet applied, and 0
  * when nothing is pending. Pure: times are passed in, no clock and no server.
+ *
+ * HeartbeatWriters, on a real master: the links of one master login share one writer and one row
+ * (a row per link made 32 links write 128 commits a second), every link's tracker gets every
+ * marker, and the writer outlives a lost connection.
  */
 import * as assert from "node:assert/strict";
-import { LagTracker } from "../../src/stream/heartbeat";
+import { type ServerAddress, parseServerUrl } from "../../src/core/connection-url";
+import { HEARTBEAT_TABLE, HeartbeatWriters, LagTracker, heartbeatKey } from "../../src/stream/heartbeat";
+import { sleep, sql, waitFor } from "../support/daemon-process";
+import { type TestServer, describeEachBackend } from "../support/servers";
 
 describe("heartbeat: LagTracker", () => {
   it("reports 0 when nothing was ever written", () => {
@@ -67,5 +74,80 @@ describe("heartbeat: LagTracker", () => {
     assert.equal(t.lagMs(10_000), 10_000 - 8001);
     t.applied(9999);
     assert.equal(t.lagMs(20_000), 0);
+  });
+});
+
+describeEachBackend("heartbeat: writers shared per master login", (getPair) => {
+  const DAEMON = "hb0test00000";
+  const OWNER = "host test pid 1";
+  let master: TestServer;
+  let address: ServerAddress;
+
+  before(async () => {
+    ({ master } = getPair());
+    address = parseServerUrl(master.url);
+    await sql(master, "CREATE USER IF NOT EXISTS 'hb_other'@'%' IDENTIFIED BY 'hb-Pa55:@/'; GRANT ALL PRIVILEGES ON *.* TO 'hb_other'@'%'");
+  });
+
+  /** The heartbeat rows of this test's daemon identity: key -> ts_ms. */
+  async function rows(): Promise<Map<string, number>> {
+    const found = await sql(master, `SELECT link, ts_ms FROM ${HEARTBEAT_TABLE.db}.${HEARTBEAT_TABLE.table} WHERE link LIKE ?`, [`${DAEMON}/%`]);
+    return new Map(found.map((r) => [String(r.link), Number(r.ts_ms)]));
+  }
+
+  /** Whether markers were written to `tracker` (none is applied here, so every one is pending). */
+  function hasMarkers(tracker: LagTracker): boolean {
+    return tracker.lagMs(Date.now() + 1) > 0;
+  }
+
+  it("gives the links of one login one writer and one row, stamps every link's tracker, and stops with the last release", async () => {
+    const writers = new HeartbeatWriters(DAEMON, OWNER);
+    const [a, b] = [new LagTracker(), new LagTracker()];
+    const leaseA = await writers.acquire(address, a);
+    const leaseB = await writers.acquire(address, b);
+    assert.equal(leaseA.key, heartbeatKey(DAEMON, address.user));
+    assert.equal(leaseB.key, leaseA.key);
+    assert.equal(leaseA.source, "heartbeat");
+    await sleep(600);
+    assert.ok(hasMarkers(a) && hasMarkers(b), "both links' trackers got markers");
+    assert.deepEqual([...(await rows()).keys()], [leaseA.key]);
+
+    // The other login on the same master: a writer and a row of its own.
+    const other = new LagTracker();
+    const leaseOther = await writers.acquire({ ...address, user: "hb_other", password: "hb-Pa55:@/" }, other);
+    assert.notEqual(leaseOther.key, leaseA.key);
+    assert.deepEqual([...(await rows()).keys()].sort(), [leaseA.key, leaseOther.key].sort());
+    await leaseOther.release();
+
+    // One link gone: the writer goes on for the other.
+    await leaseA.release();
+    const before = (await rows()).get(leaseA.key)!;
+    await waitFor("the writer to stamp the row for the link left", async () => (await rows()).get(leaseA.key)! > before, 5_000, 50);
+    // The last link gone: the row is no longer stamped.
+    await leaseB.release();
+    await sleep(300);
+    const last = (await rows()).get(leaseA.key)!;
+    await sleep(700);
+    assert.equal((await rows()).get(leaseA.key), last, "the writer stopped with its last link");
+  });
+
+  it("opens another connection when the master ends its own, and goes on stamping", async () => {
+    const writers = new HeartbeatWriters(DAEMON, OWNER);
+    // A login of its own, so its only session on the master is the writer's.
+    const login = { ...address, user: "hb_other", password: "hb-Pa55:@/" };
+    const lease = await writers.acquire(login, new LagTracker());
+    try {
+      const sessions = async () => (await sql(master, "SELECT id FROM information_schema.PROCESSLIST WHERE user = 'hb_other'")).map((r) => Number(r.id));
+      const [killed, ...others] = await sessions();
+      assert.deepEqual(others, [], "the writer holds one session");
+      await sql(master, `KILL ${killed}`);
+      const after = Date.now();
+      await waitFor("the row to be stamped again after the kill", async () => (await rows()).get(lease.key)! > after + 250, 10_000, 100);
+      const now = await sessions();
+      assert.equal(now.length, 1);
+      assert.notEqual(now[0], killed, "the writer stamps on a new session");
+    } finally {
+      await lease.release();
+    }
   });
 });

@@ -166,7 +166,7 @@ describeEachBackend("link safety: hung servers, foreign masters, competing write
         const s = await copy.client().getLink("same-name");
         return s.state === "error" ? s : undefined;
       });
-      assert.match(refused.lastError ?? "", /^Another daemon \(host .*\) is running link same-name from this master with the same daemon identity and replica server_id; .*own state directory/);
+      assert.match(refused.lastError ?? "", /^Another daemon \(host .*\) is writing this daemon's heartbeat row on this master, so it has this daemon's identity; .*own state directory/);
       assert.equal((await client.getLink("same-name")).state, "running", "the original daemon's link was not disturbed");
       await copy.client().deleteLink("same-name");
       await client.deleteLink("same-name");

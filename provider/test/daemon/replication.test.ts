@@ -4,9 +4,13 @@
  * different from the servers') per backend.
  */
 import * as assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
 import { DaemonClient } from "../../src/cli/daemon-client";
 import { openWireConnection } from "../../src/core/db";
 import { definitionsDigest } from "../../src/stream/ddl-guard";
+import { heartbeatKey } from "../../src/stream/heartbeat";
+import { STATE_FILES } from "../../src/core/state-dir";
 import { DaemonProcess, connect, masterPosition, serverAddress, sleep, sql, tableContents, tempStateDir, waitCaughtUp, waitFor } from "../support/daemon-process";
 import { type TestServer, describeEachBackend } from "../support/servers";
 import { insertTypeMatrix, typeMatrixDdl } from "../support/type-matrix";
@@ -316,6 +320,28 @@ describeEachBackend("replication", (getPair) => {
     await waitCaughtUp(client, "lag", master);
     await waitFor("lag to fall back under 0.25 s", async () => ((await client.getLink("lag")).lagSeconds! < 0.25 ? true : undefined), 30_000);
     await client.deleteLink("lag");
+  });
+
+  it("gives the links from one master one heartbeat row, which each measures its lag by, kept until the last of them is deleted", async () => {
+    await onBoth("CREATE DATABASE hb_a; CREATE TABLE hb_a.t (id INT PRIMARY KEY); CREATE DATABASE hb_b; CREATE TABLE hb_b.t (id INT PRIMARY KEY)");
+    const key = heartbeatKey(fs.readFileSync(path.join(daemon.stateDir, STATE_FILES.daemonId), "utf8").trim(), master.user);
+    const rowsOfDaemon = async () => (await sql(master, "SELECT link FROM mysql_dr.heartbeat WHERE link LIKE ?", [`${key.split("/")[0]}%`])).map((r) => String(r.link));
+    await createLink("hb-a", { include: ["hb_a"] });
+    await createLink("hb-b", { include: ["hb_b"] });
+    await sql(master, "INSERT INTO hb_a.t VALUES (1); INSERT INTO hb_b.t VALUES (1)");
+    for (const link of ["hb-a", "hb-b"]) await waitCaughtUp(client, link, master);
+    assert.deepEqual(await rowsOfDaemon(), [key]);
+    // Each link applies the shared row's markers: idle, its lag reads 0 (unapplied markers would make it grow).
+    await sleep(1000);
+    for (const link of ["hb-a", "hb-b"]) {
+      const s = await client.getLink(link);
+      assert.equal(s.lagSource, "heartbeat");
+      assert.ok(s.lagSeconds !== null && s.lagSeconds < 0.25, `${link}'s idle lag ${s.lagSeconds}`);
+    }
+    await client.deleteLink("hb-a");
+    assert.deepEqual(await rowsOfDaemon(), [key], "the row stays while hb-b reads from the master");
+    await client.deleteLink("hb-b");
+    assert.deepEqual(await rowsOfDaemon(), [], "the last link's delete removes the row");
   });
 
   it("falls back to event timestamps, and says so, without the right to write the heartbeat", async () => {
