@@ -22,7 +22,7 @@ import { type ServerFacts, checkSource, checkTarget, currentGtidPosition, inspec
 import { deleteCheckpoint, fencedLinks, initCheckpoint, lockName, readCheckpoint } from "../dr-state/checkpoint-store";
 import { writeAsLink } from "../dr-state/link-writer";
 import { type LastDrill, type LastVerification, type LinkRecordKind, type LinkRecords, saveLinkRecord } from "../dr-state/link-records";
-import { HEARTBEAT_TABLE, HeartbeatWriters, heartbeatKey, linkHeartbeatKey, masterLogin } from "../stream/heartbeat";
+import { HEARTBEAT_TABLE, HeartbeatWriters, linkHeartbeatKey } from "../stream/heartbeat";
 import { type LinkDefinition, RECORD_FIELDS, parseFailback, parseLinkRequest, parseOnMissingRow, parseSelection, parseServers, validateLinkName } from "./link-definition";
 import { type LinkRunnerHooks, type LinkStatus, LinkRunner } from "./link-runner";
 import type { LinkStore } from "./link-store";
@@ -256,11 +256,9 @@ export class LinkManager {
     await runner.stop("paused");
     this.runners.delete(name);
     this.persist();
-    // The daemon's row on this master login stays while another of its links reads from that login.
-    const { source } = directed(runner.definition);
-    const sameLogin = [...this.runners.values()].some((r) => masterLogin(directed(r.definition).source) === masterLogin(source));
-    const keys = [linkHeartbeatKey(name, this.hooks.daemonId), ...(sameLogin ? [] : [heartbeatKey(this.hooks.daemonId, source.user)])];
-    await removeHeartbeatRows(source, keys).catch(() => undefined);
+    // Only the row of a release that kept one per link: the daemon's shared row stays, updated in
+    // place, so a native replica of the master that skipped its delete never meets its insert again.
+    await removeHeartbeatRow(directed(runner.definition).source, linkHeartbeatKey(name, this.hooks.daemonId)).catch(() => undefined);
   }
 
   async shutdown(): Promise<void> {
@@ -378,10 +376,10 @@ function verificationRecord(report: VerifyReport): Omit<LastVerification, "mode"
   };
 }
 
-async function removeHeartbeatRows(master: ServerAddress, keys: string[]): Promise<void> {
+async function removeHeartbeatRow(master: ServerAddress, key: string): Promise<void> {
   const source = await openConnection(master, "source");
   try {
-    await source.query(`DELETE FROM ${HEARTBEAT_TABLE.db}.${HEARTBEAT_TABLE.table} WHERE link IN (?) /* mysql-dr heartbeat */`, [keys]);
+    await source.query(`DELETE FROM ${HEARTBEAT_TABLE.db}.${HEARTBEAT_TABLE.table} WHERE link = ? /* mysql-dr heartbeat */`, [key]);
   } finally {
     await source.end().catch(() => undefined);
   }

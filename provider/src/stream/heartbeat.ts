@@ -65,7 +65,7 @@ export class LagTracker {
 }
 
 /** Which heartbeat writer (and row) serves links reading from `master`: one per server and user. */
-export function masterLogin(master: ServerAddress): string {
+function masterLogin(master: ServerAddress): string {
   return `${formatHostPort(master)}/${master.user}`;
 }
 

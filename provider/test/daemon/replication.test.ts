@@ -322,7 +322,7 @@ describeEachBackend("replication", (getPair) => {
     await client.deleteLink("lag");
   });
 
-  it("gives the links from one master one heartbeat row, which each measures its lag by, kept until the last of them is deleted", async () => {
+  it("gives the links from one master one heartbeat row, which each measures its lag by and which outlives them", async () => {
     await onBoth("CREATE DATABASE hb_a; CREATE TABLE hb_a.t (id INT PRIMARY KEY); CREATE DATABASE hb_b; CREATE TABLE hb_b.t (id INT PRIMARY KEY)");
     const key = heartbeatKey(fs.readFileSync(path.join(daemon.stateDir, STATE_FILES.daemonId), "utf8").trim(), master.user);
     const rowsOfDaemon = async () => (await sql(master, "SELECT link FROM mysql_dr.heartbeat WHERE link LIKE ?", [`${key.split("/")[0]}%`])).map((r) => String(r.link));
@@ -339,9 +339,10 @@ describeEachBackend("replication", (getPair) => {
       assert.ok(s.lagSeconds !== null && s.lagSeconds < 0.25, `${link}'s idle lag ${s.lagSeconds}`);
     }
     await client.deleteLink("hb-a");
-    assert.deepEqual(await rowsOfDaemon(), [key], "the row stays while hb-b reads from the master");
     await client.deleteLink("hb-b");
-    assert.deepEqual(await rowsOfDaemon(), [], "the last link's delete removes the row");
+    // Kept and updated in place, never deleted and inserted again: a native replica of the master
+    // that skipped the delete (sql_slave_skip_counter, a skipped GTID) would stop on the insert.
+    assert.deepEqual(await rowsOfDaemon(), [key]);
   });
 
   it("falls back to event timestamps, and says so, without the right to write the heartbeat", async () => {
