@@ -6,6 +6,7 @@
  * that login (HeartbeatWriters). Without write rights on the master, binlog event timestamps
  * (second resolution, a lower bound) stand in, and status says so.
  */
+import * as crypto from "node:crypto";
 import { type ServerAddress, formatHostPort } from "../core/connection-url";
 import { type Connection, openConnection } from "../core/db";
 import { DrError } from "../core/errors";
@@ -25,7 +26,7 @@ const CLAIM_CHECK_MS = 1_000;
  * markers for their own. The user is hashed to keep the key within the column's 64 characters.
  */
 export function heartbeatKey(daemonId: string, user: string): string {
-  return `${daemonId}/${fnv1a(user).toString(16).padStart(8, "0")}`;
+  return `${daemonId}/${crypto.createHash("sha256").update(user).digest("hex").slice(0, 12)}`;
 }
 
 /** The per-link key of releases before the row was shared, still removed when its link is deleted. */
@@ -222,11 +223,4 @@ export class HeartbeatWriter {
     this.conn?.destroy();
     this.conn = undefined;
   }
-}
-
-/** FNV-1a, 32 bits. */
-function fnv1a(text: string): number {
-  let h = 2166136261;
-  for (const ch of Buffer.from(text, "utf8")) h = Math.imul(h ^ ch, 16777619) >>> 0;
-  return h;
 }
