@@ -65,9 +65,13 @@ export class LagTracker {
   }
 }
 
-/** Which heartbeat writer (and row) serves links reading from `master`: one per server and user. */
-function masterLogin(master: ServerAddress): string {
-  return `${formatHostPort(master)}/${master.user}`;
+/**
+ * Which heartbeat writer serves links reading from `master`: links share one only when they would
+ * open the same session (server, user, password, TLS settings), so a link's ssl-mode and
+ * credentials hold for its heartbeat too. Kept in memory only. Writers of one user share the row.
+ */
+function connectionIdentity(master: ServerAddress): string {
+  return JSON.stringify([formatHostPort(master), master.user, master.password, master.tls ?? null]);
 }
 
 /** A link's share of its master login's heartbeat: markers go to its tracker until released. */
@@ -87,15 +91,17 @@ export class HeartbeatWriters {
 
   /** Starts the login's writer if it is not running, and stamps `tracker` with its markers from now on. */
   async acquire(master: ServerAddress, tracker: LagTracker): Promise<HeartbeatLease> {
-    const login = masterLogin(master);
-    let entry = this.writers.get(login);
+    const identity = connectionIdentity(master);
+    let entry = this.writers.get(identity);
     if (!entry) {
       const writer = new HeartbeatWriter(master, heartbeatKey(this.daemonId, master.user), this.owner);
       const started = writer.start();
       const created = { writer, started };
-      this.writers.set(login, created);
-      // A writer that failed to start is forgotten: the next link to start tries again.
-      started.catch(() => this.writers.get(login) === created && this.writers.delete(login));
+      this.writers.set(identity, created);
+      // A writer that failed to start, or fell back to event timestamps (no right to write), is
+      // not shared: the next link to start tries again, and finds the rights granted meanwhile.
+      const forget = () => this.writers.get(identity) === created && this.writers.delete(identity);
+      started.then(() => writer.source === "heartbeat" || forget(), forget);
       entry = created;
     }
     const { writer, started } = entry;
@@ -111,8 +117,8 @@ export class HeartbeatWriters {
       source: writer.source,
       release: async () => {
         writer.trackers.delete(tracker);
-        if (writer.trackers.size || this.writers.get(login)?.writer !== writer) return;
-        this.writers.delete(login);
+        if (writer.trackers.size || this.writers.get(identity)?.writer !== writer) return;
+        this.writers.delete(identity);
         await writer.stop();
       },
     };

@@ -131,6 +131,35 @@ describeEachBackend("heartbeat: writers shared per master login", (getPair) => {
     assert.equal((await rows()).get(leaseA.key), last, "the writer stopped with its last link");
   });
 
+  it("gives links whose sessions differ (here the ssl-mode) writers of their own, so each link's settings hold", async () => {
+    const writers = new HeartbeatWriters(DAEMON, OWNER);
+    const login = { ...address, user: "hb_other", password: "hb-Pa55:@/" };
+    const leases = [await writers.acquire(login, new LagTracker()), await writers.acquire({ ...login, tls: { mode: "DISABLED" } }, new LagTracker())];
+    try {
+      const sessions = await sql(master, "SELECT id FROM information_schema.PROCESSLIST WHERE user = 'hb_other'");
+      assert.equal(sessions.length, 2, "one writer's session per connection setting");
+      assert.equal(leases[1].key, leases[0].key, "one user's writers stamp one row");
+    } finally {
+      for (const lease of leases) await lease.release();
+    }
+  });
+
+  it("does not share a writer that fell back to event timestamps: a link started after the grant gets the heartbeat", async () => {
+    await sql(master, "DROP USER IF EXISTS 'hb_ro'@'%'; CREATE USER 'hb_ro'@'%' IDENTIFIED BY 'ro-Pa55'; GRANT SELECT ON *.* TO 'hb_ro'@'%'");
+    const writers = new HeartbeatWriters(DAEMON, OWNER);
+    const readOnly = { ...address, user: "hb_ro", password: "ro-Pa55" };
+    const before = await writers.acquire(readOnly, new LagTracker());
+    assert.equal(before.source, "event-timestamps");
+    await sql(master, "GRANT ALL PRIVILEGES ON mysql_dr.* TO 'hb_ro'@'%'");
+    const after = await writers.acquire(readOnly, new LagTracker());
+    try {
+      assert.equal(after.source, "heartbeat");
+    } finally {
+      await before.release();
+      await after.release();
+    }
+  });
+
   it("opens another connection when the master ends its own, and goes on stamping", async () => {
     const writers = new HeartbeatWriters(DAEMON, OWNER);
     // A login of its own, so its only session on the master is the writer's.
