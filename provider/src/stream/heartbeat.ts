@@ -125,14 +125,14 @@ export class HeartbeatWriters {
   }
 }
 
-/** How long after losing its connection the writer opens a new one (a master that is down is not asked four times a second). */
+/** How long after a failed beat the writer opens a new session (a master that is down is not asked four times a second). */
 const RECONNECT_AFTER_MS = 1_000;
 
 export class HeartbeatWriter {
   private conn?: Connection;
   private timer?: NodeJS.Timeout;
   private writing = false;
-  /** When the connection was lost; the next connection is opened RECONNECT_AFTER_MS later. */
+  /** When a beat last failed; the next session is opened RECONNECT_AFTER_MS later. */
   private lostAt = 0;
   source: LagSource = "heartbeat";
   lastError?: string;
@@ -197,7 +197,7 @@ export class HeartbeatWriter {
 
   /**
    * A beat that fails is no marker (the links' lag grows meanwhile). The writer outlives the
-   * pipelines of the links that share it, so a lost connection is opened again for a later beat.
+   * pipelines of the links that share it, so after a failure it opens a new session for a later beat.
    */
   private async beat(): Promise<void> {
     if (this.writing || !this.timer) return;
@@ -211,12 +211,12 @@ export class HeartbeatWriter {
       }
       await this.stamp(this.conn);
     } catch (err) {
+      // Whatever failed (a lost connection, one the statement time limit destroyed, a refused
+      // write), the next beat starts on a new session: a broken one never heals by itself.
       this.lastError = (err as Error).message;
-      if ((err as { fatal?: boolean }).fatal || !this.conn) {
-        this.conn?.destroy();
-        this.conn = undefined;
-        this.lostAt = Date.now();
-      }
+      this.conn?.destroy();
+      this.conn = undefined;
+      this.lostAt = Date.now();
     } finally {
       this.writing = false;
     }
