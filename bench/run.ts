@@ -272,7 +272,7 @@ async function main(): Promise<void> {
     if (runs("tpcc")) {
       await Promise.all([daemon.pauseLink("bench"), stopReplica(parallel)]);
       lab.resetDaemonPeakRss();
-      results.tpcc = await runTpcc({ master, dr, native: single, daemon, daemonPid: lab.daemonPid }, { ...SIZE.tpcc, runs: SIZE.runs });
+      results.tpcc = await runTpcc({ master, dr, native: single, daemon, daemonPid: lab.daemonPid, settle: [master, dr, single, parallel, copyTarget, spare] }, { ...SIZE.tpcc, runs: SIZE.runs });
       results.peakRssMiB.tpcc = lab.daemonPeakRssMiB();
       await Promise.all([daemon.resumeLink("bench"), startReplica(parallel)]);
     }

@@ -23,7 +23,7 @@
 import * as fs from "node:fs";
 import * as mysql from "mysql2/promise";
 import type { DaemonClient } from "../provider/src/cli/daemon-client";
-import { type CatchUp, type Server, Lab, configureNativeReplica, cpuSeconds, log, nativeApplied, positionProbe, rotated, startReplica, stats, stopReplica, timeCatchUp, timeUntilCovered } from "./lab";
+import { type CatchUp, type Server, Lab, configureNativeReplica, cpuSeconds, log, nativeApplied, positionProbe, quiesce, rotated, startReplica, stats, stopReplica, timeCatchUp, timeUntilCovered } from "./lab";
 
 const LINK = "bench-tpcc";
 const CLIENTS = 4;
@@ -338,6 +338,11 @@ export interface TpccServers {
   native: Server;
   daemon: DaemonClient;
   daemonPid: number;
+  /**
+   * The servers flushed and purged before each contender starts (as the catch-up scenario does):
+   * master, DR server and native replica when omitted; run.ts adds every other server of its lab.
+   */
+  settle?: Server[];
 }
 
 export interface TpccOptions extends TpccShape {
@@ -353,6 +358,8 @@ export interface TpccRun {
   native: CatchUp;
   daemon: CatchUp;
   cpuSeconds: { daemon: number; drServer: number; nativeReplica: number };
+  /** Seconds spent flushing dirty pages and purging before each contender started. */
+  quiesceSeconds: { native: number; daemon: number };
 }
 
 export interface TpccResult {
@@ -401,8 +408,12 @@ export async function runTpcc(s: TpccServers, options: TpccOptions): Promise<Tpc
       const target = await s.master.position();
       log(`  generated in ${generated.seconds.toFixed(1)} s (${(options.transactions / generated.seconds).toFixed(0)} tx/s), ${JSON.stringify(generated.committed)}, ${generated.retries} deadlock retries`);
       const order = rotated<"native" | "daemon">(["native", "daemon"], run);
-      const result: Partial<TpccRun> = { order, generated, cpuSeconds: { daemon: 0, drServer: 0, nativeReplica: 0 } };
+      const result: Partial<TpccRun> = { order, generated, cpuSeconds: { daemon: 0, drServer: 0, nativeReplica: 0 }, quiesceSeconds: { native: 0, daemon: 0 } };
       for (const who of order) {
+        // Each contender starts on servers whose dirty pages are flushed and whose purge has caught
+        // up: otherwise the second one shares the two cores with the background work of the
+        // generation and of the first one's apply (and, in run.ts, of the copy scenario).
+        result.quiesceSeconds![who] = await quiesce(s.settle ?? [s.master, s.dr, s.native]);
         if (who === "native") {
           const before = cpuSeconds(s.native.info.pid);
           result.native = await timeCatchUp(() => startReplica(s.native), probe.applied, target);
@@ -419,7 +430,7 @@ export async function runTpcc(s: TpccServers, options: TpccOptions): Promise<Tpc
       const r = result as TpccRun;
       runs.push(r);
       const tps = (c: CatchUp) => (options.transactions / c.seconds).toFixed(0);
-      log(`  ${order.join(" first, then ")}: native single-thread ${r.native.seconds.toFixed(2)} s (${tps(r.native)} tx/s, mysqld ${r.cpuSeconds.nativeReplica.toFixed(2)} s CPU); daemon ${r.daemon.seconds.toFixed(2)} s (${tps(r.daemon)} tx/s, first applied after ${r.daemon.firstApplySeconds.toFixed(2)} s, daemon ${r.cpuSeconds.daemon.toFixed(2)} s + DR mysqld ${r.cpuSeconds.drServer.toFixed(2)} s CPU); ratio ${(r.native.seconds / r.daemon.seconds).toFixed(2)}x`);
+      log(`  ${order.join(" first, then ")}: native single-thread ${r.native.seconds.toFixed(2)} s (${tps(r.native)} tx/s, mysqld ${r.cpuSeconds.nativeReplica.toFixed(2)} s CPU); daemon ${r.daemon.seconds.toFixed(2)} s (${tps(r.daemon)} tx/s, first applied after ${r.daemon.firstApplySeconds.toFixed(2)} s, daemon ${r.cpuSeconds.daemon.toFixed(2)} s + DR mysqld ${r.cpuSeconds.drServer.toFixed(2)} s CPU); ratio ${(r.native.seconds / r.daemon.seconds).toFixed(2)}x; flushed for ${r.quiesceSeconds.native.toFixed(1)} / ${r.quiesceSeconds.daemon.toFixed(1)} s before native / daemon`);
     }
     await startReplica(s.native);
   } finally {
