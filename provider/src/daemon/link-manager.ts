@@ -22,9 +22,10 @@ import { type ServerFacts, checkSource, checkTarget, currentGtidPosition, inspec
 import { deleteCheckpoint, fencedLinks, initCheckpoint, lockName, readCheckpoint } from "../dr-state/checkpoint-store";
 import { writeAsLink } from "../dr-state/link-writer";
 import { type LastDrill, type LastVerification, type LinkRecordKind, type LinkRecords, saveLinkRecord } from "../dr-state/link-records";
+import { QueueBudget } from "../stream/bounded-queue";
 import { HEARTBEAT_TABLE, HeartbeatWriters, linkHeartbeatKey } from "../stream/heartbeat";
 import { type LinkDefinition, RECORD_FIELDS, parseFailback, parseLinkRequest, parseOnMissingRow, parseSelection, parseServers, validateLinkName } from "./link-definition";
-import { type LinkRunnerHooks, type LinkStatus, LinkRunner } from "./link-runner";
+import { type LinkRunnerHooks, type LinkStatus, LinkRunner, QUEUE_BUDGET_ROWS, QUEUE_MAX_SHARE_ROWS, QUEUE_MIN_SHARE_ROWS } from "./link-runner";
 import type { LinkStore } from "./link-store";
 import { directed } from "./link-cycle";
 import type { DrillRequest, LinkRequest, LinkUpdate, VerifyRequest } from "./request-schemas";
@@ -39,8 +40,8 @@ export class LinkManager {
   private readonly hooks: LinkRunnerHooks;
 
   /** `owner`: which process runs the links (host, pid, state directory), written beside the heartbeat for conflict messages. */
-  constructor(private readonly store: LinkStore, { owner, ...hooks }: Omit<LinkRunnerHooks, "persist" | "resynced" | "heartbeats"> & { owner: string }) {
-    this.hooks = { ...hooks, heartbeats: new HeartbeatWriters(hooks.daemonId, owner), persist: () => this.persist(), resynced: (link) => this.verifyResync(link) };
+  constructor(private readonly store: LinkStore, { owner, ...hooks }: Omit<LinkRunnerHooks, "persist" | "resynced" | "heartbeats" | "queues"> & { owner: string }) {
+    this.hooks = { ...hooks, heartbeats: new HeartbeatWriters(hooks.daemonId, owner), queues: new QueueBudget(QUEUE_BUDGET_ROWS, QUEUE_MAX_SHARE_ROWS, QUEUE_MIN_SHARE_ROWS), persist: () => this.persist(), resynced: (link) => this.verifyResync(link) };
   }
 
   /**

@@ -26,7 +26,7 @@ import { ensureXaTable } from "../dr-state/xa-store";
 import { Applier, type AppliedBatch, type OnMissingRow } from "../stream/applier";
 import { ApplyBarrier, type ApplyHold } from "../stream/apply-barrier";
 import { BINLOG_HEARTBEAT_PERIOD_MS, BinlogReader } from "../stream/binlog-reader";
-import { BoundedQueue } from "../stream/bounded-queue";
+import { BoundedQueue, type QueueBudget } from "../stream/bounded-queue";
 import { type ApplyItem, endsTransaction, itemWeight } from "../stream/change-events";
 import { type HeartbeatWriters, type LagSource, LagTracker } from "../stream/heartbeat";
 import { TablePlans } from "../stream/table-plans";
@@ -40,12 +40,14 @@ export const LINK_STATES = ["starting", "running", "retrying", "paused", "error"
 export type LinkState = (typeof LINK_STATES)[number];
 
 /**
- * Rows queued between reader and applier before the reader pauses, and where it resumes. The queue's
- * rows are most of the daemon's live heap: 20,000 kept TPC-C catch-up at 330-345 MiB RSS, 5,000 at
- * 240 with the same throughput and CPU.
+ * Rows queued between reader and applier before a link's reader pauses (it resumes at a quarter):
+ * a daemon-wide budget split over the running links (`QueueBudget`). Queued rows are most of the
+ * daemon's live heap: 20,000 per link kept TPC-C catch-up at 330-345 MiB RSS, 5,000 at 240 with
+ * the same throughput and CPU, so one link keeps 5,000, and 32 links get 625 each.
  */
-export const QUEUE_HIGH_WATER_ROWS = 5_000;
-export const QUEUE_LOW_WATER_ROWS = 1_250;
+export const QUEUE_BUDGET_ROWS = 20_000;
+export const QUEUE_MAX_SHARE_ROWS = 5_000;
+export const QUEUE_MIN_SHARE_ROWS = 500;
 export const RETRY_INITIAL_DELAY_MS = 500;
 export const RETRY_MAX_DELAY_MS = 30_000;
 export const SOURCE_POLL_INTERVAL_MS = 1_000;
@@ -119,7 +121,7 @@ export interface LinkStatus {
   promotionReady: boolean | null;
   /** The failing guardrails' sentences. */
   promotionBlockers: string[];
-  /** Rows waiting between reader and applier; the reader pauses above QUEUE_HIGH_WATER_ROWS. */
+  /** Rows waiting between reader and applier; the reader pauses above the link's share of QUEUE_BUDGET_ROWS. */
   queuedRows: number;
   readerPaused: boolean;
   updatedAt: string;
@@ -134,6 +136,8 @@ export interface LinkRunnerHooks {
   daemonId: string;
   /** The daemon's heartbeat writers, one per master login, shared by the links. */
   heartbeats: HeartbeatWriters;
+  /** The rows the daemon's queues may hold together; each running link's queue holds a share. */
+  queues: QueueBudget;
   /** Saves the link definitions (the runner changes its direction when the link turns around). */
   persist(): void;
   /** Tables re-copied over a divergence (failback.onDivergence "resync") have caught up: verify them. */
@@ -420,9 +424,10 @@ export class LinkRunner {
         rowsWanted: (db, table) => assembler.wantsRows(db, table),
         dumpState: (id) => threadState(sourceProbe, id),
       });
+      const share = this.hooks.queues.join();
+      closers.push(() => share.leave());
       const queue = new BoundedQueue<ApplyItem>({
-        highWater: QUEUE_HIGH_WATER_ROWS,
-        lowWater: QUEUE_LOW_WATER_ROWS,
+        limits: share,
         weigh: itemWeight,
         onFull: () => {
           this.readerPaused = true;

@@ -5,7 +5,7 @@
  * rows (256 KiB BLOBs) is queued by its size, not its row count.
  */
 import * as assert from "node:assert/strict";
-import { QUEUE_HIGH_WATER_ROWS } from "../../src/daemon/link-runner";
+import { QUEUE_MAX_SHARE_ROWS } from "../../src/daemon/link-runner";
 import { DaemonProcess, sql, tempStateDir, waitCaughtUp } from "../support/daemon-process";
 import { type TestServer, describeEachBackend } from "../support/servers";
 
@@ -76,7 +76,8 @@ describeEachBackend("bounded memory", (getPair) => {
     console.log(`      measured: ${BACKLOG_TRANSACTIONS} transactions caught up in ${seconds.toFixed(1)} s (${Math.round(BACKLOG_TRANSACTIONS / seconds)} transactions/s), largest queue ${maxQueued} rows, peak daemon RSS ${daemon.peakRssMiB().toFixed(0)} MiB`);
     assert.equal(Number((await sql(replica, "SELECT COUNT(*) AS n FROM backlog_db.t"))[0].n), BACKLOG_TRANSACTIONS);
     assert.ok(sawReaderPaused, "the reader never paused: it was not held back by the applier");
-    assert.ok(maxQueued <= 2 * QUEUE_HIGH_WATER_ROWS, `queue reached ${maxQueued} rows`);
+    // The only link running holds the largest share of the daemon's queue budget.
+    assert.ok(maxQueued <= 2 * QUEUE_MAX_SHARE_ROWS, `queue reached ${maxQueued} rows`);
     assert.ok(status.transactionsApplied >= BACKLOG_TRANSACTIONS);
     assert.ok(daemon.peakRssMiB() < RSS_LIMIT_MIB);
     await client.deleteLink("backlog");

@@ -66,7 +66,7 @@ async function runApplier(replica: TestServer, modes: ApplyModes, items: ApplyIt
   const applied: AppliedBatch[] = [];
   try {
     await initCheckpoint(conn, "applier-test", "", "test", true);
-    const queue = new BoundedQueue<ApplyItem>({ highWater: 1_000, lowWater: 10, weigh: itemWeight, onFull: () => undefined, onDrain: () => undefined });
+    const queue = new BoundedQueue<ApplyItem>({ limits: { highWater: 1_000, lowWater: 10 }, weigh: itemWeight, onFull: () => undefined, onDrain: () => undefined });
     const applier = new Applier({
       conn, link: "applier-test", flavor: replica.flavor, charsetOf: () => undefined, plans: new TablePlans(catalog, replica.flavor),
       progress: await parseGtidProgress(replica.flavor, ""), recoveredDdl: null, onMissingRow: "error", modes,

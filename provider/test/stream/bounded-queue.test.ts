@@ -4,7 +4,7 @@
  * waiting consumer with the error. Pure: no server.
  */
 import * as assert from "node:assert/strict";
-import { BoundedQueue } from "../../src/stream/bounded-queue";
+import { BoundedQueue, QueueBudget } from "../../src/stream/bounded-queue";
 
 interface Item {
   id: number;
@@ -14,8 +14,7 @@ interface Item {
 function makeQueue(highWater = 10, lowWater = 4) {
   const events: string[] = [];
   const queue = new BoundedQueue<Item>({
-    highWater,
-    lowWater,
+    limits: { highWater, lowWater },
     weigh: (i) => i.rows,
     onFull: () => events.push("full"),
     onDrain: () => events.push("drain"),
@@ -141,5 +140,37 @@ describe("bounded-queue", () => {
     for (let id = 0; id < N; id++) assert.equal((await queue.take()).id, id);
     assert.equal(queue.queuedWeight, 0);
     assert.equal(queue.isEmpty(), true);
+  });
+
+  it("follows limits that move while it runs: a smaller share pauses the producer at the next push", () => {
+    const limits = { highWater: 10, lowWater: 4 };
+    const events: string[] = [];
+    const queue = new BoundedQueue<Item>({ limits, weigh: (i) => i.rows, onFull: () => events.push("full"), onDrain: () => events.push("drain") });
+    queue.push({ id: 1, rows: 6 });
+    limits.highWater = 6;
+    queue.push({ id: 2, rows: 1 });
+    assert.deepEqual(events, ["full"]);
+  });
+});
+
+describe("queue-budget", () => {
+  it("splits its rows evenly over the queues that joined, between the floor and the ceiling", () => {
+    const budget = new QueueBudget(20_000, 5_000, 500);
+    const first = budget.join();
+    assert.deepEqual([first.highWater, first.lowWater], [5_000, 1_250]);
+    const more = Array.from({ length: 7 }, () => budget.join());
+    assert.deepEqual([first.highWater, more[6].highWater, first.lowWater], [2_500, 2_500, 625]);
+    const many = Array.from({ length: 56 }, () => budget.join());
+    assert.deepEqual([first.highWater, many[0].highWater], [500, 500]);
+  });
+
+  it("gives a queue's share back to the others when it leaves, once", () => {
+    const budget = new QueueBudget(20_000, 5_000, 500);
+    const shares = Array.from({ length: 8 }, () => budget.join());
+    shares[7].leave();
+    shares[7].leave();
+    assert.equal(shares[0].highWater, Math.floor(20_000 / 7));
+    for (const share of shares.slice(1, 7)) share.leave();
+    assert.equal(shares[0].highWater, 5_000);
   });
 });
