@@ -7,14 +7,16 @@
  * transaction BEGIN..COMMIT (retried on a deadlock). New-order and payment update a few hot rows
  * (a district's next order id, the warehouse's and the district's year-to-date) over and over.
  *
- *   node dist/bench/tpcc.js [--warehouses 1] [--transactions 5000] [--runs 3] [--customers 300] [--items 10000]
+ *   node dist/bench/tpcc.js [--warehouses 1] [--transactions 5000] [--runs 3] [--customers 300] [--items 10000] [--binlog-mib 0]
  *
  * `make bench` runs the same code through runTpcc (bench/run.ts) on its own servers.
  * Per run: the link is paused and the native replica stopped, a backlog of --transactions writing
  * transactions (new-order, payment, delivery; the read-only ones run too but reach no binlog and
  * are not counted) is written on the master, then the native replica and the daemon catch up one
- * at a time, in an order that alternates between runs (the first one after the backlog shares the
- * machine with the master's background flushing). CPU: utime+stime from /proc of the native replica's mysqld over its catch-up, and of the
+ * at a time, in an order that alternates between runs, each after every server's dirty pages are
+ * flushed and its purge has caught up. --binlog-mib N first writes N MiB of other transactions to
+ * the master's binlog (a database `filler`, outside the link), as `make bench`'s earlier scenarios
+ * leave it before this one: both contenders then start their dumps deep into one binlog file. CPU: utime+stime from /proc of the native replica's mysqld over its catch-up, and of the
  * daemon and the DR server's mysqld over the daemon's. Prints per run the seconds, transactions/s
  * and CPU seconds of each, then one JSON line with min/median/max, the ratio daemon/native and the
  * CPU ratio (daemon + DR server) / native replica; at the end, CHECKSUM TABLE of the nine tables on
@@ -462,6 +464,16 @@ function arg(name: string, fallback: number): number {
   return i >= 0 ? Number(process.argv[i + 1]) : fallback;
 }
 
+/** Writes about `mib` MiB of binlog on the master: transactions of 100 rows of 2 KB in `filler`. */
+async function fillBinlog(master: Server, mib: number): Promise<void> {
+  if (mib <= 0) return;
+  const started = Date.now();
+  await master.sql("CREATE DATABASE filler; CREATE TABLE filler.t (id INT AUTO_INCREMENT PRIMARY KEY, b VARBINARY(2048))");
+  const rows = Array.from({ length: 100 }, () => "(REPEAT('x', 2000))").join(", ");
+  for (let done = 0; done < mib * 1024 * 1024; done += 100 * 2048) await master.sql(`INSERT INTO filler.t (b) VALUES ${rows}`);
+  log(`binlog filled with ${mib} MiB of other transactions in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+}
+
 async function main(): Promise<void> {
   const lab = new Lab();
   try {
@@ -470,6 +482,7 @@ async function main(): Promise<void> {
     await configureNativeReplica(native, master, 0);
     await startReplica(native);
     const daemon = await lab.startDaemon();
+    await fillBinlog(master, arg("--binlog-mib", 0));
     const result = await runTpcc(
       { master, dr, native, daemon, daemonPid: lab.daemonPid },
       { warehouses: arg("--warehouses", 1), customers: arg("--customers", 300), items: arg("--items", 10_000), transactions: arg("--transactions", 5_000), runs: arg("--runs", 3) },
