@@ -630,8 +630,36 @@ async function waitForExit(pid: number, timeoutMs: number): Promise<boolean> {
 // Ports
 // ---------------------------------------------------------------------------------------------
 
-/** A port the kernel reports free on 127.0.0.1 right now (binding port 0). */
-export function pickFreePort(): Promise<number> {
+/** Where free ports are looked for: below the kernel's ephemeral range, at most this far down. */
+const PICKED_PORTS_FROM = 20_000;
+const PICK_ATTEMPTS = 100;
+
+/**
+ * A port free on 127.0.0.1 right now, below the kernel's ephemeral range. Binding port 0 would
+ * take one from that range, where any outgoing connection (a client, a test's next session) may
+ * take it before the server binds it, or while a stopped sandbox waits to start on it again.
+ */
+export async function pickFreePort(): Promise<number> {
+  const ephemeralFrom = ephemeralPortsFrom();
+  if (ephemeralFrom - PICKED_PORTS_FROM >= 1_000) {
+    for (let attempt = 0; attempt < PICK_ATTEMPTS; attempt++) {
+      const port = crypto.randomInt(PICKED_PORTS_FROM, ephemeralFrom);
+      if (await isPortFree(port)) return port;
+    }
+  }
+  return kernelPickedPort();
+}
+
+/** The first port of the kernel's ephemeral range (Linux's default where it cannot be read). */
+function ephemeralPortsFrom(): number {
+  try {
+    return Number(fs.readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/)[0]) || 32_768;
+  } catch {
+    return 32_768;
+  }
+}
+
+function kernelPickedPort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = net.createServer();
     server.unref();

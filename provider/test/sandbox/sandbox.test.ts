@@ -4,7 +4,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import * as mysql from "mysql2/promise";
 import { DrError } from "../../src/core/errors";
-import { findServerBinary, sandboxStatus, startSandbox, stopSandbox, type SandboxInfo } from "../../src/sandbox/sandbox";
+import { findServerBinary, pickFreePort, sandboxStatus, startSandbox, stopSandbox, type SandboxInfo } from "../../src/sandbox/sandbox";
 import { portRefuses } from "../support/daemon-process";
 
 const NAME = "sbx-test";
@@ -27,6 +27,17 @@ async function query(port: number, sql: string): Promise<mysql.RowDataPacket[]> 
     await conn.end();
   }
 }
+
+describe("sandbox ports", () => {
+  it("picks free ports below the kernel's ephemeral range, where no outgoing connection takes them", async function () {
+    const range = "/proc/sys/net/ipv4/ip_local_port_range";
+    if (!fs.existsSync(range)) this.skip();
+    const ephemeralFrom = Number(fs.readFileSync(range, "utf8").trim().split(/\s+/)[0]);
+    const ports = await Promise.all(Array.from({ length: 20 }, () => pickFreePort()));
+    for (const port of ports) assert.ok(port >= 20_000 && port < ephemeralFrom, `port ${port} (ephemeral ports from ${ephemeralFrom})`);
+    assert.ok(new Set(ports).size > 1, "every pick gave the same port");
+  });
+});
 
 describe("sandbox", function () {
   let stateDir: string;
